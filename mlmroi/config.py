@@ -1,0 +1,176 @@
+"""Configuration: pydantic models (frozen, ``extra="forbid"``), TOML loading and error paths.
+
+The whole config is validated before any data is read; every problem names its key, e.g.
+``plan.components[0].levels: ...``. Component models live beside their kernels in :mod:`mlmroi.plans`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from mlmroi.errors import ConfigError
+from mlmroi.plans.unilevel import UnilevelConfig
+
+CONFIG_FILE = "mlmroi.toml"
+TABLES = ("participants", "orders", "costs")
+
+#: component type -> config model; later plan components register here.
+COMPONENT_MODELS: dict[str, type[BaseModel]] = {"unilevel": UnilevelConfig}
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class WindowConfig(_Model):
+    """The analysis window; ``end`` is the as-of date. Missing bounds are taken from the orders."""
+
+    start: dt.date | None = None
+    end: dt.date | None = None
+    period: Literal["week", "month", "quarter"] = "month"
+
+    @model_validator(mode="after")
+    def _ordered(self) -> WindowConfig:
+        if self.start is not None and self.end is not None and self.start > self.end:
+            raise ValueError(f"start {self.start} is after end {self.end}")
+        return self
+
+
+class MoneyConfig(_Model):
+    """Currency and margin settings."""
+
+    currency: str = "EUR"
+    decimals: int = Field(default=2, ge=0, le=4, description="digits of the minor unit (2 = cents)")
+    margin_rate: float = Field(default=0.40, ge=0.0, le=1.0, description="margin of orders without cost")
+
+
+class PlanConfig(_Model):
+    """A compensation plan: components run per commission period."""
+
+    components: list[UnilevelConfig] = Field(default_factory=list)
+    customer_volume_to_sponsor: bool = False
+
+    @field_validator("components", mode="before")
+    @classmethod
+    def _known_types(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            for item in value:
+                kind = item.get("type") if isinstance(item, dict) else None
+                if kind not in COMPONENT_MODELS:
+                    known = ", ".join(sorted(COMPONENT_MODELS))
+                    raise ValueError(f"unknown component type {kind!r} (available: {known})")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> PlanConfig:
+        names = [c.label for c in self.components]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"component names must be unique; give each a `name` (repeated: {dupes})")
+        return self
+
+
+class CostsConfig(_Model):
+    """How cost categories map to acquisition / retention and how shared costs are allocated."""
+
+    categories: dict[Literal["acquisition", "retention"], list[str]] = Field(
+        default_factory=lambda: {
+            "acquisition": ["advertising", "signup_bonus", "starter_kit"],
+            "retention": ["loyalty", "training", "support", "service", "consultation"],
+        }
+    )
+    allocation: Literal["count", "revenue"] = "count"
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> CostsConfig:
+        both = set(self.categories.get("acquisition", [])) & set(self.categories.get("retention", []))
+        if both:
+            raise ValueError(f"categories listed as both acquisition and retention: {sorted(both)}")
+        return self
+
+    def kind_of(self) -> dict[str, str]:
+        """Category name -> ``acquisition`` or ``retention``."""
+        return {cat: kind for kind, cats in self.categories.items() for cat in cats}
+
+
+class DistributorConfig(_Model):
+    """The distributor (income-disclosure) view."""
+
+    retail_markup: float = Field(default=0.25, ge=0.0, description="retail profit = retail amount × markup")
+    own_purchases_are_expenses: bool = True
+
+
+class Config(_Model):
+    """The whole configuration of a run."""
+
+    window: WindowConfig = WindowConfig()
+    money: MoneyConfig = MoneyConfig()
+    columns: dict[Literal["participants", "orders", "costs"], dict[str, str]] = Field(default_factory=dict)
+    plan: PlanConfig = PlanConfig()
+    costs: CostsConfig = CostsConfig()
+    distributor: DistributorConfig = DistributorConfig()
+
+    def resolved(self) -> dict[str, Any]:
+        """The config as plain JSON-able data (for run.json)."""
+        data: dict[str, Any] = json.loads(self.model_dump_json())
+        return data
+
+
+def _key_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    previous: int | str | None = None
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif isinstance(previous, int) and part in COMPONENT_MODELS:
+            pass  # pydantic's union tag, not a key the user wrote
+        else:
+            path += f".{part}" if path else str(part)
+        previous = part
+    return path or "(top level)"
+
+
+def parse_config(data: dict[str, Any], source: str = CONFIG_FILE) -> Config:
+    """Validate config data; raise :class:`ConfigError` with one line per problem, each naming its key."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            message = str(err["msg"]).removeprefix("Value error, ")
+            problems.append(f"{source}: {_key_path(tuple(err['loc']))}: {message}")
+        raise ConfigError(problems) from None
+
+
+def load_config(path: str | Path | None = None, dataset: str | Path | None = None) -> Config:
+    """Load and validate the config from ``path``, else ``DATASET/mlmroi.toml``, else defaults."""
+    if path is None and dataset is not None and (Path(dataset) / CONFIG_FILE).is_file():
+        path = Path(dataset) / CONFIG_FILE
+    if path is None:
+        return Config()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+    return parse_config(data, source=path.name)
+
+
+def with_overrides(config: Config, start: dt.date | None = None, end: dt.date | None = None) -> Config:
+    """Return ``config`` with the window bounds replaced (CLI ``--start`` / ``--end``), re-validated."""
+    data = config.model_dump()
+    if start is not None:
+        data["window"]["start"] = start
+    if end is not None:
+        data["window"]["end"] = end
+    return parse_config(data, source="--start/--end")

@@ -1,0 +1,329 @@
+"""Read and validate a dataset folder: accepted rows keyed by network node, and rejects for the rest.
+
+Flow: read and map columns (structural problems stop the run) → parse cells (bad cells become rejects) →
+participants: duplicates, self-sponsorship, missing sponsors, then the sponsor chains (cycles and rejected
+ancestors) → build the :class:`~mlmroi.network.Network` → orders and costs keyed by node; rows of rejected
+participants follow them into ``rejects``. Every input row is either used or rejected.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from mlmroi.config import Config
+from mlmroi.io import parse
+from mlmroi.io.read import ROW, RawTable, read_table
+from mlmroi.io.rejects import Rejects
+from mlmroi.network import Network, from_parent_codes
+from mlmroi.network import kernels as tree_kernels
+
+IntArray = npt.NDArray[np.int64]
+Orphans = Literal["reject", "root"]
+_CHAIN_SHOWN = 6  # ids shown in a chain before an ellipsis
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Validated tables keyed by network node (``node`` column), plus rejects and row counts."""
+
+    network: Network
+    participants: pl.DataFrame  # accepted, in node order
+    orders: pl.DataFrame
+    costs: pl.DataFrame | None
+    rejects: Rejects
+    rows_in: dict[str, int]
+    files: dict[str, Path]
+    orphans_rooted: int
+
+    def rows(self) -> dict[str, dict[str, int]]:
+        """``in``, ``used`` and ``rejected`` rows per table (``in = used + rejected``)."""
+        out = {}
+        for table, count in self.rows_in.items():
+            rejected = self.rejects.rows_rejected(table)
+            out[table] = {"in": count, "used": count - rejected, "rejected": rejected}
+        return out
+
+
+class _IdLookup:
+    """Original id -> position among the sorted distinct ids (-1 when unknown)."""
+
+    def __init__(self, sorted_ids: pl.Series) -> None:
+        self.ids = sorted_ids
+        self._table: IntArray | None = None
+        if sorted_ids.dtype == pl.Int64 and sorted_ids.len():
+            lo, hi = int(sorted_ids[0]), int(sorted_ids[-1])
+            if hi - lo < 4 * sorted_ids.len() + 1024:  # dense integer ids: a direct table beats hashing
+                self._lo = lo
+                self._table = np.full(hi - lo + 1, -1, dtype=np.int64)
+                self._table[sorted_ids.to_numpy() - lo] = np.arange(sorted_ids.len(), dtype=np.int64)
+
+    def codes(self, keys: pl.Series) -> IntArray:
+        if self._table is not None and keys.dtype == pl.Int64:
+            raw = keys.fill_null(self._lo - 1).to_numpy() - self._lo
+            inside = (raw >= 0) & (raw < self._table.shape[0])
+            out = np.full(keys.len(), -1, dtype=np.int64)
+            out[inside] = self._table[raw[inside]]
+            return out
+        mapping = pl.Series("code", np.arange(self.ids.len(), dtype=np.int64))
+        return keys.cast(self.ids.dtype).replace_strict(self.ids, mapping, default=-1).to_numpy().astype(np.int64)
+
+
+def _chain(ids: list[object], parent: IntArray, start: int, stop: int) -> str:
+    """``a → b → … → stop`` along sponsors, shortened in the middle when long."""
+    hops = [start]
+    node = start
+    while node != stop and node >= 0 and len(hops) <= 10_000:
+        node = int(parent[node])
+        hops.append(node)
+        if node == start:
+            break
+    names = [str(ids[h]) for h in hops]
+    if len(names) > _CHAIN_SHOWN:
+        names = [*names[: _CHAIN_SHOWN - 2], "…", *names[-2:]]
+    return " → ".join(names)
+
+
+def _participants(raw: RawTable, rejects: Rejects, orphans: Orphans) -> tuple[Network, pl.DataFrame, _IdLookup, IntArray, dict[int, int], int]:
+    frame, label, table = raw.frame, raw.label, "participants"
+    kind = parse.id_kind(frame["participant_id"])
+    pid, _ = parse.parse_id(frame["participant_id"], kind)
+    sid, sid_bad = parse.parse_id(frame["sponsor_id"], kind)
+    joined, joined_bad = parse.parse_date(label, frame["joined_on"])
+    cols: dict[str, pl.Series] = {"participant_id": pid, "sponsor_id": sid, "joined_on": joined}
+    problem = pl.Series([False] * frame.height)
+
+    def reject(mask: pl.Series, column: str, reason: str | pl.Series) -> None:
+        nonlocal problem
+        rejects.add_masked(table, frame, mask, column, reason)
+        problem = problem | mask
+
+    reject(pid.is_null(), "participant_id", "missing participant_id")
+    first = pid.is_first_distinct() | pid.is_null()
+    first_row = frame.select(pl.col(ROW).first().over(pid).alias("r"))["r"]
+    reject(~first, "participant_id", "duplicate participant_id (first at row " + first_row.cast(pl.String) + ")")
+    reject(frame["joined_on"].is_null(), "joined_on", "missing joined_on")
+    reject(joined_bad, "joined_on", "bad date (expected YYYY-MM-DD)")
+    if "role" in frame.columns:
+        role, role_bad = parse.parse_choice(frame["role"], ("distributor", "customer"), "distributor")
+        reject(role_bad, "role", "bad role (expected distributor or customer)")
+    else:
+        role = pl.Series("role", ["distributor"] * frame.height)
+    cols["role"] = role.alias("role")
+    if "left_on" in frame.columns:
+        left, left_bad = parse.parse_date(label, frame["left_on"])
+        reject(left_bad, "left_on", "bad date (expected YYYY-MM-DD)")
+        cols["left_on"] = left
+    reject((sid == pid).fill_null(False), "sponsor_id", "self-sponsorship (sponsor_id equals participant_id)")
+
+    # The id universe: first occurrence of every non-null id, sorted; sponsors are looked up in it.
+    universe = pid.is_not_null() & first
+    u_rows = np.flatnonzero(universe.to_numpy())
+    u_ids = pid.gather(u_rows)
+    u_sort = u_ids.arg_sort().to_numpy()
+    u_rows = u_rows[u_sort]
+    lookup = _IdLookup(u_ids.gather(u_sort))
+    sponsor_code = lookup.codes(sid.gather(u_rows))
+    sponsor_given = (sid.gather(u_rows).is_not_null() | sid_bad.gather(u_rows)).to_numpy()
+    missing = sponsor_given & (sponsor_code < 0)
+    orphans_rooted = 0
+    if orphans == "root":
+        orphans_rooted = int((missing & ~problem.gather(u_rows).to_numpy()).sum())
+    else:
+        miss_mask = np.zeros(frame.height, dtype=bool)
+        miss_mask[u_rows[missing]] = True
+        reason = "sponsor " + frame["sponsor_id"].cast(pl.String).fill_null("") + " does not exist (use --orphans root to make such participants roots)"
+        reject(pl.Series(miss_mask), "sponsor_id", reason)
+    parent_code = np.where(sponsor_given & ~missing, sponsor_code, -1).astype(np.int64)
+    ok = ~problem.gather(u_rows).to_numpy()
+    order, reached = tree_kernels._bfs_order(parent_code, ok)
+    kinds, blockers = tree_kernels._classify_unreached(parent_code, ok, reached)
+    broken = np.flatnonzero(kinds != 0)
+    if broken.size:
+        ids_list = lookup.ids.to_list()
+        row_of = frame[ROW].to_numpy()
+        reasons = []
+        for code in broken:
+            b = int(blockers[code])
+            if kinds[code] == tree_kernels.CHAIN_REJECTED_ANCESTOR:
+                reasons.append(
+                    f"sponsor chain broken: {_chain(ids_list, parent_code, int(code), b)} reaches "
+                    f"rejected participant {ids_list[b]} (row {row_of[u_rows[b]]})"
+                )
+            elif kinds[code] == tree_kernels.CHAIN_IN_CYCLE:
+                reasons.append(f"sponsor cycle: {_chain(ids_list, parent_code, int(code), int(code))}")
+            else:
+                reasons.append(
+                    f"sponsor chain broken: {_chain(ids_list, parent_code, int(code), b)} … reaches a sponsor cycle"
+                )
+        rows = pl.Series(row_of[u_rows[broken]])
+        rejects.add(table, rows, "sponsor_id", frame["sponsor_id"].gather(u_rows[broken]), pl.Series(reasons))
+
+    # Accepted participants, relabelled to breadth-first nodes.
+    accepted_codes = np.flatnonzero(reached)
+    sub_of_code = np.full(parent_code.shape[0], -1, dtype=np.int64)
+    sub_of_code[accepted_codes] = np.arange(accepted_codes.size, dtype=np.int64)
+    sub_parent = np.where(parent_code[accepted_codes] >= 0, sub_of_code[np.maximum(parent_code[accepted_codes], 0)], -1)
+    network, node_of_sub = from_parent_codes(lookup.ids.gather(accepted_codes), sub_parent.astype(np.int64))
+    node_of_code = np.full(parent_code.shape[0], -1, dtype=np.int64)
+    node_of_code[accepted_codes] = node_of_sub
+    rows_by_node = np.empty(accepted_codes.size, dtype=np.int64)
+    rows_by_node[node_of_sub] = u_rows[accepted_codes]
+    extra = [c for c in frame.columns if c not in cols and c != ROW and c not in ("sponsor_id",)]
+    accepted = pl.DataFrame(cols).with_columns(frame.select([*extra, ROW])).gather(rows_by_node)
+    accepted = accepted.with_columns(pl.Series("node", np.arange(accepted.height, dtype=np.int64)))
+    # Rejected participants' first rows, for the cascade reasons of orders and costs.
+    rejected_row = {int(c): int(frame[ROW][int(u_rows[c])]) for c in np.flatnonzero(~reached)}
+    del order
+    return network, accepted, lookup, node_of_code, rejected_row, orphans_rooted
+
+
+def _owner(frame: pl.DataFrame, table: str, kind: pl.DataType, lookup: _IdLookup, node_of_code: IntArray,
+           rejected_row: dict[int, int], rejects: Rejects, required: bool) -> tuple[IntArray, pl.Series]:
+    """Node of each row's participant (-1 for none) and the mask of rows rejected for it."""
+    pid, pid_bad = parse.parse_id(frame["participant_id"], kind)
+    code = lookup.codes(pid)
+    code[pid_bad.to_numpy()] = -1
+    node = np.where(code >= 0, node_of_code[np.maximum(code, 0)], -1)
+    given = frame["participant_id"].cast(pl.String).str.strip_chars().fill_null("") != ""
+    unknown = given & pl.Series(code < 0)
+    cascade = pl.Series((code >= 0) & (node < 0))
+    bad = unknown | cascade
+    if required:
+        rejects.add_masked(table, frame, ~given, "participant_id", "missing participant_id")
+        bad = bad | ~given
+    rejects.add_masked(table, frame, unknown, "participant_id", "unknown participant_id (not in participants)")
+    if bool(cascade.any()):
+        codes = code[cascade.to_numpy()]
+        reasons = pl.Series([f"participant is rejected (see participants row {rejected_row[int(c)]})" for c in codes])
+        rejects.add(table, frame.filter(cascade)[ROW], "participant_id", frame.filter(cascade)["participant_id"], reasons)
+    return node, bad
+
+
+def _money(values: pl.Series, decimals: int) -> pl.Series:
+    return (values * 10**decimals).round(0, mode="half_to_even").cast(pl.Int64)
+
+
+def _orders(raw: RawTable, kind: pl.DataType, lookup: _IdLookup, node_of_code: IntArray,
+            rejected_row: dict[int, int], rejects: Rejects, decimals: int) -> pl.DataFrame:
+    frame, label, table = raw.frame, raw.label, "orders"
+    node, bad = _owner(frame, table, kind, lookup, node_of_code, rejected_row, rejects, required=True)
+
+    def reject(mask: pl.Series, column: str, reason: str | pl.Series) -> None:
+        nonlocal bad
+        rejects.add_masked(table, frame, mask, column, reason)
+        bad = bad | mask
+
+    ordered_on, date_bad = parse.parse_date(label, frame["ordered_on"])
+    reject(frame["ordered_on"].is_null(), "ordered_on", "missing ordered_on")
+    reject(date_bad, "ordered_on", "bad date (expected YYYY-MM-DD)")
+    amount, amount_bad = parse.parse_number(label, frame["amount"])
+    reject(frame["amount"].is_null(), "amount", "missing amount")
+    reject(amount_bad, "amount", "non-numeric amount")
+    out = {"node": pl.Series(node), "ordered_on": ordered_on, "amount": _money(amount, decimals)}
+    if "volume" in frame.columns:
+        volume, volume_bad = parse.parse_number(label, frame["volume"])
+        reject(volume_bad, "volume", "non-numeric volume")
+        out["volume"] = _money(volume, decimals).fill_null(out["amount"])
+    else:
+        out["volume"] = out["amount"]
+    if "cost" in frame.columns:
+        cost, cost_bad = parse.parse_number(label, frame["cost"])
+        reject(cost_bad, "cost", "non-numeric cost")
+        out["cost"] = _money(cost, decimals)
+    else:
+        out["cost"] = pl.Series([None] * frame.height, dtype=pl.Int64)
+    if "retail" in frame.columns:
+        retail, retail_bad = parse.parse_bool(label, frame["retail"])
+        reject(retail_bad, "retail", "bad retail flag (expected true or false)")
+        out["retail"] = retail.fill_null(False)
+    else:
+        out["retail"] = pl.Series([False] * frame.height)
+    if "order_id" in frame.columns:
+        oid = parse.parse_text(frame["order_id"].cast(pl.String))
+        dup = ~oid.is_first_distinct() & oid.is_not_null()
+        reject(dup, "order_id", "duplicate order_id")
+    used = pl.DataFrame({k: v.alias(k) for k, v in out.items()}).with_columns(frame[ROW])
+    return used.filter(~bad)
+
+
+_CHOICE_PAYER = ("company", "participant")
+
+
+def _costs(raw: RawTable, kind: pl.DataType, lookup: _IdLookup, node_of_code: IntArray, rejected_row: dict[int, int],
+           rejects: Rejects, decimals: int, config: Config, attribute_columns: list[str]) -> pl.DataFrame:
+    frame, label, table = raw.frame, raw.label, "costs"
+    node, bad = _owner(frame, table, kind, lookup, node_of_code, rejected_row, rejects, required=False)
+
+    def reject(mask: pl.Series, column: str, reason: str | pl.Series) -> None:
+        nonlocal bad
+        rejects.add_masked(table, frame, mask, column, reason)
+        bad = bad | mask
+
+    incurred, date_bad = parse.parse_date(label, frame["incurred_on"])
+    reject(frame["incurred_on"].is_null(), "incurred_on", "missing incurred_on")
+    reject(date_bad, "incurred_on", "bad date (expected YYYY-MM-DD)")
+    amount, amount_bad = parse.parse_number(label, frame["amount"])
+    reject(frame["amount"].is_null(), "amount", "missing amount")
+    reject(amount_bad, "amount", "non-numeric amount")
+    reject((amount < 0).fill_null(False), "amount", "negative cost amount (costs must be ≥ 0)")
+    category = parse.parse_text(frame["category"].cast(pl.String))
+    reject(category.is_null(), "category", "missing category")
+    if "payer" in frame.columns:
+        payer, payer_bad = parse.parse_choice(frame["payer"], _CHOICE_PAYER, "company")
+        reject(payer_bad, "payer", "bad payer (expected company or participant)")
+    else:
+        payer = pl.Series(["company"] * frame.height)
+    shared = pl.Series(node < 0) & ~bad
+    reject(shared & (payer == "participant").fill_null(False), "payer", "a cost paid by a participant needs participant_id")
+    kinds = config.costs.kind_of()
+    cost_kind = category.replace_strict(kinds, default=None, return_dtype=pl.String)
+    unmapped = (payer == "company").fill_null(False) & category.is_not_null() & cost_kind.is_null()
+    reject(unmapped, "category", "category not mapped in [costs.categories] (add it to acquisition or retention)")
+    f_col = parse.parse_text(frame["filter_column"].cast(pl.String)) if "filter_column" in frame.columns else pl.Series([None] * frame.height, dtype=pl.String)
+    f_val = parse.parse_text(frame["filter_value"].cast(pl.String)) if "filter_value" in frame.columns else pl.Series([None] * frame.height, dtype=pl.String)
+    reject(f_col.is_null() != f_val.is_null(), "filter_column", "filter_column and filter_value must be given together")
+    reject(f_col.is_not_null() & ~f_col.is_in(attribute_columns), "filter_column", "filter_column is not a participants column")
+    reject(f_col.is_not_null() & pl.Series(node >= 0), "filter_column", "a filter applies to shared costs only (participant_id must be empty)")
+    used = pl.DataFrame(
+        {
+            "node": pl.Series(node),
+            "incurred_on": incurred,
+            "category": category.alias("category"),
+            "kind": cost_kind.alias("kind"),
+            "amount": _money(amount, decimals).alias("amount"),
+            "payer": payer.alias("payer"),
+            "filter_column": f_col.alias("filter_column"),
+            "filter_value": f_val.alias("filter_value"),
+        }
+    ).with_columns(frame[ROW])
+    return used.filter(~bad)
+
+
+def load(dataset: str | Path, config: Config, orphans: Orphans = "reject") -> Dataset:
+    """Read and validate a dataset folder (see module docstring); structural problems raise InputError."""
+    dataset = Path(dataset)
+    if not dataset.is_dir():
+        from mlmroi.errors import InputError
+
+        raise InputError(f"{dataset}: dataset folder not found")
+    raws = {name: read_table(dataset, name, config.columns.get(name, {})) for name in ("participants", "orders", "costs")}  # type: ignore[call-overload]
+    participants_raw, orders_raw, costs_raw = raws["participants"], raws["orders"], raws["costs"]
+    assert participants_raw is not None and orders_raw is not None  # read_table raises for missing mandatory tables
+    rejects = Rejects()
+    network, participants, lookup, node_of_code, rejected_row, orphans_rooted = _participants(participants_raw, rejects, orphans)
+    kind = lookup.ids.dtype
+    decimals = config.money.decimals
+    orders = _orders(orders_raw, kind, lookup, node_of_code, rejected_row, rejects, decimals)
+    costs = None
+    if costs_raw is not None:
+        attributes = [c for c in participants.columns if c not in ("node", ROW)]
+        costs = _costs(costs_raw, kind, lookup, node_of_code, rejected_row, rejects, decimals, config, attributes)
+    rows_in = {name: raw.frame.height for name, raw in raws.items() if raw is not None}
+    files = {name: raw.path for name, raw in raws.items() if raw is not None}
+    return Dataset(network, participants, orders, costs, rejects, rows_in, files, orphans_rooted)

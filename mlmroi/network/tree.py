@@ -1,0 +1,165 @@
+"""The network: participants relabelled to a dense breadth-first index, as a few flat arrays."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from mlmroi.network import kernels
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A sponsor forest in breadth-first order.
+
+    Attributes
+    ----------
+    ids : pl.Series
+        Original participant ids; ``ids[i]`` is node ``i``.
+    parent : ndarray of int64
+        Sponsor's node index, -1 for a root; ``parent[i] < i``.
+    depth : ndarray of int32
+        Distance from the root (root = 0).
+    child_start : ndarray of int64
+        Children of ``i`` are nodes ``child_start[i]:child_start[i + 1]`` (length n + 1).
+    level_start : ndarray of int64
+        Nodes at depth ``d`` are ``level_start[d]:level_start[d + 1]``.
+    """
+
+    ids: pl.Series
+    parent: IntArray
+    depth: npt.NDArray[np.int32]
+    child_start: IntArray
+    level_start: IntArray
+
+    @property
+    def size(self) -> int:
+        """Number of participants."""
+        return int(self.parent.shape[0])
+
+    @property
+    def roots(self) -> IntArray:
+        """Node indices of the roots (ascending)."""
+        return np.flatnonzero(self.parent < 0).astype(np.int64)
+
+    @property
+    def root_of(self) -> IntArray:
+        """Each node's root (one forward pass)."""
+        root = np.arange(self.size, dtype=np.int64)
+        has_parent = self.parent >= 0
+        for lo, hi in zip(self.level_start[1:-1], self.level_start[2:], strict=True):
+            sl = slice(int(lo), int(hi))
+            root[sl] = root[self.parent[sl]]
+        root[~has_parent] = np.flatnonzero(~has_parent)
+        return root
+
+    def frontline(self) -> npt.NDArray[np.int32]:
+        """Personally sponsored participants per node."""
+        return np.diff(self.child_start).astype(np.int32)
+
+    def downline_size(self) -> IntArray:
+        """All descendants per node."""
+        ones = np.ones((self.size, 1), dtype=np.int64)
+        return kernels._subtree_sum(self.parent, ones)[:, 0] - 1  # type: ignore[no-any-return]
+
+    def subtree_sum(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """Σ of ``values`` over each subtree, self included; ``values`` is (n,) or (n, k)."""
+        values = np.ascontiguousarray(values)
+        if values.shape[0] != self.size:
+            raise ValueError(f"values has {values.shape[0]} rows, network has {self.size} nodes")
+        if values.ndim == 1:
+            return kernels._subtree_sum(self.parent, values[:, None])[:, 0]  # type: ignore[no-any-return]
+        return kernels._subtree_sum(self.parent, values)  # type: ignore[no-any-return]
+
+    def group_volume(self, personal_volume: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        """GV: personal volume summed over each subtree, self included ((n,) or (n, periods))."""
+        return self.subtree_sum(personal_volume)
+
+    def count_children_where(self, flag: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
+        """Children with ``flag`` set per node; ``flag`` is (n,) or (n, k) (e.g. active frontline)."""
+        flag = np.ascontiguousarray(flag, dtype=np.bool_)
+        if flag.ndim == 1:
+            return kernels._count_children_where(self.parent, flag[:, None])[:, 0]  # type: ignore[no-any-return]
+        return kernels._count_children_where(self.parent, flag)  # type: ignore[no-any-return]
+
+    def nearest_ancestor_where(self, flag: npt.NDArray[np.bool_]) -> IntArray:
+        """The nearest proper ancestor with ``flag`` set, or -1."""
+        flag = np.ascontiguousarray(flag, dtype=np.bool_)
+        return kernels._nearest_ancestor_where(self.parent, flag)  # type: ignore[no-any-return]
+
+    def to_networkx(self) -> Any:
+        """The forest as a ``networkx.DiGraph`` with edges sponsor → recruit, nodes named by original id."""
+        import networkx as nx
+
+        graph = nx.DiGraph()
+        ids = self.ids.to_list()
+        graph.add_nodes_from(ids)
+        child = np.flatnonzero(self.parent >= 0)
+        graph.add_edges_from(zip([ids[p] for p in self.parent[child]], [ids[c] for c in child], strict=True))
+        return graph
+
+
+def from_parent_codes(ids: pl.Series, parent_code: IntArray) -> tuple[Network, IntArray]:
+    """Build a :class:`Network` from parents given as positions into ``ids`` (-1 for a root).
+
+    Every node must be reachable from a root (callers validate first). Returns the network and
+    ``node_of_code`` (position in ``ids`` -> node index).
+    """
+    parent_code = np.ascontiguousarray(parent_code, dtype=np.int64)
+    n = parent_code.shape[0]
+    order, reached = kernels._bfs_order(parent_code, np.ones(n, dtype=np.bool_))
+    if order.shape[0] != n:
+        raise ValueError(f"{n - order.shape[0]} participants are not reachable from a root")
+    node_of_code = np.empty(n, dtype=np.int64)
+    node_of_code[order] = np.arange(n, dtype=np.int64)
+    parent = np.where(parent_code[order] >= 0, node_of_code[np.maximum(parent_code[order], 0)], -1)
+    parent = parent.astype(np.int64)
+    depth = kernels._depth(parent)
+    counts = np.bincount(parent[parent >= 0], minlength=n)
+    # In BFS order, children of consecutive parents are consecutive; roots come first.
+    n_roots = int((parent < 0).sum())
+    child_start = np.empty(n + 1, dtype=np.int64)
+    child_start[0] = n_roots
+    np.cumsum(counts, out=child_start[1:])
+    child_start[1:] += n_roots
+    max_depth = int(depth.max()) if n else -1
+    level_start = np.searchsorted(depth, np.arange(max_depth + 2)).astype(np.int64)
+    network = Network(
+        ids=ids.gather(pl.Series(order)),
+        parent=parent,
+        depth=depth,
+        child_start=child_start,
+        level_start=level_start,
+    )
+    return network, node_of_code
+
+
+def from_edges(participant_ids: list[Any] | pl.Series, sponsor_ids: list[Any] | pl.Series) -> Network:
+    """Build a :class:`Network` from clean id lists (``None`` sponsor = root); for tests and interop.
+
+    Raises ``ValueError`` on unknown sponsors or cycles; datasets go through :func:`mlmroi.io.load`,
+    which turns such rows into rejects instead.
+    """
+    ids = pl.Series("participant_id", participant_ids)
+    sponsors = pl.Series("sponsor_id", sponsor_ids, dtype=ids.dtype)
+    if ids.n_unique() != ids.len():
+        raise ValueError("participant ids are not unique")
+    sort = ids.arg_sort()
+    ids_sorted = ids.gather(sort)
+    code_of_id = dict(zip(ids_sorted.to_list(), range(ids.len()), strict=True))
+    sponsors_sorted = sponsors.gather(sort).to_list()
+    parent_code = np.empty(ids.len(), dtype=np.int64)
+    for code, sponsor in enumerate(sponsors_sorted):
+        if sponsor is None:
+            parent_code[code] = -1
+        elif sponsor in code_of_id:
+            parent_code[code] = code_of_id[sponsor]
+        else:
+            raise ValueError(f"sponsor {sponsor!r} is not a participant")
+    return from_parent_codes(ids_sorted, parent_code)[0]

@@ -1,0 +1,159 @@
+"""``score()``: the stages in order (read → network → periods → plans → economics → tables). Nothing else."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from mlmroi import __version__
+from mlmroi.config import Config
+from mlmroi.economics import Economics, allocate_costs, compute, order_margin
+from mlmroi.errors import ConfigError, DataError
+from mlmroi.io.load import Dataset, Orphans, load
+from mlmroi.io.read import fingerprint
+from mlmroi.periods import Window, aggregate_orders, move_customer_volume
+from mlmroi.plans import run_plan
+from mlmroi.plans.base import ComponentResult, PeriodVolumes
+from mlmroi.tables import commissions_table, money, participants_table
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """Everything a run produces; :func:`mlmroi.output.write` puts it on disk."""
+
+    participants: pl.DataFrame
+    commissions: pl.DataFrame
+    rejects: pl.DataFrame
+    run: dict[str, Any]
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def resolve_window(config: Config, orders: pl.DataFrame) -> Window:
+    """The configured window; missing bounds come from the first and last order."""
+    start, end = config.window.start, config.window.end
+    if start is None or end is None:
+        if orders.height == 0:
+            raise ConfigError("window.start/window.end: no usable orders to infer the window from; set [window]")
+        start = start or orders["ordered_on"].min()  # type: ignore[assignment]
+        end = end or orders["ordered_on"].max()  # type: ignore[assignment]
+        if start > end:  # type: ignore[operator]
+            raise ConfigError(f"window: start {start} is after the last order {end}; set [window] end")
+    assert isinstance(start, dt.date) and isinstance(end, dt.date)
+    return Window(start, end, config.window.period)
+
+
+class _Clock:
+    def __init__(self, progress: Progress | None) -> None:
+        self.timings: dict[str, float] = {}
+        self.progress = progress
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        if self.progress:
+            self.progress(name)
+        began = time.perf_counter()
+        yield
+        self.timings[name] = round(time.perf_counter() - began, 3)
+
+
+def score(
+    dataset: str | Path,
+    config: Config,
+    orphans: Orphans = "reject",
+    strict: bool = False,
+    progress: Progress | None = None,
+) -> Result:
+    """Score a dataset: per-participant network metrics, commissions, costs, ROI (see SPEC §5, §8).
+
+    Raises :class:`~mlmroi.errors.InputError` for structural problems, :class:`DataError` under ``strict``
+    when any row would be rejected, :class:`ConfigError` for an unusable config.
+    """
+    clock = _Clock(progress)
+    with clock.stage("reading and validating"):
+        data = load(dataset, config, orphans=orphans)
+    with clock.stage("aggregating orders"):
+        window = resolve_window(config, data.orders)
+        labels = window.labels
+        orders = data.orders.with_columns(
+            window.index(pl.col("ordered_on")).alias("period"),
+            order_margin(pl.col("amount"), pl.col("cost"), config.money.margin_rate).alias("margin"),
+        )
+        totals = aggregate_orders(orders, data.network.size, window, len(labels))
+        personal = totals.personal_volume
+        if config.plan.customer_volume_to_sponsor:
+            is_customer = (data.participants["role"] == "customer").to_numpy()
+            personal = move_customer_volume(personal, data.network.nearest_ancestor_where(~is_customer), is_customer)
+    with clock.stage("commissions"):
+        results = run_plan(data.network, PeriodVolumes(personal, labels), config)
+    with clock.stage("economics"):
+        allocation = allocate_costs(data.costs, data.participants, window, totals, config, data.rejects)
+        if strict and len(data.rejects):
+            raise DataError(_strict_message(data))
+        econ = compute(data.network, data.participants, totals, results, allocation, config)
+    with clock.stage("tables"):
+        scale = 10**config.money.decimals
+        participants = participants_table(data, totals, personal, econ, config, scale)
+        commissions = commissions_table(data.network, results, labels, config.money.decimals)
+        rejects = data.rejects.frame()
+        run = _run_info(data, config, window, orders, econ, results, allocation.outside_window_rows, allocation.shared_total)
+    return Result(participants, commissions, rejects, run, clock.timings)
+
+
+def _strict_message(data: Dataset) -> list[str]:
+    frame = data.rejects.frame()
+    lines = [f"--strict: {frame.height} problem(s) found, nothing written"]
+    for table, row, column, value, reason in frame.head(20).iter_rows():
+        lines.append(f"{data.files[table].name} row {row}: {column} {value!r}: {reason}")
+    if frame.height > 20:
+        lines.append(f"… and {frame.height - 20} more (run `mlmroi validate` to list them all)")
+    return lines
+
+
+def _run_info(data: Dataset, config: Config, window: Window, orders: pl.DataFrame, econ: Economics,
+              results: list[ComponentResult], costs_outside: int, shared_total: int) -> dict[str, Any]:
+    decimals = config.money.decimals
+    rows = data.rows()
+    rows["orders"]["outside_window"] = int((orders["period"] < 0).sum())
+    if "costs" in rows:
+        rows["costs"]["outside_window"] = costs_outside
+    in_window = orders.filter(pl.col("period") >= 0)
+    volume = int(in_window["volume"].sum())
+    commissions = int(econ.commissions.sum())
+    roots = data.network.roots
+    totals = {
+        "revenue": money(int(in_window["amount"].sum()), decimals),
+        "margin": money(int(econ.margin.sum()), decimals),
+        "volume": money(volume, decimals),
+        "acquisition_cost": money(int(econ.acquisition.sum()), decimals),
+        "retention_cost": money(int(econ.retention.sum()), decimals),
+        "shared_cost_allocated": money(shared_total, decimals),
+        "commissions": money(commissions, decimals),
+        "commissions_by_component": {r.component: money(int(r.amount.sum()), decimals) for r in results},
+        "costs": money(int(econ.costs.sum()), decimals),
+        "profit": money(int(econ.profit.sum()), decimals),
+        "payout_ratio": round(commissions / volume, 6) if volume else None,
+        "roi_pct": round(float(econ.profit.sum()) * 100 / float(econ.costs.sum()), 4) if econ.costs.sum() else None,
+    }
+    return {
+        "mlmroi_version": __version__,
+        "versions": {"polars": pl.__version__, "numpy": np.__version__},
+        "window": {"start": window.start.isoformat(), "end": window.end.isoformat(), "period": window.period,
+                   "periods": list(window.labels)},
+        "rows": rows,
+        "network": {"participants": data.network.size, "roots": int(roots.size),
+                    "max_depth": int(data.network.depth.max()) if data.network.size else 0,
+                    "orphans_made_roots": data.orphans_rooted},
+        "totals": totals,
+        "config": config.resolved(),
+        "inputs": {name: {"file": path.name, "sha256": fingerprint(path)} for name, path in sorted(data.files.items())},
+    }

@@ -1,0 +1,40 @@
+"""What every commission component returns, and the per-period volumes it is given."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, eq=False)
+class PeriodVolumes:
+    """Personal volume per node and commission period, in minor volume units.
+
+    ``personal[i, p]`` is node ``i``'s PV in period ``p`` (after customer volume moved to the sponsor when the
+    plan says so); ``labels[p]`` names the period (``2025-03``).
+    """
+
+    personal: IntArray  # (n, periods)
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True, eq=False)
+class ComponentResult:
+    """Commission rows of one component plus the exact attribution used by branch ROI.
+
+    Rows are payee × period × level aggregates, each rounded half-to-even once. ``received_exact`` and
+    ``generated_exact`` are unrounded totals in minor units × 10⁶ (exact integers): what each node received,
+    and what each node's own volume generated for whoever was paid.
+    """
+
+    component: str
+    payee: IntArray
+    period: npt.NDArray[np.int32]
+    level: npt.NDArray[np.int16]  # -1 where a level does not apply
+    amount: IntArray
+    received_exact: IntArray
+    generated_exact: IntArray
