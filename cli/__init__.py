@@ -1,0 +1,1 @@
+"""The mlmroi command line (installed as the ``mlmroi_cli`` package)."""

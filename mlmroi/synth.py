@@ -10,6 +10,7 @@ arguments give byte-identical files.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
 import math
@@ -197,8 +198,9 @@ def _participants(rng: np.random.Generator, n: int, start: int, n_days: int) -> 
 
 def _orders_frame(
     rng: np.random.Generator, p: _People, cum: F64, start: int, first_id: int, d0: int, d1: int, init: Mask
-) -> pl.DataFrame:
-    """Orders of window days ``[d0, d1)``, sorted by (ordered_on, participant_id)."""
+) -> tuple[pl.DataFrame, I64, I64]:
+    """Orders of window days ``[d0, d1)`` sorted by (ordered_on, participant_id), with the participant
+    index and window day of every order."""
     m = int(np.searchsorted(p.lo, d1, side="left"))  # participants active before d1 (lo ascends)
     lo = np.clip(p.lo[:m], d0, d1)
     hi = np.clip(p.hi[:m], d0, d1)
@@ -219,22 +221,21 @@ def _orders_frame(
     mu = math.log(42.0) + dist * math.log(60.0 / 42.0)  # median basket: distributors 60, customers 42
     amount: F64 = np.round((np.exp(rng.normal(mu, 0.55)) * p.basket[who]).clip(3.0, None), 2)
     amount = np.where(rng.random(k) < 0.01, -amount, amount)  # refunds
-    return (
-        pl.DataFrame(
-            {
-                "order_id": np.arange(first_id, first_id + k, dtype=np.int64),
-                "participant_id": who + 1,
-                "ordered_on": pl.Series((day + start).astype(np.int32)).cast(pl.Date),
-                "amount": amount,
-                "volume": np.round(amount * rng.uniform(0.8, 1.0, k), 2),
-                "cost": np.round(amount * rng.uniform(0.45, 0.60, k), 2),
-                "_has_cost": rng.random(k) >= 0.10,
-                "retail": dist & (rng.random(k) < 0.25),
-            }
-        )
-        .with_columns(pl.when(pl.col("_has_cost")).then(pl.col("cost")).alias("cost"))
-        .drop("_has_cost")
+    volume = np.round(amount * rng.uniform(0.8, 1.0, k), 2)
+    cost = np.round(amount * rng.uniform(0.45, 0.60, k), 2)
+    cost[rng.random(k) < 0.10] = np.nan  # no cost recorded: the engine falls back to margin_rate
+    frame = pl.DataFrame(
+        {
+            "order_id": np.arange(first_id, first_id + k, dtype=np.int64),
+            "participant_id": who + 1,
+            "ordered_on": pl.Series((day + start).astype(np.int32)).cast(pl.Date),
+            "amount": amount,
+            "volume": volume,
+            "cost": pl.Series(cost, nan_to_null=True),
+            "retail": dist & (rng.random(k) < 0.25),
+        }
     )
+    return frame, who, day
 
 
 def _write_orders(
@@ -259,7 +260,7 @@ def _write_orders(
     init = eligible & (rng.random(n) < p_init)
     total = float(exposure.sum())
     scale = max(target - p_init * float(eligible.sum()), 0.0) / total if total > 0 else 0.0
-    p = _replace_rate(p, p.rate * scale)
+    p = dataclasses.replace(p, rate=p.rate * scale)
 
     # Slices of days holding about _SLICE_ORDERS expected orders each.
     active = np.bincount(p.lo, p.rate, n_days + 1) - np.bincount(p.hi, p.rate, n_days + 1)
@@ -271,7 +272,7 @@ def _write_orders(
     cuts = np.searchsorted(expected, np.arange(1, n_slices) * expected[-1] / n_slices)
     bounds = np.unique(np.concatenate([[0], cuts, [n_days]])).tolist()
 
-    written = 0
+    written, started = 0, False
     by_day = np.zeros(n_days, dtype=np.int64)
     by_day_dist = np.zeros(n_days, dtype=np.int64)
     per_person = np.zeros(n, dtype=np.int64)
@@ -279,32 +280,29 @@ def _write_orders(
     handle: IO[bytes] | None = None
     try:
         for d0, d1 in itertools.pairwise(bounds):
-            frame = _orders_frame(rng, p, cum, start, written + 1, d0, d1, init)
-            if frame.height == 0 and written > 0:
+            frame, who, day = _orders_frame(rng, p, cum, start, written + 1, d0, d1, init)
+            if frame.height == 0 and started:
                 continue
-            day = frame["ordered_on"].to_physical().to_numpy().astype(np.int64) - start
-            who = frame["participant_id"].to_numpy() - 1
             by_day += np.bincount(day, minlength=n_days)
             by_day_dist += np.bincount(day[p.distributor[who]], minlength=n_days)
             per_person += np.bincount(who, minlength=n)
             written += frame.height
             if fmt == "parquet":
                 table = frame.to_arrow()
-                writer = writer or pq.ParquetWriter(path, table.schema, compression="zstd")
+                if writer is None:
+                    writer = pq.ParquetWriter(path, table.schema, compression="zstd")
                 writer.write_table(table, row_group_size=max(table.num_rows, 1))
             else:
-                handle = handle or path.open("wb")
-                frame.write_csv(handle, include_header=written == frame.height, float_precision=2)
+                if handle is None:
+                    handle = path.open("wb")
+                frame.write_csv(handle, include_header=not started, float_precision=2)
+            started = True
     finally:
         if writer is not None:
             writer.close()
         if handle is not None:
             handle.close()
     return written, by_day, by_day_dist, per_person
-
-
-def _replace_rate(p: _People, rate: F64) -> _People:
-    return _People(**{**p.__dict__, "rate": rate})
 
 
 def _costs(

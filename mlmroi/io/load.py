@@ -78,10 +78,10 @@ def _chain(ids: list[object], parent: IntArray, start: int, stop: int) -> str:
     """``a → b → … → stop`` along sponsors, shortened in the middle when long."""
     hops = [start]
     node = start
-    while node != stop and node >= 0 and len(hops) <= 10_000:
+    while node >= 0 and len(hops) <= 10_000:
         node = int(parent[node])
         hops.append(node)
-        if node == start:
+        if node in (stop, start):
             break
     names = [str(ids[h]) for h in hops]
     if len(names) > _CHAIN_SHOWN:
@@ -158,8 +158,12 @@ def _participants(raw: RawTable, rejects: Rejects, orphans: Orphans) -> tuple[Ne
             elif kinds[code] == tree_kernels.CHAIN_IN_CYCLE:
                 reasons.append(f"sponsor cycle: {_chain(ids_list, parent_code, int(code), int(code))}")
             else:
+                entry = int(code)
+                while kinds[entry] != tree_kernels.CHAIN_IN_CYCLE:
+                    entry = int(parent_code[entry])
                 reasons.append(
-                    f"sponsor chain broken: {_chain(ids_list, parent_code, int(code), b)} … reaches a sponsor cycle"
+                    f"sponsor chain broken: {_chain(ids_list, parent_code, int(code), entry)} reaches sponsor "
+                    f"cycle {_chain(ids_list, parent_code, entry, entry)}"
                 )
         rows = pl.Series(row_of[u_rows[broken]])
         rejects.add(table, rows, "sponsor_id", frame["sponsor_id"].gather(u_rows[broken]), pl.Series(reasons))

@@ -1,0 +1,177 @@
+"""The ``mlmroi`` command: thin wrappers that parse arguments, call the library and render tables."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mlmroi.errors import MlmRoiError
+
+app = typer.Typer(
+    name="mlmroi",
+    help="MLM network analytics: commissions, costs and ROI per participant and per branch.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+class Orphans(str, Enum):
+    reject = "reject"
+    root = "root"
+
+
+class Format(str, Enum):
+    parquet = "parquet"
+    csv = "csv"
+
+
+def _fail(exc: MlmRoiError) -> typer.Exit:
+    for line in exc.problems:
+        err.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+    return typer.Exit(exc.exit_code)
+
+
+def _date(value: str | None, option: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option) from None
+
+
+DatasetArg = Annotated[Path, typer.Argument(help="Dataset folder with participants, orders and costs (csv or parquet).")]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Config file (default: DATASET/mlmroi.toml).")]
+OrphansOpt = Annotated[Orphans, typer.Option(help="A missing sponsor: reject the participant, or make them a root.")]
+
+
+def _run(dataset: Path, config_path: Path | None, start: str | None, end: str | None, orphans: Orphans,
+         strict: bool):  # type: ignore[no-untyped-def]
+    from mlmroi.config import load_config, with_overrides
+    from mlmroi.pipeline import score
+
+    config = load_config(config_path, dataset)
+    s, e = _date(start, "--start"), _date(end, "--end")
+    if s or e:
+        config = with_overrides(config, s, e)
+    with err.status("starting") as status:
+        result = score(dataset, config, orphans=orphans.value, strict=strict,
+                       progress=lambda stage: status.update(f"{stage}…"))
+    return config, result
+
+
+def _summary(result) -> Table:  # type: ignore[no-untyped-def]
+    run = result.run
+    table = Table(title=f"mlmroi — {run['window']['start']} … {run['window']['end']} ({run['config']['money']['currency']})")
+    table.add_column("figure")
+    table.add_column("value", justify="right")
+    for name, rows in run["rows"].items():
+        table.add_row(f"{name} rows in / used / rejected", f"{rows['in']:,} / {rows['used']:,} / {rows['rejected']:,}")
+    table.add_row("participants / roots / max depth",
+                  f"{run['network']['participants']:,} / {run['network']['roots']:,} / {run['network']['max_depth']}")
+    totals = run["totals"]
+    for key in ("revenue", "margin", "acquisition_cost", "retention_cost", "commissions", "costs", "profit"):
+        table.add_row(key.replace("_", " "), f"{float(totals[key]):,.2f}")
+    table.add_row("payout ratio", "—" if totals["payout_ratio"] is None else f"{totals['payout_ratio']:.2%}")
+    table.add_row("ROI %", "—" if totals["roi_pct"] is None else f"{totals['roi_pct']:,.1f}")
+    return table
+
+
+@app.command("score")
+def score_cli(
+    dataset: DatasetArg,
+    config: ConfigOpt = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder (replaced atomically).")] = Path("mlmroi-out"),
+    start: Annotated[str | None, typer.Option(help="Window start, YYYY-MM-DD (overrides the config).")] = None,
+    end: Annotated[str | None, typer.Option(help="Window end (as-of date), YYYY-MM-DD.")] = None,
+    strict: Annotated[bool, typer.Option(help="Fail (exit 1, nothing written) if any row would be rejected.")] = False,
+    orphans: OrphansOpt = Orphans.reject,
+    fmt: Annotated[list[Format] | None, typer.Option("--format", help="Also write csv (parquet is always written).")] = None,
+) -> None:
+    """Score a dataset: network metrics, commissions, costs and ROI per participant and per branch.
+
+    Writes participants.parquet, commissions.parquet, rejects.parquet, run.json and timings.json to --out.
+    """
+    from mlmroi.output import write
+
+    try:
+        _, result = _run(dataset, config, start, end, orphans, strict)
+        formats = {"parquet"} | {f.value for f in fmt or []}
+        inputs = list(dataset.glob("*.csv")) + list(dataset.glob("*.parquet"))
+        path = write(result, out_dir, formats=sorted(formats), inputs=inputs)
+    except MlmRoiError as exc:
+        raise _fail(exc) from None
+    out.print(_summary(result))
+    rejected = result.rejects.height
+    note = f" ({rejected:,} reject lines — see rejects.parquet)" if rejected else ""
+    out.print(f"wrote {path}{note}", highlight=False)
+
+
+@app.command("validate")
+def validate_cli(
+    dataset: DatasetArg,
+    config: ConfigOpt = None,
+    orphans: OrphansOpt = Orphans.reject,
+    limit: Annotated[int, typer.Option(help="Problems to list (0 = all).")] = 50,
+) -> None:
+    """Check a dataset and its config without writing anything: exit 0 if clean, 1 listing the problems."""
+    try:
+        _, result = _run(dataset, config, None, None, orphans, strict=False)
+    except MlmRoiError as exc:
+        raise _fail(exc) from None
+    rows = result.run["rows"]
+    for name, r in rows.items():
+        out.print(f"{name}: {r['in']:,} rows, {r['used']:,} used, {r['rejected']:,} rejected", highlight=False)
+    rejects: pl.DataFrame = result.rejects
+    if rejects.height == 0:
+        out.print("[green]clean:[/green] no problems found")
+        return
+    table = Table(title=f"{rejects.height:,} problem(s)")
+    for column in rejects.columns:
+        table.add_column(column)
+    shown = rejects if limit == 0 else rejects.head(limit)
+    for row in shown.iter_rows():
+        table.add_row(*["" if v is None else str(v) for v in row])
+    out.print(table)
+    if shown.height < rejects.height:
+        out.print(f"… {rejects.height - shown.height:,} more (use --limit 0 to list all)")
+    raise typer.Exit(1)
+
+
+@app.command("generate")
+def generate_cli(
+    out_dir: Annotated[Path, typer.Argument(help="Folder to write the dataset into.")],
+    participants: Annotated[int, typer.Option(help="Number of participants.")] = 2000,
+    months: Annotated[int, typer.Option(help="Months of orders.")] = 12,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 0,
+    start: Annotated[str, typer.Option(help="First day of the window, YYYY-MM-DD.")] = "2025-01-01",
+    fmt: Annotated[Format, typer.Option("--format", help="File format of the tables.")] = Format.csv,
+) -> None:
+    """Generate a realistic synthetic MLM dataset (skewed recruiting, deep chains, seasonal orders, churn)."""
+    from mlmroi.synth import generate
+
+    begin = _date(start, "--start")
+    assert begin is not None
+    try:
+        with err.status("generating") as status:
+            summary = generate(out_dir, participants, months=months, seed=seed, start=begin, fmt=fmt.value,
+                               progress=lambda stage: status.update(f"{stage}…"))
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    out.print(f"wrote {summary.out_dir}: {summary.participants:,} participants, {summary.orders:,} orders, "
+              f"{summary.costs:,} costs, max depth {summary.max_depth}", highlight=False)
+
+
+if __name__ == "__main__":
+    app()
