@@ -50,13 +50,25 @@ def _date(value: str | None, option: str) -> dt.date | None:
         raise typer.BadParameter(f"{value!r} is not a date (YYYY-MM-DD)", param_hint=option) from None
 
 
-DatasetArg = Annotated[Path, typer.Argument(help="Dataset folder with participants, orders and costs (csv or parquet).")]
-ConfigOpt = Annotated[Path | None, typer.Option("--config", help="Config file (default: DATASET/mlmroi.toml).")]
-OrphansOpt = Annotated[Orphans, typer.Option(help="A missing sponsor: reject the participant, or make them a root.")]
+DatasetArg = Annotated[
+    Path, typer.Argument(help="Dataset folder with participants, orders and costs (csv or parquet).")
+]
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="Config file (default: DATASET/mlmroi.toml).")
+]
+OrphansOpt = Annotated[
+    Orphans, typer.Option(help="A missing sponsor: reject the participant, or make them a root.")
+]
 
 
-def _run(dataset: Path, config_path: Path | None, start: str | None, end: str | None, orphans: Orphans,
-         strict: bool):  # type: ignore[no-untyped-def]
+def _run(
+    dataset: Path,
+    config_path: Path | None,
+    start: str | None,
+    end: str | None,
+    orphans: Orphans,
+    strict: bool,
+):  # type: ignore[no-untyped-def]
     from mlmroi.config import load_config, with_overrides
     from mlmroi.pipeline import score
 
@@ -65,20 +77,31 @@ def _run(dataset: Path, config_path: Path | None, start: str | None, end: str | 
     if s or e:
         config = with_overrides(config, s, e)
     with err.status("starting") as status:
-        result = score(dataset, config, orphans=orphans.value, strict=strict,
-                       progress=lambda stage: status.update(f"{stage}…"))
+        result = score(
+            dataset,
+            config,
+            orphans=orphans.value,
+            strict=strict,
+            progress=lambda stage: status.update(f"{stage}…"),
+        )
     return config, result
 
 
 def _summary(result) -> Table:  # type: ignore[no-untyped-def]
     run = result.run
-    table = Table(title=f"mlmroi — {run['window']['start']} … {run['window']['end']} ({run['config']['money']['currency']})")
+    table = Table(
+        title=f"mlmroi — {run['window']['start']} … {run['window']['end']} ({run['config']['money']['currency']})"
+    )
     table.add_column("figure")
     table.add_column("value", justify="right")
     for name, rows in run["rows"].items():
-        table.add_row(f"{name} rows in / used / rejected", f"{rows['in']:,} / {rows['used']:,} / {rows['rejected']:,}")
-    table.add_row("participants / roots / max depth",
-                  f"{run['network']['participants']:,} / {run['network']['roots']:,} / {run['network']['max_depth']}")
+        table.add_row(
+            f"{name} rows in / used / rejected", f"{rows['in']:,} / {rows['used']:,} / {rows['rejected']:,}"
+        )
+    table.add_row(
+        "participants / roots / max depth",
+        f"{run['network']['participants']:,} / {run['network']['roots']:,} / {run['network']['max_depth']}",
+    )
     totals = run["totals"]
     for key in ("revenue", "margin", "acquisition_cost", "retention_cost", "commissions", "costs", "profit"):
         table.add_row(key.replace("_", " "), f"{float(totals[key]):,.2f}")
@@ -91,12 +114,20 @@ def _summary(result) -> Table:  # type: ignore[no-untyped-def]
 def score_cli(
     dataset: DatasetArg,
     config: ConfigOpt = None,
-    out_dir: Annotated[Path, typer.Option("--out", help="Output folder (replaced atomically).")] = Path("mlmroi-out"),
-    start: Annotated[str | None, typer.Option(help="Window start, YYYY-MM-DD (overrides the config).")] = None,
+    out_dir: Annotated[Path, typer.Option("--out", help="Output folder (replaced atomically).")] = Path(
+        "mlmroi-out"
+    ),
+    start: Annotated[
+        str | None, typer.Option(help="Window start, YYYY-MM-DD (overrides the config).")
+    ] = None,
     end: Annotated[str | None, typer.Option(help="Window end (as-of date), YYYY-MM-DD.")] = None,
-    strict: Annotated[bool, typer.Option(help="Fail (exit 1, nothing written) if any row would be rejected.")] = False,
+    strict: Annotated[
+        bool, typer.Option(help="Fail (exit 1, nothing written) if any row would be rejected.")
+    ] = False,
     orphans: OrphansOpt = Orphans.reject,
-    fmt: Annotated[list[Format] | None, typer.Option("--format", help="Also write csv (parquet is always written).")] = None,
+    fmt: Annotated[
+        list[Format] | None, typer.Option("--format", help="Also write csv (parquet is always written).")
+    ] = None,
 ) -> None:
     """Score a dataset: network metrics, commissions, costs and ROI per participant and per branch.
 
@@ -131,7 +162,9 @@ def validate_cli(
         raise _fail(exc) from None
     rows = result.run["rows"]
     for name, r in rows.items():
-        out.print(f"{name}: {r['in']:,} rows, {r['used']:,} used, {r['rejected']:,} rejected", highlight=False)
+        out.print(
+            f"{name}: {r['in']:,} rows, {r['used']:,} used, {r['rejected']:,} rejected", highlight=False
+        )
     rejects: pl.DataFrame = result.rejects
     if rejects.height == 0:
         out.print("[green]clean:[/green] no problems found")
@@ -164,13 +197,23 @@ def generate_cli(
     assert begin is not None
     try:
         with err.status("generating") as status:
-            summary = generate(out_dir, participants, months=months, seed=seed, start=begin, fmt=fmt.value,
-                               progress=lambda stage: status.update(f"{stage}…"))
+            summary = generate(
+                out_dir,
+                participants,
+                months=months,
+                seed=seed,
+                start=begin,
+                fmt=fmt.value,
+                progress=lambda stage: status.update(f"{stage}…"),
+            )
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         raise typer.Exit(2) from None
-    out.print(f"wrote {summary.out_dir}: {summary.participants:,} participants, {summary.orders:,} orders, "
-              f"{summary.costs:,} costs, max depth {summary.max_depth}", highlight=False)
+    out.print(
+        f"wrote {summary.out_dir}: {summary.participants:,} participants, {summary.orders:,} orders, "
+        f"{summary.costs:,} costs, max depth {summary.max_depth}",
+        highlight=False,
+    )
 
 
 if __name__ == "__main__":

@@ -10,11 +10,11 @@ Public API::
 
 __version__ = "0.1.0"
 
-from mlmroi.config import Config, load_config  # noqa: E402
-from mlmroi.errors import ConfigError, DataError, InputError, MlmRoiError, NetworkError, OutputError  # noqa: E402
-from mlmroi.network import Network, from_edges  # noqa: E402
-from mlmroi.output import write  # noqa: E402
-from mlmroi.pipeline import Result, score  # noqa: E402
+from mlmroi.config import Config, load_config
+from mlmroi.errors import ConfigError, DataError, InputError, MlmRoiError, NetworkError, OutputError
+from mlmroi.network import Network, from_edges
+from mlmroi.output import write
+from mlmroi.pipeline import Result, score
 
 __all__ = [
     "Config",

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 import numba
 
-F = TypeVar("F", bound=Callable[..., Any])
 
-
-def kernel(func: F) -> F:
+def kernel(func: Callable[..., Any]) -> Callable[..., Any]:
     """Compile ``func`` in nopython mode with an on-disk cache (first call compiles, later runs load)."""
-    return numba.njit(cache=True, nogil=True, fastmath=False)(func)  # type: ignore[no-any-return]
+    compiled: Callable[..., Any] = numba.njit(cache=True, nogil=True, fastmath=False)(func)
+    return compiled

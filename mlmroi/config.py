@@ -80,7 +80,7 @@ class CostsConfig(_Model):
     """How cost categories map to acquisition / retention and how shared costs are allocated."""
 
     categories: dict[Literal["acquisition", "retention"], list[str]] = Field(
-        default_factory=lambda: {
+        default_factory=lambda: {  # type: ignore[arg-type]
             "acquisition": ["advertising", "signup_bonus", "starter_kit"],
             "retention": ["loyalty", "training", "support", "service", "consultation"],
         }

@@ -84,9 +84,11 @@ def allocate_costs(
 
     shared = costs.filter(pl.col("node") < 0)
     joined_period = participants.select(window.index(pl.col("joined_on")))["joined_on"].to_numpy()
-    groups = shared.group_by("period", "kind", "filter_column", "filter_value").agg(
-        pl.col("amount").sum(), pl.col("__row")
-    ).sort("period", "kind", "filter_column", "filter_value", nulls_last=False)
+    groups = (
+        shared.group_by("period", "kind", "filter_column", "filter_value")
+        .agg(pl.col("amount").sum(), pl.col("__row"))
+        .sort("period", "kind", "filter_column", "filter_value", nulls_last=False)
+    )
     labels = window.labels
     shared_total = 0
     for period, kind, f_col, f_val, amount, rows in groups.iter_rows():
@@ -101,7 +103,13 @@ def allocate_costs(
             who += f" with {f_col} = {f_val}"
         chosen = np.flatnonzero(selected)
         if chosen.size == 0:
-            rejects.add("costs", pl.Series(rows), "participant_id", None, f"shared {kind} cost selects no participant ({who})")
+            rejects.add(
+                "costs",
+                pl.Series(rows),
+                "participant_id",
+                None,
+                f"shared {kind} cost selects no participant ({who})",
+            )
             continue
         weights = np.ones(chosen.size, dtype=np.int64)
         if config.costs.allocation == "revenue":
@@ -150,7 +158,9 @@ def branch_commissions(network: Network, results: list[ComponentResult], receive
     generated = sum((r.generated_exact for r in results), np.zeros(network.size, dtype=np.int64))
     received_exact = sum((r.received_exact for r in results), np.zeros(network.size, dtype=np.int64))
     inside = network.subtree_sum(received)
-    outside_exact = network.subtree_sum(np.asarray(generated)) - network.subtree_sum(np.asarray(received_exact))
+    outside_exact = network.subtree_sum(np.asarray(generated)) - network.subtree_sum(
+        np.asarray(received_exact)
+    )
     return np.asarray(inside + divide_half_even(outside_exact, RATE_SCALE), dtype=np.int64)
 
 
@@ -182,7 +192,9 @@ def compute(
     retail_profit = divide_half_even(totals.retail_revenue * markup, RATE_SCALE)
     own_purchases = totals.revenue - totals.retail_revenue
     d_income = commissions + retail_profit
-    d_expenses = allocation.paid_by_participant + (own_purchases if config.distributor.own_purchases_are_expenses else 0)
+    d_expenses = allocation.paid_by_participant + (
+        own_purchases if config.distributor.own_purchases_are_expenses else 0
+    )
     return Economics(
         margin=margin,
         commissions=commissions,

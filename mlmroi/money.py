@@ -31,7 +31,8 @@ def divide_half_even(numerator: IntArray, denominator: int) -> IntArray:
     quotient, remainder = np.divmod(numerator, denominator)  # remainder in [0, denominator)
     twice = remainder * 2
     round_up = (twice > denominator) | ((twice == denominator) & (quotient % 2 == 1))
-    return (quotient + round_up).astype(np.int64)
+    out: IntArray = (quotient + round_up).astype(np.int64)
+    return out
 
 
 def apply_rate(minor: IntArray, ppm: int) -> IntArray:
@@ -44,13 +45,15 @@ def apply_rate(minor: IntArray, ppm: int) -> IntArray:
         big = minor.astype(object) * ppm
         q, r = np.divmod(big, RATE_SCALE)
         up = (r * 2 > RATE_SCALE) | ((r * 2 == RATE_SCALE) & (q % 2 == 1))
-        return (q + up).astype(np.int64)
+        exact: IntArray = (q + up).astype(np.int64)
+        return exact
     return divide_half_even(minor * ppm, RATE_SCALE)
 
 
 def to_minor(values: npt.NDArray[np.float64], decimals: int) -> IntArray:
     """Float amounts to integer minor units, rounded half-to-even (np.rint)."""
-    return np.rint(np.asarray(values, dtype=np.float64) * 10**decimals).astype(np.int64)
+    out: IntArray = np.rint(np.asarray(values, dtype=np.float64) * 10**decimals).astype(np.int64)
+    return out
 
 
 def split_largest_remainder(total: int, weights: IntArray) -> IntArray:

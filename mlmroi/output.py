@@ -14,26 +14,36 @@ from mlmroi.pipeline import Result
 TABLES = ("participants", "commissions", "rejects")
 
 
-def write(result: Result, out_dir: str | Path, formats: Iterable[str] = ("parquet",), inputs: Iterable[Path] = ()) -> Path:
+def write(
+    result: Result, out_dir: str | Path, formats: Iterable[str] = ("parquet",), inputs: Iterable[Path] = ()
+) -> Path:
     """Write participants, commissions, rejects (parquet, and csv if asked), run.json and timings.json.
 
-    Everything but ``timings.json`` is byte-identical for the same inputs and config. An existing output folder
-    is replaced only once the new one is complete; a folder holding input files is refused.
+    Everything but ``timings.json`` is byte-identical for the same inputs and config. An existing output
+    folder is replaced only once the new one is complete; a folder holding input files is refused.
     """
     out = Path(out_dir).resolve()
     for path in inputs:
         if path.resolve().parent == out or out in path.resolve().parents:
-            raise OutputError(f"--out {out_dir}: would overwrite the input {path.name}; choose another folder")
+            raise OutputError(
+                f"--out {out_dir}: would overwrite the input {path.name}; choose another folder"
+            )
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
-        frames = {"participants": result.participants, "commissions": result.commissions, "rejects": result.rejects}
+        frames = {
+            "participants": result.participants,
+            "commissions": result.commissions,
+            "rejects": result.rejects,
+        }
         for name, frame in frames.items():
             if "parquet" in formats:
                 frame.write_parquet(tmp / f"{name}.parquet", compression="zstd", statistics=False)
             if "csv" in formats:
                 frame.write_csv(tmp / f"{name}.csv")
-        (tmp / "run.json").write_text(json.dumps(result.run, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+        (tmp / "run.json").write_text(
+            json.dumps(result.run, indent=2, sort_keys=False) + "\n", encoding="utf-8"
+        )
         (tmp / "timings.json").write_text(json.dumps(result.timings, indent=2) + "\n", encoding="utf-8")
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))

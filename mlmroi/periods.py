@@ -129,7 +129,9 @@ def aggregate_orders(orders: pl.DataFrame, n: int, window: Window, n_periods: in
     return OrderTotals(pv, revenue_by_period, count, margin, retail)
 
 
-def move_customer_volume(personal_volume: IntArray, nearest_distributor: IntArray, is_customer: npt.NDArray[np.bool_]) -> IntArray:
+def move_customer_volume(
+    personal_volume: IntArray, nearest_distributor: IntArray, is_customer: npt.NDArray[np.bool_]
+) -> IntArray:
     """Customers' PV counted as their nearest distributor upline's PV (``customer_volume_to_sponsor``)."""
     target = np.where(is_customer, nearest_distributor, -1).astype(np.int64)
     return _move_to_ancestor(personal_volume, target)  # type: ignore[no-any-return]

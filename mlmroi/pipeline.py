@@ -43,7 +43,9 @@ def resolve_window(config: Config, orders: pl.DataFrame) -> Window:
     start, end = config.window.start, config.window.end
     if start is None or end is None:
         if orders.height == 0:
-            raise ConfigError("window.start/window.end: no usable orders to infer the window from; set [window]")
+            raise ConfigError(
+                "window.start/window.end: no usable orders to infer the window from; set [window]"
+            )
         start = start or orders["ordered_on"].min()  # type: ignore[assignment]
         end = end or orders["ordered_on"].max()  # type: ignore[assignment]
         if start > end:  # type: ignore[operator]
@@ -92,7 +94,9 @@ def score(
         personal = totals.personal_volume
         if config.plan.customer_volume_to_sponsor:
             is_customer = (data.participants["role"] == "customer").to_numpy()
-            personal = move_customer_volume(personal, data.network.nearest_ancestor_where(~is_customer), is_customer)
+            personal = move_customer_volume(
+                personal, data.network.nearest_ancestor_where(~is_customer), is_customer
+            )
     with clock.stage("commissions"):
         results = run_plan(data.network, PeriodVolumes(personal, labels), config)
     with clock.stage("economics"):
@@ -105,7 +109,16 @@ def score(
         participants = participants_table(data, totals, personal, econ, config, scale)
         commissions = commissions_table(data.network, results, labels, config.money.decimals)
         rejects = data.rejects.frame()
-        run = _run_info(data, config, window, orders, econ, results, allocation.outside_window_rows, allocation.shared_total)
+        run = _run_info(
+            data,
+            config,
+            window,
+            orders,
+            econ,
+            results,
+            allocation.outside_window_rows,
+            allocation.shared_total,
+        )
     return Result(participants, commissions, rejects, run, clock.timings)
 
 
@@ -119,8 +132,16 @@ def _strict_message(data: Dataset) -> list[str]:
     return lines
 
 
-def _run_info(data: Dataset, config: Config, window: Window, orders: pl.DataFrame, econ: Economics,
-              results: list[ComponentResult], costs_outside: int, shared_total: int) -> dict[str, Any]:
+def _run_info(
+    data: Dataset,
+    config: Config,
+    window: Window,
+    orders: pl.DataFrame,
+    econ: Economics,
+    results: list[ComponentResult],
+    costs_outside: int,
+    shared_total: int,
+) -> dict[str, Any]:
     decimals = config.money.decimals
     rows = data.rows()
     rows["orders"]["outside_window"] = int((orders["period"] < 0).sum())
@@ -142,18 +163,30 @@ def _run_info(data: Dataset, config: Config, window: Window, orders: pl.DataFram
         "costs": money(int(econ.costs.sum()), decimals),
         "profit": money(int(econ.profit.sum()), decimals),
         "payout_ratio": round(commissions / volume, 6) if volume else None,
-        "roi_pct": round(float(econ.profit.sum()) * 100 / float(econ.costs.sum()), 4) if econ.costs.sum() else None,
+        "roi_pct": round(float(econ.profit.sum()) * 100 / float(econ.costs.sum()), 4)
+        if econ.costs.sum()
+        else None,
     }
     return {
         "mlmroi_version": __version__,
         "versions": {"polars": pl.__version__, "numpy": np.__version__},
-        "window": {"start": window.start.isoformat(), "end": window.end.isoformat(), "period": window.period,
-                   "periods": list(window.labels)},
+        "window": {
+            "start": window.start.isoformat(),
+            "end": window.end.isoformat(),
+            "period": window.period,
+            "periods": list(window.labels),
+        },
         "rows": rows,
-        "network": {"participants": data.network.size, "roots": int(roots.size),
-                    "max_depth": int(data.network.depth.max()) if data.network.size else 0,
-                    "orphans_made_roots": data.orphans_rooted},
+        "network": {
+            "participants": data.network.size,
+            "roots": int(roots.size),
+            "max_depth": int(data.network.depth.max()) if data.network.size else 0,
+            "orphans_made_roots": data.orphans_rooted,
+        },
         "totals": totals,
         "config": config.resolved(),
-        "inputs": {name: {"file": path.name, "sha256": fingerprint(path)} for name, path in sorted(data.files.items())},
+        "inputs": {
+            name: {"file": path.name, "sha256": fingerprint(path)}
+            for name, path in sorted(data.files.items())
+        },
     }

@@ -21,17 +21,25 @@ def money(minor: int, decimals: int) -> str:
     return str(Decimal(minor).scaleb(-decimals))
 
 
-def decimal_series(name: str, minor: npt.NDArray[np.int64], decimals: int, null: npt.NDArray[np.bool_] | None = None) -> pl.Series:
+def decimal_series(
+    name: str, minor: npt.NDArray[np.int64], decimals: int, null: npt.NDArray[np.bool_] | None = None
+) -> pl.Series:
     """Minor units as an exact polars Decimal(18, decimals) column."""
     series = pl.Series(name, minor, dtype=pl.Int64)
     if null is not None:
-        series = series.set(pl.Series(null), None)  # type: ignore[arg-type]
-    scaled = series.cast(pl.Decimal(38, decimals)) / 10**decimals
+        series = series.set(pl.Series(null), None)
+    scaled: pl.Series = series.cast(pl.Decimal(38, decimals)) / 10**decimals
     return scaled.cast(pl.Decimal(18, decimals)).alias(name)
 
 
-def participants_table(data: Dataset, totals: OrderTotals, personal: npt.NDArray[np.int64], econ: Economics,
-                       config: Config, scale: int) -> pl.DataFrame:
+def participants_table(
+    data: Dataset,
+    totals: OrderTotals,
+    personal: npt.NDArray[np.int64],
+    econ: Economics,
+    config: Config,
+    scale: int,
+) -> pl.DataFrame:
     """participants.parquet: SPEC §8 columns this release fills, sorted by participant_id."""
     net, d = data.network, config.money.decimals
     group = net.group_volume(personal)
@@ -58,7 +66,10 @@ def participants_table(data: Dataset, totals: OrderTotals, personal: npt.NDArray
         decimal_series("revenue", totals.revenue, d),
         decimal_series("margin", econ.margin, d),
         decimal_series("commissions", econ.commissions, d),
-        *[decimal_series(f"commissions_{name}", amounts, d) for name, amounts in econ.commissions_by_component.items()],
+        *[
+            decimal_series(f"commissions_{name}", amounts, d)
+            for name, amounts in econ.commissions_by_component.items()
+        ],
         decimal_series("acquisition_cost", econ.acquisition, d),
         decimal_series("retention_cost", econ.retention, d),
         decimal_series("costs", econ.costs, d),
@@ -77,7 +88,9 @@ def participants_table(data: Dataset, totals: OrderTotals, personal: npt.NDArray
     return frame.sort("participant_id")
 
 
-def commissions_table(network: Network, results: list[ComponentResult], labels: tuple[str, ...], decimals: int) -> pl.DataFrame:
+def commissions_table(
+    network: Network, results: list[ComponentResult], labels: tuple[str, ...], decimals: int
+) -> pl.DataFrame:
     """commissions.parquet: payee × period × component × level rows, sorted."""
     frames = []
     for result in results:
@@ -85,14 +98,24 @@ def commissions_table(network: Network, results: list[ComponentResult], labels: 
             pl.DataFrame(
                 {
                     "participant_id": network.ids.gather(pl.Series(result.payee)),
-                    "period": pl.Series(np.asarray(labels, dtype=object)[result.period] if result.period.size else [], dtype=pl.String),
+                    "period": pl.Series(
+                        np.asarray(labels, dtype=object)[result.period] if result.period.size else [],
+                        dtype=pl.String,
+                    ),
                     "component": pl.Series([result.component] * result.payee.size, dtype=pl.String),
-                    "level": pl.Series(result.level, dtype=pl.Int16).set(pl.Series(result.level < 0), None),  # type: ignore[arg-type]
+                    "level": pl.Series(result.level, dtype=pl.Int16).set(pl.Series(result.level < 0), None),
                     "amount": decimal_series("amount", result.amount, decimals),
                 }
             )
         )
     if not frames:
-        return pl.DataFrame(schema={"participant_id": network.ids.dtype, "period": pl.String, "component": pl.String,
-                                    "level": pl.Int16, "amount": pl.Decimal(18, decimals)})
+        return pl.DataFrame(
+            schema={
+                "participant_id": network.ids.dtype,
+                "period": pl.String,
+                "component": pl.String,
+                "level": pl.Int16,
+                "amount": pl.Decimal(18, decimals),
+            }
+        )
     return pl.concat(frames).sort("participant_id", "period", "component", "level")

@@ -17,8 +17,13 @@ compression = "dynamic"
 """
 
 
-def write_dataset(folder: Path, participants: str, orders: str, costs: str | None = None,
-                  config: str | None = DEFAULT_CONFIG) -> Path:
+def write_dataset(
+    folder: Path,
+    participants: str,
+    orders: str,
+    costs: str | None = None,
+    config: str | None = DEFAULT_CONFIG,
+) -> Path:
     """Write ``participants.csv``, ``orders.csv`` (and ``costs.csv``, ``mlmroi.toml``) into ``folder``."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "participants.csv").write_text(participants.strip() + "\n", encoding="utf-8")

@@ -65,7 +65,13 @@ def test_non_numeric_and_missing_amounts(tmp_path: Path) -> None:
     o = reasons(result, "orders")
     assert o[4] == ["non-numeric amount"] and o[5] == ["missing amount"] and o[6] == ["non-numeric amount"]
     row = result.rejects.filter(pl.col("row") == 4).row(0, named=True)
-    assert row == {"table": "orders", "row": 4, "column": "amount", "value": "abc", "reason": "non-numeric amount"}
+    assert row == {
+        "table": "orders",
+        "row": 4,
+        "column": "amount",
+        "value": "abc",
+        "reason": "non-numeric amount",
+    }
 
 
 def test_duplicate_participant_id_keeps_the_first(tmp_path: Path) -> None:
@@ -89,7 +95,10 @@ def test_self_sponsorship_rejects_the_participant_and_their_rows(tmp_path: Path)
     assert p[4] == ["self-sponsorship (sponsor_id equals participant_id)"]
     assert p[5] == ["sponsor chain broken: 5 → 4 reaches rejected participant 4 (row 4)"]
     o = reasons(result, "orders")
-    assert o == {4: ["participant is rejected (see participants row 4)"], 5: ["participant is rejected (see participants row 5)"]}
+    assert o == {
+        4: ["participant is rejected (see participants row 4)"],
+        5: ["participant is rejected (see participants row 5)"],
+    }
     assert_conserved(result)
 
 
@@ -154,7 +163,9 @@ def test_cost_field_problems(tmp_path: Path) -> None:
         ",2025-02-03,advertising,5,company,,\n"
     )
     people = "participant_id,sponsor_id,joined_on,region\n1,,2024-01-01,north\n2,1,2024-02-01,south\n"
-    result = run(write_dataset(tmp_path, people, "participant_id,ordered_on,amount\n1,2025-01-05,100\n", costs))
+    result = run(
+        write_dataset(tmp_path, people, "participant_id,ordered_on,amount\n1,2025-01-05,100\n", costs)
+    )
     r = reasons(result, "costs")
     assert r[1] == ["negative cost amount (costs must be ≥ 0)"]
     assert r[2] == ["category not mapped in [costs.categories] (add it to acquisition or retention)"]
@@ -179,12 +190,18 @@ def test_strict_fails_when_anything_is_rejected(tmp_path: Path) -> None:
     ("mutate", "message"),
     [
         (lambda d: (d / "orders.csv").unlink(), "missing required table orders"),
-        (lambda d: (d / "orders.csv").write_text("participant_id,ordered_on\n1,2025-01-01\n"),
-         "orders.csv: missing required column 'amount'"),
-        (lambda d: (d / "orders.csv").write_text("participant_id,ordered_on,amount\n1,x,1\n2,y,2\n"),
-         "orders.csv: column 'ordered_on' is not a date"),
-        (lambda d: ((d / "orders.csv").unlink(), (d / "orders.parquet").write_bytes(b"not parquet")),
-         "orders.parquet: cannot read file"),
+        (
+            lambda d: (d / "orders.csv").write_text("participant_id,ordered_on\n1,2025-01-01\n"),
+            "orders.csv: missing required column 'amount'",
+        ),
+        (
+            lambda d: (d / "orders.csv").write_text("participant_id,ordered_on,amount\n1,x,1\n2,y,2\n"),
+            "orders.csv: column 'ordered_on' is not a date",
+        ),
+        (
+            lambda d: ((d / "orders.csv").unlink(), (d / "orders.parquet").write_bytes(b"not parquet")),
+            "orders.parquet: cannot read file",
+        ),
         (lambda d: (d / "orders.parquet").write_bytes(b"x"), "both orders.parquet and orders.csv exist"),
     ],
 )
@@ -200,16 +217,22 @@ def test_structural_problems_raise_one_line_each(tmp_path: Path, mutate, message
 
 def test_column_mapping(tmp_path: Path) -> None:
     people = "member_no,upline,since\n1,,2024-01-01\n2,1,2024-01-01\n"
-    config = '[window]\nstart = 2025-01-01\nend = 2025-01-31\n[columns.participants]\nmember_no = "participant_id"\n' \
-             'upline = "sponsor_id"\nsince = "joined_on"\n'
-    result = run(write_dataset(tmp_path, people, "participant_id,ordered_on,amount\n2,2025-01-02,10\n", config=config))
+    config = (
+        '[window]\nstart = 2025-01-01\nend = 2025-01-31\n[columns.participants]\nmember_no = "participant_id"\n'
+        'upline = "sponsor_id"\nsince = "joined_on"\n'
+    )
+    result = run(
+        write_dataset(tmp_path, people, "participant_id,ordered_on,amount\n2,2025-01-02,10\n", config=config)
+    )
     assert result.participants["participant_id"].to_list() == [1, 2]
     assert result.participants["depth"].to_list() == [0, 1]
 
 
 def test_config_errors_name_their_key(tmp_path: Path) -> None:
-    config = '[[plan.components]]\ntype = "unilevel"\nlevels = [0.1, 2.0]\n[[plan.components]]\ntype = "binary"\n' \
-             '[window]\nperiod = "day"\n'
+    config = (
+        '[[plan.components]]\ntype = "unilevel"\nlevels = [0.1, 2.0]\n[[plan.components]]\ntype = "binary"\n'
+        '[window]\nperiod = "day"\n'
+    )
     folder = write_dataset(tmp_path, PEOPLE, ORDERS, config=config)
     with pytest.raises(ConfigError) as info:
         mlmroi.load_config(dataset=folder)
@@ -219,10 +242,14 @@ def test_config_errors_name_their_key(tmp_path: Path) -> None:
 
 
 def test_config_error_path_inside_a_component(tmp_path: Path) -> None:
-    folder = write_dataset(tmp_path, PEOPLE, ORDERS, config='[[plan.components]]\ntype = "unilevel"\nlevels = [0.1, 2.0]\n')
+    folder = write_dataset(
+        tmp_path, PEOPLE, ORDERS, config='[[plan.components]]\ntype = "unilevel"\nlevels = [0.1, 2.0]\n'
+    )
     with pytest.raises(ConfigError) as info:
         mlmroi.load_config(dataset=folder)
-    assert info.value.problems == ["mlmroi.toml: plan.components[0].levels: level 2 rate 2.0 is not between 0 and 1"]
+    assert info.value.problems == [
+        "mlmroi.toml: plan.components[0].levels: level 2 rate 2.0 is not between 0 and 1"
+    ]
 
 
 def test_parquet_input_matches_csv(tmp_path: Path) -> None:

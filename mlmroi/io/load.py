@@ -71,7 +71,12 @@ class _IdLookup:
             out[inside] = self._table[raw[inside]]
             return out
         mapping = pl.Series("code", np.arange(self.ids.len(), dtype=np.int64))
-        return keys.cast(self.ids.dtype).replace_strict(self.ids, mapping, default=-1).to_numpy().astype(np.int64)
+        return (
+            keys.cast(self.ids.dtype)
+            .replace_strict(self.ids, mapping, default=-1)
+            .to_numpy()
+            .astype(np.int64)
+        )
 
 
 def _chain(ids: list[object], parent: IntArray, start: int, stop: int) -> str:
@@ -89,7 +94,9 @@ def _chain(ids: list[object], parent: IntArray, start: int, stop: int) -> str:
     return " → ".join(names)
 
 
-def _participants(raw: RawTable, rejects: Rejects, orphans: Orphans) -> tuple[Network, pl.DataFrame, _IdLookup, IntArray, dict[int, int], int]:
+def _participants(
+    raw: RawTable, rejects: Rejects, orphans: Orphans
+) -> tuple[Network, pl.DataFrame, _IdLookup, IntArray, dict[int, int], int]:
     frame, label, table = raw.frame, raw.label, "participants"
     kind = parse.id_kind(frame["participant_id"])
     pid, _ = parse.parse_id(frame["participant_id"], kind)
@@ -106,7 +113,9 @@ def _participants(raw: RawTable, rejects: Rejects, orphans: Orphans) -> tuple[Ne
     reject(pid.is_null(), "participant_id", "missing participant_id")
     first = pid.is_first_distinct() | pid.is_null()
     first_row = frame.select(pl.col(ROW).first().over(pid).alias("r"))["r"]
-    reject(~first, "participant_id", "duplicate participant_id (first at row " + first_row.cast(pl.String) + ")")
+    reject(
+        ~first, "participant_id", "duplicate participant_id (first at row " + first_row.cast(pl.String) + ")"
+    )
     reject(frame["joined_on"].is_null(), "joined_on", "missing joined_on")
     reject(joined_bad, "joined_on", "bad date (expected YYYY-MM-DD)")
     if "role" in frame.columns:
@@ -137,7 +146,11 @@ def _participants(raw: RawTable, rejects: Rejects, orphans: Orphans) -> tuple[Ne
     else:
         miss_mask = np.zeros(frame.height, dtype=bool)
         miss_mask[u_rows[missing]] = True
-        reason = "sponsor " + frame["sponsor_id"].cast(pl.String).fill_null("") + " does not exist (use --orphans root to make such participants roots)"
+        reason = (
+            "sponsor "
+            + frame["sponsor_id"].cast(pl.String).fill_null("")
+            + " does not exist (use --orphans root to make such participants roots)"
+        )
         reject(pl.Series(miss_mask), "sponsor_id", reason)
     parent_code = np.where(sponsor_given & ~missing, sponsor_code, -1).astype(np.int64)
     ok = ~problem.gather(u_rows).to_numpy()
@@ -162,8 +175,8 @@ def _participants(raw: RawTable, rejects: Rejects, orphans: Orphans) -> tuple[Ne
                 while kinds[entry] != tree_kernels.CHAIN_IN_CYCLE:
                     entry = int(parent_code[entry])
                 reasons.append(
-                    f"sponsor chain broken: {_chain(ids_list, parent_code, int(code), entry)} reaches sponsor "
-                    f"cycle {_chain(ids_list, parent_code, entry, entry)}"
+                    f"sponsor chain broken: {_chain(ids_list, parent_code, int(code), entry)} reaches "
+                    f"sponsor cycle {_chain(ids_list, parent_code, entry, entry)}"
                 )
         rows = pl.Series(row_of[u_rows[broken]])
         rejects.add(table, rows, "sponsor_id", frame["sponsor_id"].gather(u_rows[broken]), pl.Series(reasons))
@@ -172,7 +185,9 @@ def _participants(raw: RawTable, rejects: Rejects, orphans: Orphans) -> tuple[Ne
     accepted_codes = np.flatnonzero(reached)
     sub_of_code = np.full(parent_code.shape[0], -1, dtype=np.int64)
     sub_of_code[accepted_codes] = np.arange(accepted_codes.size, dtype=np.int64)
-    sub_parent = np.where(parent_code[accepted_codes] >= 0, sub_of_code[np.maximum(parent_code[accepted_codes], 0)], -1)
+    sub_parent = np.where(
+        parent_code[accepted_codes] >= 0, sub_of_code[np.maximum(parent_code[accepted_codes], 0)], -1
+    )
     network, node_of_sub = from_parent_codes(lookup.ids.gather(accepted_codes), sub_parent.astype(np.int64))
     node_of_code = np.full(parent_code.shape[0], -1, dtype=np.int64)
     node_of_code[accepted_codes] = node_of_sub
@@ -187,8 +202,16 @@ def _participants(raw: RawTable, rejects: Rejects, orphans: Orphans) -> tuple[Ne
     return network, accepted, lookup, node_of_code, rejected_row, orphans_rooted
 
 
-def _owner(frame: pl.DataFrame, table: str, kind: pl.DataType, lookup: _IdLookup, node_of_code: IntArray,
-           rejected_row: dict[int, int], rejects: Rejects, required: bool) -> tuple[IntArray, pl.Series]:
+def _owner(
+    frame: pl.DataFrame,
+    table: str,
+    kind: pl.DataType,
+    lookup: _IdLookup,
+    node_of_code: IntArray,
+    rejected_row: dict[int, int],
+    rejects: Rejects,
+    required: bool,
+) -> tuple[IntArray, pl.Series]:
     """Node of each row's participant (-1 for none) and the mask of rows rejected for it."""
     pid, pid_bad = parse.parse_id(frame["participant_id"], kind)
     code = lookup.codes(pid)
@@ -201,20 +224,38 @@ def _owner(frame: pl.DataFrame, table: str, kind: pl.DataType, lookup: _IdLookup
     if required:
         rejects.add_masked(table, frame, ~given, "participant_id", "missing participant_id")
         bad = bad | ~given
-    rejects.add_masked(table, frame, unknown, "participant_id", "unknown participant_id (not in participants)")
+    rejects.add_masked(
+        table, frame, unknown, "participant_id", "unknown participant_id (not in participants)"
+    )
     if bool(cascade.any()):
         codes = code[cascade.to_numpy()]
-        reasons = pl.Series([f"participant is rejected (see participants row {rejected_row[int(c)]})" for c in codes])
-        rejects.add(table, frame.filter(cascade)[ROW], "participant_id", frame.filter(cascade)["participant_id"], reasons)
+        reasons = pl.Series(
+            [f"participant is rejected (see participants row {rejected_row[int(c)]})" for c in codes]
+        )
+        rejects.add(
+            table,
+            frame.filter(cascade)[ROW],
+            "participant_id",
+            frame.filter(cascade)["participant_id"],
+            reasons,
+        )
     return node, bad
 
 
 def _money(values: pl.Series, decimals: int) -> pl.Series:
-    return (values * 10**decimals).round(0, mode="half_to_even").cast(pl.Int64)
+    minor: pl.Series = (values * 10**decimals).round(0, mode="half_to_even").cast(pl.Int64)
+    return minor
 
 
-def _orders(raw: RawTable, kind: pl.DataType, lookup: _IdLookup, node_of_code: IntArray,
-            rejected_row: dict[int, int], rejects: Rejects, decimals: int) -> pl.DataFrame:
+def _orders(
+    raw: RawTable,
+    kind: pl.DataType,
+    lookup: _IdLookup,
+    node_of_code: IntArray,
+    rejected_row: dict[int, int],
+    rejects: Rejects,
+    decimals: int,
+) -> pl.DataFrame:
     frame, label, table = raw.frame, raw.label, "orders"
     node, bad = _owner(frame, table, kind, lookup, node_of_code, rejected_row, rejects, required=True)
 
@@ -259,8 +300,17 @@ def _orders(raw: RawTable, kind: pl.DataType, lookup: _IdLookup, node_of_code: I
 _CHOICE_PAYER = ("company", "participant")
 
 
-def _costs(raw: RawTable, kind: pl.DataType, lookup: _IdLookup, node_of_code: IntArray, rejected_row: dict[int, int],
-           rejects: Rejects, decimals: int, config: Config, attribute_columns: list[str]) -> pl.DataFrame:
+def _costs(
+    raw: RawTable,
+    kind: pl.DataType,
+    lookup: _IdLookup,
+    node_of_code: IntArray,
+    rejected_row: dict[int, int],
+    rejects: Rejects,
+    decimals: int,
+    config: Config,
+    attribute_columns: list[str],
+) -> pl.DataFrame:
     frame, label, table = raw.frame, raw.label, "costs"
     node, bad = _owner(frame, table, kind, lookup, node_of_code, rejected_row, rejects, required=False)
 
@@ -284,16 +334,42 @@ def _costs(raw: RawTable, kind: pl.DataType, lookup: _IdLookup, node_of_code: In
     else:
         payer = pl.Series(["company"] * frame.height)
     shared = pl.Series(node < 0) & ~bad
-    reject(shared & (payer == "participant").fill_null(False), "payer", "a cost paid by a participant needs participant_id")
+    reject(
+        shared & (payer == "participant").fill_null(False),
+        "payer",
+        "a cost paid by a participant needs participant_id",
+    )
     kinds = config.costs.kind_of()
     cost_kind = category.replace_strict(kinds, default=None, return_dtype=pl.String)
     unmapped = (payer == "company").fill_null(False) & category.is_not_null() & cost_kind.is_null()
-    reject(unmapped, "category", "category not mapped in [costs.categories] (add it to acquisition or retention)")
-    f_col = parse.parse_text(frame["filter_column"].cast(pl.String)) if "filter_column" in frame.columns else pl.Series([None] * frame.height, dtype=pl.String)
-    f_val = parse.parse_text(frame["filter_value"].cast(pl.String)) if "filter_value" in frame.columns else pl.Series([None] * frame.height, dtype=pl.String)
-    reject(f_col.is_null() != f_val.is_null(), "filter_column", "filter_column and filter_value must be given together")
-    reject(f_col.is_not_null() & ~f_col.is_in(attribute_columns), "filter_column", "filter_column is not a participants column")
-    reject(f_col.is_not_null() & pl.Series(node >= 0), "filter_column", "a filter applies to shared costs only (participant_id must be empty)")
+    reject(
+        unmapped, "category", "category not mapped in [costs.categories] (add it to acquisition or retention)"
+    )
+    f_col = (
+        parse.parse_text(frame["filter_column"].cast(pl.String))
+        if "filter_column" in frame.columns
+        else pl.Series([None] * frame.height, dtype=pl.String)
+    )
+    f_val = (
+        parse.parse_text(frame["filter_value"].cast(pl.String))
+        if "filter_value" in frame.columns
+        else pl.Series([None] * frame.height, dtype=pl.String)
+    )
+    reject(
+        f_col.is_null() != f_val.is_null(),
+        "filter_column",
+        "filter_column and filter_value must be given together",
+    )
+    reject(
+        f_col.is_not_null() & ~f_col.is_in(attribute_columns),
+        "filter_column",
+        "filter_column is not a participants column",
+    )
+    reject(
+        f_col.is_not_null() & pl.Series(node >= 0),
+        "filter_column",
+        "a filter applies to shared costs only (participant_id must be empty)",
+    )
     used = pl.DataFrame(
         {
             "node": pl.Series(node),
@@ -316,18 +392,27 @@ def load(dataset: str | Path, config: Config, orphans: Orphans = "reject") -> Da
         from mlmroi.errors import InputError
 
         raise InputError(f"{dataset}: dataset folder not found")
-    raws = {name: read_table(dataset, name, config.columns.get(name, {})) for name in ("participants", "orders", "costs")}  # type: ignore[call-overload]
+    raws = {
+        name: read_table(dataset, name, config.columns.get(name, {}))
+        for name in ("participants", "orders", "costs")
+    }
     participants_raw, orders_raw, costs_raw = raws["participants"], raws["orders"], raws["costs"]
-    assert participants_raw is not None and orders_raw is not None  # read_table raises for missing mandatory tables
+    assert (
+        participants_raw is not None and orders_raw is not None
+    )  # read_table raises for missing mandatory tables
     rejects = Rejects()
-    network, participants, lookup, node_of_code, rejected_row, orphans_rooted = _participants(participants_raw, rejects, orphans)
+    network, participants, lookup, node_of_code, rejected_row, orphans_rooted = _participants(
+        participants_raw, rejects, orphans
+    )
     kind = lookup.ids.dtype
     decimals = config.money.decimals
     orders = _orders(orders_raw, kind, lookup, node_of_code, rejected_row, rejects, decimals)
     costs = None
     if costs_raw is not None:
         attributes = [c for c in participants.columns if c not in ("node", ROW)]
-        costs = _costs(costs_raw, kind, lookup, node_of_code, rejected_row, rejects, decimals, config, attributes)
+        costs = _costs(
+            costs_raw, kind, lookup, node_of_code, rejected_row, rejects, decimals, config, attributes
+        )
     rows_in = {name: raw.frame.height for name, raw in raws.items() if raw is not None}
     files = {name: raw.path for name, raw in raws.items() if raw is not None}
     return Dataset(network, participants, orders, costs, rejects, rows_in, files, orphans_rooted)

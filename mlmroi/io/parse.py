@@ -18,7 +18,7 @@ _FALSE = ("false", "f", "no", "n", "0")
 
 def _text(column: pl.Series) -> pl.Series:
     text = column.cast(pl.String).str.strip_chars()
-    return text.set(text == "", None) if text.len() else text  # type: ignore[arg-type]
+    return text.set(text == "", None) if text.len() else text
 
 
 def _whole_column_check(label: str, name: str, raw: pl.Series, values: pl.Series, kind: str) -> None:
@@ -26,7 +26,9 @@ def _whole_column_check(label: str, name: str, raw: pl.Series, values: pl.Series
     if raw.dtype == pl.String:
         present = present & (raw.str.strip_chars() != "")
     if int(present.sum()) > 0 and int((present & values.is_not_null()).sum()) == 0:
-        raise InputError(f"{label}: column {name!r} is not {kind} (no value parses; first: {raw.filter(present)[0]!r})")
+        raise InputError(
+            f"{label}: column {name!r} is not {kind} (no value parses; first: {raw.filter(present)[0]!r})"
+        )
 
 
 def parse_date(label: str, raw: pl.Series) -> tuple[pl.Series, pl.Series]:
@@ -39,7 +41,7 @@ def parse_date(label: str, raw: pl.Series) -> tuple[pl.Series, pl.Series]:
         text = _text(raw)
         well_formed = text.str.contains(_DATE_TEXT).fill_null(False)
         parsed = text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
-        values = parsed.set(~well_formed, None) if parsed.len() else parsed  # type: ignore[arg-type]
+        values = parsed.set(~well_formed, None) if parsed.len() else parsed
     else:
         raise InputError(f"{label}: column {raw.name!r} has type {raw.dtype}, expected a date")
     values = values.alias(raw.name)
@@ -55,7 +57,7 @@ def parse_number(label: str, raw: pl.Series) -> tuple[pl.Series, pl.Series]:
         values = _text(raw).cast(pl.Float64, strict=False)
     else:
         raise InputError(f"{label}: column {raw.name!r} has type {raw.dtype}, expected a number")
-    values = values.set(~values.is_finite().fill_null(True), None) if values.len() else values  # type: ignore[arg-type]
+    values = values.set(~values.is_finite().fill_null(True), None) if values.len() else values
     values = values.alias(raw.name)
     _whole_column_check(label, raw.name, raw, values, "numeric")
     return values, raw.is_not_null() & values.is_null()
@@ -66,7 +68,9 @@ def parse_bool(label: str, raw: pl.Series) -> tuple[pl.Series, pl.Series]:
     if raw.dtype == pl.Boolean:
         values = raw
     elif raw.dtype.is_integer():
-        values = pl.Series(raw.name, [None] * raw.len(), dtype=pl.Boolean).set(raw.is_in([0, 1]).fill_null(False), raw == 1)
+        values = pl.Series(raw.name, [None] * raw.len(), dtype=pl.Boolean).set(
+            raw.is_in([0, 1]).fill_null(False), raw == 1
+        )
     elif raw.dtype == pl.String or raw.dtype == pl.Null:
         lower = _text(raw).str.to_lowercase()
         values = (
@@ -92,7 +96,7 @@ def parse_choice(raw: pl.Series, choices: tuple[str, ...], default: str) -> tupl
     text = _text(raw).str.to_lowercase()
     values = text.fill_null(default)
     bad = ~values.is_in(list(choices))
-    return values.set(bad, None) if values.len() else values, bad  # type: ignore[arg-type]
+    return values.set(bad, None) if values.len() else values, bad
 
 
 def parse_text(raw: pl.Series) -> pl.Series:
@@ -114,7 +118,11 @@ def id_kind(raw: pl.Series) -> pl.DataType:
 def parse_id(raw: pl.Series, kind: pl.DataType) -> tuple[pl.Series, pl.Series]:
     """Ids in the dataset's id type; a value that cannot be of that type is returned as null + bad."""
     if kind == pl.Int64:
-        values = raw.cast(pl.Int64, strict=False) if raw.dtype.is_integer() else _text(raw).cast(pl.Int64, strict=False)
+        values = (
+            raw.cast(pl.Int64, strict=False)
+            if raw.dtype.is_integer()
+            else _text(raw).cast(pl.Int64, strict=False)
+        )
     else:
         values = _text(raw.cast(pl.String))
     present = raw.is_not_null() & (_text(raw.cast(pl.String)).is_not_null())

@@ -73,10 +73,14 @@ def read_table(dataset: Path, name: str, mapping: dict[str, str]) -> RawTable | 
     frame = _read_file(path)
     problems = []
     missing_sources = [src for src in mapping if src not in frame.columns]
-    problems += [f"{path.name}: column {src!r} named in [columns.{name}] is not in the file" for src in missing_sources]
+    problems += [
+        f"{path.name}: column {src!r} named in [columns.{name}] is not in the file" for src in missing_sources
+    ]
     rename = {src: dst for src, dst in mapping.items() if src in frame.columns}
     clashes = [dst for src, dst in rename.items() if dst in frame.columns and dst not in rename]
-    problems += [f"{path.name}: [columns.{name}] maps onto {dst!r}, which the file already has" for dst in clashes]
+    problems += [
+        f"{path.name}: [columns.{name}] maps onto {dst!r}, which the file already has" for dst in clashes
+    ]
     if problems:
         raise InputError(problems)
     frame = frame.rename(rename)

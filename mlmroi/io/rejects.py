@@ -14,12 +14,18 @@ class Rejects:
     def __init__(self) -> None:
         self._frames: list[pl.DataFrame] = []
 
-    def add(self, table: str, rows: pl.Series, column: str, values: pl.Series | None, reason: str | pl.Series) -> None:
+    def add(
+        self, table: str, rows: pl.Series, column: str, values: pl.Series | None, reason: str | pl.Series
+    ) -> None:
         """Add one line per row in ``rows`` (all Series aligned)."""
         if rows.len() == 0:
             return
-        value = values.cast(pl.String) if values is not None else pl.Series([None] * rows.len(), dtype=pl.String)
-        reasons = reason if isinstance(reason, pl.Series) else pl.Series([reason] * rows.len(), dtype=pl.String)
+        value = (
+            values.cast(pl.String) if values is not None else pl.Series([None] * rows.len(), dtype=pl.String)
+        )
+        reasons = (
+            reason if isinstance(reason, pl.Series) else pl.Series([reason] * rows.len(), dtype=pl.String)
+        )
         self._frames.append(
             pl.DataFrame(
                 {
@@ -32,7 +38,9 @@ class Rejects:
             )
         )
 
-    def add_masked(self, table: str, frame: pl.DataFrame, mask: pl.Series, column: str, reason: str | pl.Series) -> None:
+    def add_masked(
+        self, table: str, frame: pl.DataFrame, mask: pl.Series, column: str, reason: str | pl.Series
+    ) -> None:
         """Add a line for each row of ``frame`` where ``mask`` is true (value taken from ``column``)."""
         if not bool(mask.any()):
             return
@@ -48,7 +56,9 @@ class Rejects:
         order = {name: i for i, name in enumerate(TABLE_ORDER)}
         frame = pl.concat(self._frames)
         rank = frame["table"].replace_strict(order, default=len(order), return_dtype=pl.Int32)
-        return frame.with_columns(rank.alias("__t")).sort("__t", "table", "row", "column", "reason").drop("__t")
+        return (
+            frame.with_columns(rank.alias("__t")).sort("__t", "table", "row", "column", "reason").drop("__t")
+        )
 
     def rows_rejected(self, table: str) -> int:
         """Distinct rejected rows of ``table``."""

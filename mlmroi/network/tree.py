@@ -113,7 +113,7 @@ def from_parent_codes(ids: pl.Series, parent_code: IntArray) -> tuple[Network, I
     """
     parent_code = np.ascontiguousarray(parent_code, dtype=np.int64)
     n = parent_code.shape[0]
-    order, reached = kernels._bfs_order(parent_code, np.ones(n, dtype=np.bool_))
+    order, _ = kernels._bfs_order(parent_code, np.ones(n, dtype=np.bool_))
     if order.shape[0] != n:
         raise ValueError(f"{n - order.shape[0]} participants are not reachable from a root")
     node_of_code = np.empty(n, dtype=np.int64)

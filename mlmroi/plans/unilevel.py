@@ -83,7 +83,9 @@ def _unilevel_period(parent, next_active, volume, active, active_frontline, unlo
     return level_volume, source_ppm
 
 
-def unilevel(network: Network, volumes: PeriodVolumes, config: UnilevelConfig, volume_scale: int) -> ComponentResult:
+def unilevel(
+    network: Network, volumes: PeriodVolumes, config: UnilevelConfig, volume_scale: int
+) -> ComponentResult:
     """Run a unilevel component over every period.
 
     Parameters
