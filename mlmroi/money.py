@@ -26,6 +26,13 @@ def is_ppm_exact(rate: float) -> bool:
     return abs(rate * RATE_SCALE - round(rate * RATE_SCALE)) < 1e-6
 
 
+def _half_even(numerator: int, denominator: int) -> int:
+    quotient, remainder = divmod(numerator, denominator)
+    if 2 * remainder > denominator or (2 * remainder == denominator and quotient % 2 == 1):
+        quotient += 1
+    return quotient
+
+
 def divide_half_even(numerator: IntArray, denominator: int) -> IntArray:
     """``numerator / denominator`` rounded half-to-even, exactly, for integer arrays (denominator > 0)."""
     quotient, remainder = np.divmod(numerator, denominator)  # remainder in [0, denominator)
@@ -42,10 +49,9 @@ def apply_rate(minor: IntArray, ppm: int) -> IntArray:
         return np.zeros(minor.shape, dtype=np.int64)
     if int(np.abs(minor).max()) > _INT64_MAX // abs(ppm):
         # Beyond int64 range: Python integers are exact at any size (never seen in practice).
-        big = minor.astype(object) * ppm
-        q, r = np.divmod(big, RATE_SCALE)
-        up = (r * 2 > RATE_SCALE) | ((r * 2 == RATE_SCALE) & (q % 2 == 1))
-        exact: IntArray = (q + up).astype(np.int64)
+        exact: IntArray = np.array(
+            [_half_even(int(m) * ppm, RATE_SCALE) for m in minor.ravel().tolist()], dtype=np.int64
+        ).reshape(minor.shape)
         return exact
     return divide_half_even(minor * ppm, RATE_SCALE)
 
@@ -63,18 +69,27 @@ def split_largest_remainder(total: int, weights: IntArray) -> IntArray:
     earlier position. The shares always add up to ``total``. ``weights`` must not sum to zero.
     """
     weights = np.asarray(weights, dtype=np.int64)
-    weight_sum = int(weights.sum())
-    if weight_sum <= 0:
-        raise ValueError("weights must have a positive sum")
-    if total and int(weights.max()) > _INT64_MAX // abs(total):
-        products = weights.astype(object) * total
-        shares = (products // weight_sum).astype(np.int64)
-        remainders = (products % weight_sum).astype(np.float64)  # order only; exact enough for ties
+    if weights.size == 0 or int(weights.min()) < 0:
+        raise ValueError("weights must be non-negative and not empty")
+    big = int(weights.max()) > _INT64_MAX // max(weights.size, abs(total), 1)
+    if big:
+        # Python integers: exact whatever the magnitudes.
+        ints = [int(w) for w in weights.tolist()]
+        weight_sum = sum(ints)
+        if weight_sum <= 0:
+            raise ValueError("weights must have a positive sum")
+        pairs = [divmod(w * total, weight_sum) for w in ints]
+        shares = np.array([q for q, _ in pairs], dtype=np.int64)
+        left = total - sum(q for q, _ in pairs)
+        order = sorted(range(len(pairs)), key=lambda i: (-pairs[i][1], i))
     else:
-        products = weights * total
-        shares, remainders = np.divmod(products, weight_sum)
-    left = total - int(shares.sum())
+        weight_sum = int(weights.sum())
+        if weight_sum <= 0:
+            raise ValueError("weights must have a positive sum")
+        shares, remainders = np.divmod(weights * total, weight_sum)
+        left = total - int(shares.sum())
+        order = np.lexsort((np.arange(weights.size), -remainders)).tolist()  # largest remainder, then earlier
     if left:
-        order = np.lexsort((np.arange(weights.size), -remainders))  # largest remainder, then earlier
-        shares[order[:left]] += 1
-    return shares.astype(np.int64)
+        shares[np.asarray(order[:left], dtype=np.int64)] += 1
+    out: IntArray = shares.astype(np.int64)
+    return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +84,10 @@ def score(
     clock = _Clock(progress)
     with clock.stage("reading and validating"):
         data = load(dataset, config, orphans=orphans)
+    # Hashing the inputs (hashlib releases the GIL) overlaps with the rest of the run.
+    hasher = ThreadPoolExecutor(max_workers=1)
+    hashes = {name: hasher.submit(fingerprint, path) for name, path in sorted(data.files.items())}
+    hasher.shutdown(wait=False)
     with clock.stage("aggregating orders"):
         window = resolve_window(config, data.orders)
         labels = window.labels
@@ -107,9 +112,10 @@ def score(
     with clock.stage("tables"):
         scale = 10**config.money.decimals
         participants = participants_table(data, totals, personal, econ, config, scale)
-        commissions = commissions_table(data.network, results, labels, config.money.decimals)
+        commissions = commissions_table(data, results, labels, config.money.decimals)
         rejects = data.rejects.frame()
         run = _run_info(
+            hashes,
             data,
             config,
             window,
@@ -133,6 +139,7 @@ def _strict_message(data: Dataset) -> list[str]:
 
 
 def _run_info(
+    hashes: dict[str, Future[str]],
     data: Dataset,
     config: Config,
     window: Window,
@@ -185,8 +192,5 @@ def _run_info(
         },
         "totals": totals,
         "config": config.resolved(),
-        "inputs": {
-            name: {"file": path.name, "sha256": fingerprint(path)}
-            for name, path in sorted(data.files.items())
-        },
+        "inputs": {name: {"file": data.files[name].name, "sha256": h.result()} for name, h in hashes.items()},
     }

@@ -11,7 +11,6 @@ import polars as pl
 from mlmroi.config import Config
 from mlmroi.economics import Economics
 from mlmroi.io.load import Dataset
-from mlmroi.network import Network
 from mlmroi.periods import OrderTotals
 from mlmroi.plans.base import ComponentResult
 
@@ -84,31 +83,18 @@ def participants_table(
         decimal_series("distributor_expenses", econ.distributor_expenses, d, null=is_customer),
         decimal_series("distributor_net", econ.distributor_net, d, null=is_customer),
     ]
-    frame = pl.DataFrame(columns)
-    return frame.sort("participant_id")
+    return pl.DataFrame(columns).gather(pl.Series(data.id_order))
 
 
 def commissions_table(
-    network: Network, results: list[ComponentResult], labels: tuple[str, ...], decimals: int
+    data: Dataset, results: list[ComponentResult], labels: tuple[str, ...], decimals: int
 ) -> pl.DataFrame:
-    """commissions.parquet: payee × period × component × level rows, sorted."""
-    frames = []
-    for result in results:
-        frames.append(
-            pl.DataFrame(
-                {
-                    "participant_id": network.ids.gather(pl.Series(result.payee)),
-                    "period": pl.Series(
-                        np.asarray(labels, dtype=object)[result.period] if result.period.size else [],
-                        dtype=pl.String,
-                    ),
-                    "component": pl.Series([result.component] * result.payee.size, dtype=pl.String),
-                    "level": pl.Series(result.level, dtype=pl.Int16).set(pl.Series(result.level < 0), None),
-                    "amount": decimal_series("amount", result.amount, decimals),
-                }
-            )
-        )
-    if not frames:
+    """commissions.parquet: payee × period × component × level rows.
+
+    Sorted by participant_id, period, component (in plan order) and level, using integer keys.
+    """
+    network = data.network
+    if not results or sum(r.payee.size for r in results) == 0:
         return pl.DataFrame(
             schema={
                 "participant_id": network.ids.dtype,
@@ -118,4 +104,22 @@ def commissions_table(
                 "amount": pl.Decimal(18, decimals),
             }
         )
-    return pl.concat(frames).sort("participant_id", "period", "component", "level")
+    rank = np.empty(network.size, dtype=np.int64)
+    rank[data.id_order] = np.arange(network.size, dtype=np.int64)
+    payee = np.concatenate([r.payee for r in results])
+    period = np.concatenate([r.period for r in results])
+    component = np.concatenate([np.full(r.payee.size, i, dtype=np.int16) for i, r in enumerate(results)])
+    level = np.concatenate([r.level for r in results])
+    amount = np.concatenate([r.amount for r in results])
+    order = np.lexsort((level, component, period, rank[payee]))
+    names = pl.Series([r.component for r in results], dtype=pl.String)
+    level_sorted = level[order]
+    return pl.DataFrame(
+        [
+            network.ids.gather(pl.Series(payee[order])).alias("participant_id"),
+            pl.Series(labels, dtype=pl.String).gather(pl.Series(period[order])).alias("period"),
+            names.gather(pl.Series(component[order])).alias("component"),
+            pl.Series("level", level_sorted, dtype=pl.Int16).set(pl.Series(level_sorted < 0), None),
+            decimal_series("amount", amount[order], decimals),
+        ]
+    )

@@ -129,8 +129,6 @@ def test_customers_have_no_distributor_view(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def sample_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, mlmroi.Result]:
     sample = Path(__file__).resolve().parents[1] / "data" / "sample"
-    if not (sample / "participants.csv").exists():
-        pytest.skip("data/sample not generated")
     config = mlmroi.load_config(dataset=sample)
     a = mlmroi.score(sample, config)
     b = mlmroi.score(sample, config)

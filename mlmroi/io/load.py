@@ -40,6 +40,7 @@ class Dataset:
     rows_in: dict[str, int]
     files: dict[str, Path]
     orphans_rooted: int
+    id_order: IntArray  # nodes sorted by participant_id (output row order)
 
     def rows(self) -> dict[str, dict[str, int]]:
         """``in``, ``used`` and ``rejected`` rows per table (``in = used + rejected``)."""
@@ -112,10 +113,10 @@ def _participants(
 
     reject(pid.is_null(), "participant_id", "missing participant_id")
     first = pid.is_first_distinct() | pid.is_null()
-    first_row = frame.select(pl.col(ROW).first().over(pid).alias("r"))["r"]
-    reject(
-        ~first, "participant_id", "duplicate participant_id (first at row " + first_row.cast(pl.String) + ")"
-    )
+    if not bool(first.all()):
+        first_row = frame.select(pl.col(ROW).first().over(pid).alias("r"))["r"]
+        reason = "duplicate participant_id (first at row " + first_row.cast(pl.String) + ")"
+        reject(~first, "participant_id", reason)
     reject(frame["joined_on"].is_null(), "joined_on", "missing joined_on")
     reject(joined_bad, "joined_on", "bad date (expected YYYY-MM-DD)")
     if "role" in frame.columns:
@@ -143,7 +144,7 @@ def _participants(
     orphans_rooted = 0
     if orphans == "root":
         orphans_rooted = int((missing & ~problem.gather(u_rows).to_numpy()).sum())
-    else:
+    elif missing.any():
         miss_mask = np.zeros(frame.height, dtype=bool)
         miss_mask[u_rows[missing]] = True
         reason = (
@@ -217,7 +218,7 @@ def _owner(
     code = lookup.codes(pid)
     code[pid_bad.to_numpy()] = -1
     node = np.where(code >= 0, node_of_code[np.maximum(code, 0)], -1)
-    given = frame["participant_id"].cast(pl.String).str.strip_chars().fill_null("") != ""
+    given = pid.is_not_null() | pid_bad
     unknown = given & pl.Series(code < 0)
     cascade = pl.Series((code >= 0) & (node < 0))
     bad = unknown | cascade
@@ -290,9 +291,14 @@ def _orders(
     else:
         out["retail"] = pl.Series([False] * frame.height)
     if "order_id" in frame.columns:
-        oid = parse.parse_text(frame["order_id"].cast(pl.String))
-        dup = ~oid.is_first_distinct() & oid.is_not_null()
-        reject(dup, "order_id", "duplicate order_id")
+        raw_oid = frame["order_id"]
+        oid = raw_oid if raw_oid.dtype.is_integer() else parse.parse_text(raw_oid.cast(pl.String))
+        increasing = (
+            oid.dtype.is_integer() and oid.null_count() == 0 and bool((np.diff(oid.to_numpy()) > 0).all())
+        )
+        if not increasing:  # strictly increasing ids (the usual export) cannot repeat: skip the hashing
+            dup = ~oid.is_first_distinct() & oid.is_not_null()
+            reject(dup, "order_id", "duplicate order_id")
     used = pl.DataFrame({k: v.alias(k) for k, v in out.items()}).with_columns(frame[ROW])
     return used.filter(~bad)
 
@@ -415,4 +421,5 @@ def load(dataset: str | Path, config: Config, orphans: Orphans = "reject") -> Da
         )
     rows_in = {name: raw.frame.height for name, raw in raws.items() if raw is not None}
     files = {name: raw.path for name, raw in raws.items() if raw is not None}
-    return Dataset(network, participants, orders, costs, rejects, rows_in, files, orphans_rooted)
+    id_order = node_of_code[node_of_code >= 0]  # codes ascend with id
+    return Dataset(network, participants, orders, costs, rejects, rows_in, files, orphans_rooted, id_order)

@@ -125,5 +125,5 @@ def parse_id(raw: pl.Series, kind: pl.DataType) -> tuple[pl.Series, pl.Series]:
         )
     else:
         values = _text(raw.cast(pl.String))
-    present = raw.is_not_null() & (_text(raw.cast(pl.String)).is_not_null())
+    present = raw.is_not_null() if raw.dtype.is_integer() else _text(raw.cast(pl.String)).is_not_null()
     return values.alias(raw.name), present & values.is_null()
