@@ -10,8 +10,10 @@ from pathlib import Path
 from typing import Literal
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 
+from mlmroi import synth
 from mlmroi.synth import GeneratedSummary, generate
 
 START = dt.date(2025, 1, 1)
@@ -86,7 +88,7 @@ def test_files_and_columns(dataset: tuple[Path, str]) -> None:
             assert dict(frame.schema) == schema, name
 
 
-def test_summary_matches_files(summary: tuple[GeneratedSummary, pl.DataFrame], tmp_path: Path) -> None:
+def test_summary_matches_files(summary: tuple[GeneratedSummary, pl.DataFrame]) -> None:
     result, participants = summary
     assert result.participants == N == participants.height
     assert result.files == ("participants.parquet", "orders.parquet", "costs.parquet", "mlmroi.toml")
@@ -97,7 +99,8 @@ def test_summary_matches_files(summary: tuple[GeneratedSummary, pl.DataFrame], t
 
 
 def test_participants_form_a_tree(dataset: tuple[Path, str]) -> None:
-    p = read(*dataset[:1], "participants", dataset[1])
+    folder, fmt = dataset
+    p = read(folder, "participants", fmt)
     assert p["participant_id"].to_list() == list(range(1, N + 1))
     assert p["joined_on"].is_sorted()
     roots = p.filter(pl.col("sponsor_id").is_null())
@@ -202,17 +205,34 @@ def test_costs(dataset: tuple[Path, str]) -> None:
     regional = shared.filter(pl.col("filter_column") == "region")
     assert "north" in set(regional["filter_value"])
     assert (shared["filter_column"].is_null() == shared["filter_value"].is_null()).all()
+    assert_shared_allocatable(p, o, c)
+
+
+def assert_shared_allocatable(p: pl.DataFrame, o: pl.DataFrame, c: pl.DataFrame) -> None:
+    """Every shared cost falls in a month where someone (matching its filter) joined or ordered."""
+    shared = c.filter(pl.col("participant_id").is_null())
     month = pl.col("incurred_on").dt.truncate("1mo")
     joins = p.select(pl.col("joined_on").dt.truncate("1mo").alias("m"), "region", "role")
     ordered = o.join(p, on="participant_id").select(
-        pl.col("ordered_on").dt.truncate("1mo").alias("m"), "role"
+        pl.col("ordered_on").dt.truncate("1mo").alias("m"), "region", "role"
     )
     for row in shared.with_columns(month.alias("m")).iter_rows(named=True):
         pool = joins if row["category"] in ACQUISITION else ordered
         pool = pool.filter(pl.col("m") == row["m"])
         if row["filter_column"] is not None:
             pool = pool.filter(pl.col(row["filter_column"]) == row["filter_value"])
-        assert pool.height > 0, row  # every shared cost can be allocated
+        assert pool.height > 0, row
+
+
+@pytest.mark.parametrize("participants", [2, 5, 20, 60])
+def test_small_networks_keep_shared_costs_allocatable(tmp_path: Path, participants: int) -> None:
+    first, last = dt.date(2025, 3, 15), dt.date(2026, 3, 14)
+    result = generate(tmp_path, participants, 12, seed=participants, start=first)
+    p, o, c = (read(tmp_path, name, "csv") for name in ("participants", "orders", "costs"))
+    assert result.orders == o.height and result.costs == c.height
+    assert (o["ordered_on"] >= first).all() and (o["ordered_on"] <= last).all()
+    assert (c["incurred_on"] >= first).all() and (c["incurred_on"] <= last).all()
+    assert_shared_allocatable(p, o, c)
 
 
 def test_config_file(dataset: tuple[Path, str]) -> None:
@@ -321,3 +341,21 @@ def test_scale_smoke(tmp_path: Path) -> None:
     assert 1_800_000 < result.orders < 2_200_000
     assert result.max_depth > 50
     assert elapsed < 30
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_orders_written_in_slices(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: Literal["csv", "parquet"]
+) -> None:
+    monkeypatch.setattr(synth, "_SLICE_ORDERS", 1500)  # many slices (row groups / appended CSV chunks)
+    result = generate(tmp_path, 1000, 12, seed=2, fmt=fmt)
+    o = read(tmp_path, "orders", fmt)
+    assert o.height == result.orders > 6 * 1500
+    assert o["order_id"].to_list() == list(range(1, o.height + 1))
+    assert o.select("ordered_on", "participant_id").equals(
+        o.select("ordered_on", "participant_id").sort(pl.all())
+    )
+    if fmt == "parquet":
+        assert pq.ParquetFile(tmp_path / "orders.parquet").metadata.num_row_groups > 5
+    else:
+        assert (tmp_path / "orders.csv").read_text(encoding="utf-8").count("order_id") == 1
