@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -25,12 +25,12 @@ out = Console()
 err = Console(stderr=True)
 
 
-class Orphans(str, Enum):
+class Orphans(StrEnum):
     reject = "reject"
     root = "root"
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     parquet = "parquet"
     csv = "csv"
 
@@ -90,7 +90,8 @@ def _run(
 def _summary(result) -> Table:  # type: ignore[no-untyped-def]
     run = result.run
     table = Table(
-        title=f"mlmroi — {run['window']['start']} … {run['window']['end']} ({run['config']['money']['currency']})"
+        title=f"mlmroi — {run['window']['start']} … {run['window']['end']} "
+        f"({run['config']['money']['currency']})"
     )
     table.add_column("figure")
     table.add_column("value", justify="right")
@@ -145,7 +146,7 @@ def score_cli(
     out.print(_summary(result))
     rejected = result.rejects.height
     note = f" ({rejected:,} reject lines — see rejects.parquet)" if rejected else ""
-    out.print(f"wrote {path}{note}", highlight=False)
+    out.print(f"wrote {path}{note}", highlight=False, soft_wrap=True)
 
 
 @app.command("validate")
@@ -207,12 +208,13 @@ def generate_cli(
                 progress=lambda stage: status.update(f"{stage}…"),
             )
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     out.print(
         f"wrote {summary.out_dir}: {summary.participants:,} participants, {summary.orders:,} orders, "
         f"{summary.costs:,} costs, max depth {summary.max_depth}",
         highlight=False,
+        soft_wrap=True,
     )
 
 

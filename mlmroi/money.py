@@ -47,7 +47,7 @@ def apply_rate(minor: IntArray, ppm: int) -> IntArray:
     minor = np.asarray(minor, dtype=np.int64)
     if ppm == 0 or minor.size == 0:
         return np.zeros(minor.shape, dtype=np.int64)
-    if int(np.abs(minor).max()) > _INT64_MAX // abs(ppm):
+    if max(-int(minor.min()), int(minor.max())) > _INT64_MAX // abs(ppm):
         # Beyond int64 range: Python integers are exact at any size (never seen in practice).
         exact: IntArray = np.array(
             [_half_even(int(m) * ppm, RATE_SCALE) for m in minor.ravel().tolist()], dtype=np.int64

@@ -156,7 +156,7 @@ def test_same_input_gives_byte_identical_outputs(sample_runs: tuple[Path, Path, 
 
 
 def test_sample_invariants(sample_runs: tuple[Path, Path, mlmroi.Result]) -> None:
-    a, _, result = sample_runs
+    a, _, _result = sample_runs
     run_json = json.loads((a / "run.json").read_text())
     p = pl.read_parquet(a / "participants.parquet")
     c = pl.read_parquet(a / "commissions.parquet")
