@@ -16,6 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from mlmroi._numba import kernel
 from mlmroi.config import Config
 from mlmroi.io import parse
 from mlmroi.io.read import ROW, RawTable, read_table
@@ -51,6 +52,16 @@ class Dataset:
         return out
 
 
+@kernel
+def _table_lookup(keys, table, lo):  # type: ignore[no-untyped-def]
+    out = np.empty(keys.shape[0], dtype=np.int64)
+    size = table.shape[0]
+    for i in range(keys.shape[0]):
+        k = keys[i] - lo
+        out[i] = table[k] if 0 <= k < size else -1
+    return out
+
+
 class _IdLookup:
     """Original id -> position among the sorted distinct ids (-1 when unknown)."""
 
@@ -66,10 +77,7 @@ class _IdLookup:
 
     def codes(self, keys: pl.Series) -> IntArray:
         if self._table is not None and keys.dtype == pl.Int64:
-            raw = keys.fill_null(self._lo - 1).to_numpy() - self._lo
-            inside = (raw >= 0) & (raw < self._table.shape[0])
-            out = np.full(keys.len(), -1, dtype=np.int64)
-            out[inside] = self._table[raw[inside]]
+            out: IntArray = _table_lookup(keys.fill_null(self._lo - 1).to_numpy(), self._table, self._lo)
             return out
         mapping = pl.Series("code", np.arange(self.ids.len(), dtype=np.int64))
         return (

@@ -58,16 +58,19 @@ class UnilevelConfig(BaseModel):
 
 
 @kernel
-def _unilevel_period(parent, next_active, volume, active, active_frontline, unlock, level_ppm, dynamic):  # type: ignore[no-untyped-def]
-    """One period: volume credited per payee and level, and the rate each source's volume generated.
+def _unilevel_period(  # type: ignore[no-untyped-def]
+    parent, next_active, volume, active, active_frontline, unlock, level_ppm, dynamic, received, generated
+):
+    """One period: volume credited per level and payee (``(levels, n)``), plus exact attribution.
 
     Walks at most ``len(levels)`` steps up from each source (O(n × levels)); with dynamic compression
     each step jumps to the nearest active ancestor (``next_active``), precomputed in one forward pass.
+    Adds to ``received`` / ``generated`` (minor units × 10⁶) what each payee received unrounded and what
+    each source's volume generated.
     """
     n = parent.shape[0]
     n_levels = level_ppm.shape[0]
-    level_volume = np.zeros((n, n_levels), dtype=np.int64)
-    source_ppm = np.zeros(n, dtype=np.int64)
+    level_volume = np.zeros((n_levels, n), dtype=np.int64)
     for s in range(n):
         v = volume[s]
         if v == 0:
@@ -77,10 +80,11 @@ def _unilevel_period(parent, next_active, volume, active, active_frontline, unlo
             if payee < 0:
                 break
             if active[payee] and active_frontline[payee] >= unlock[k]:
-                level_volume[payee, k] += v
-                source_ppm[s] += level_ppm[k]
+                level_volume[k, payee] += v
+                received[payee] += v * level_ppm[k]
+                generated[s] += v * level_ppm[k]
             payee = next_active[payee] if dynamic else parent[payee]
-    return level_volume, source_ppm
+    return level_volume
 
 
 def unilevel(
@@ -119,7 +123,7 @@ def unilevel(
         else:
             active_frontline = np.zeros(n, dtype=np.int32)
         next_active = network.nearest_ancestor_where(active)
-        level_volume, source_ppm = _unilevel_period(
+        level_volume = _unilevel_period(
             network.parent,
             next_active,
             volume,
@@ -128,12 +132,12 @@ def unilevel(
             unlock,
             level_ppm,
             config.compression == "dynamic",
+            received,
+            generated,
         )
-        received += level_volume @ level_ppm
-        generated += volume * source_ppm
         for k in range(level_ppm.shape[0]):
-            payee = np.flatnonzero(level_volume[:, k])
-            amount = apply_rate(level_volume[payee, k], int(level_ppm[k]))
+            payee = np.flatnonzero(level_volume[k])
+            amount = apply_rate(level_volume[k, payee], int(level_ppm[k]))
             keep = amount != 0
             payees.append(payee[keep])
             amounts.append(amount[keep])
