@@ -153,8 +153,8 @@ def main(argv: list[str] | None = None) -> int:
         from mlmroi.plans.unilevel import UnilevelConfig, unilevel
 
         say("mlmroi: unilevel")
-        personal = np.empty_like(forest.personal)
-        personal[node_of_code] = forest.personal
+        personal = np.empty((forest.personal.shape[1], forest.n), dtype=np.int64)  # (periods, n)
+        personal[:, node_of_code] = forest.personal.T
         volumes = PeriodVolumes(personal, tuple(f"2025-{m:02d}" for m in range(1, PERIODS + 1)))
         config = UnilevelConfig(levels=LEVELS, active_min_pv=50, compression="dynamic")
         uni_t, _ = timed(

@@ -22,16 +22,6 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 
-def order_margin(amount: pl.Expr, cost: pl.Expr, margin_rate: float) -> pl.Expr:
-    """``amount − cost`` where cost is given, else ``amount × margin_rate`` rounded half-to-even (exact)."""
-    ppm = rate_ppm(margin_rate)
-    product = amount * ppm
-    quotient = product // RATE_SCALE
-    twice = (product - quotient * RATE_SCALE) * 2
-    up = (twice > RATE_SCALE) | ((twice == RATE_SCALE) & (quotient % 2 == 1))
-    return pl.when(cost.is_not_null()).then(amount - cost).otherwise(quotient + up.cast(pl.Int64))
-
-
 def roi_pct(profit: IntArray, costs: IntArray) -> FloatArray:
     """``profit / costs × 100``; NaN (written as null) where costs are 0."""
     out = np.full(profit.shape, np.nan)
@@ -96,7 +86,7 @@ def allocate_costs(
             selected = joined_period == period
             who = f"nobody joined in {labels[period]}"
         else:
-            selected = totals.revenue_by_period[:, period] > 0
+            selected = totals.revenue_by_period[period] > 0
             who = f"nobody bought in {labels[period]}"
         if f_col is not None:
             selected &= (participants[f_col].cast(pl.String) == f_val).fill_null(False).to_numpy()
@@ -113,7 +103,7 @@ def allocate_costs(
             continue
         weights = np.ones(chosen.size, dtype=np.int64)
         if config.costs.allocation == "revenue":
-            revenue = np.maximum(totals.revenue_by_period[chosen, period], 0)
+            revenue = np.maximum(totals.revenue_by_period[period, chosen], 0)
             if revenue.sum() > 0:
                 weights = revenue
         share = split_largest_remainder(int(amount), weights)

@@ -11,6 +11,7 @@ import numpy.typing as npt
 import polars as pl
 
 from mlmroi._numba import kernel
+from mlmroi.money import rate_ppm
 
 IntArray = npt.NDArray[np.int64]
 Period = Literal["week", "month", "quarter"]
@@ -62,39 +63,69 @@ class Window:
 
 
 @kernel
-def _aggregate_orders(node, period, amount, volume, margin, retail, n, n_periods):  # type: ignore[no-untyped-def]
-    """One pass over the orders: per-node per-period volume and revenue, and window totals."""
-    pv = np.zeros((n, n_periods), dtype=np.int64)
-    revenue_by_period = np.zeros((n, n_periods), dtype=np.int64)
-    orders = np.zeros(n, dtype=np.int64)
-    margin_total = np.zeros(n, dtype=np.int64)
-    retail_revenue = np.zeros(n, dtype=np.int64)
+def _aggregate_orders(  # type: ignore[no-untyped-def]
+    node,
+    day,
+    amount,
+    volume,
+    cost,
+    has_cost,
+    retail,
+    period_of_day,
+    first_day,
+    margin_ppm,
+    n,
+    n_periods,
+):
+    """One pass over the orders: per-node per-period volume and revenue, window totals and margins.
+
+    ``period_of_day[d - first_day]`` is the period of day number ``d`` (-1 outside the window). An order's
+    margin is ``amount − cost`` when it has a cost, else ``amount × margin_ppm / 10⁶`` rounded half-to-even.
+    """
+    # Interleaved so that one order touches two cache lines, not five (orders arrive in date order, so
+    # nodes are visited at random): by_period[p, v] = (volume, revenue);
+    # by_node[v] = (orders, margin, retail).
+    by_period = np.zeros((n_periods, n, 2), dtype=np.int64)
+    by_node = np.zeros((n, 3), dtype=np.int64)
+    outside = 0
+    span = period_of_day.shape[0]
     for i in range(node.shape[0]):
-        p = period[i]
+        k = day[i] - first_day
+        p = period_of_day[k] if 0 <= k < span else -1
         if p < 0:
+            outside += 1
             continue
         v = node[i]
-        pv[v, p] += volume[i]
-        revenue_by_period[v, p] += amount[i]
-        margin_total[v] += margin[i]
-        if amount[i] > 0:
-            orders[v] += 1
+        a = amount[i]
+        by_period[p, v, 0] += volume[i]
+        by_period[p, v, 1] += a
+        if has_cost[i]:
+            by_node[v, 1] += a - cost[i]
+        else:
+            product = a * margin_ppm
+            q = product // 1_000_000
+            twice = (product - q * 1_000_000) * 2
+            if twice > 1_000_000 or (twice == 1_000_000 and q % 2 == 1):
+                q += 1
+            by_node[v, 1] += q
+        if a > 0:
+            by_node[v, 0] += 1
         if retail[i]:
-            retail_revenue[v] += amount[i]
-    return pv, revenue_by_period, orders, margin_total, retail_revenue
+            by_node[v, 2] += a
+    return by_period, by_node, outside
 
 
 @kernel
 def _move_to_ancestor(values, target):  # type: ignore[no-untyped-def]
-    """Move each row of ``values`` onto row ``target[i]`` (when ≥ 0); returns a new array."""
+    """Move each column ``i`` of ``values`` (periods, n) onto column ``target[i]`` (when ≥ 0)."""
     out = values.copy()
-    n, k = values.shape
+    k, n = values.shape
     for i in range(n):
         t = target[i]
         if t >= 0:
             for j in range(k):
-                out[t, j] += values[i, j]
-                out[i, j] -= values[i, j]
+                out[j, t] += values[j, i]
+                out[j, i] -= values[j, i]
     return out
 
 
@@ -102,31 +133,53 @@ def _move_to_ancestor(values, target):  # type: ignore[no-untyped-def]
 class OrderTotals:
     """Per-node order aggregates over the window (money and volume in minor units)."""
 
-    personal_volume: IntArray  # (n, periods), before any customer-volume move
-    revenue_by_period: IntArray  # (n, periods)
+    personal_volume: IntArray  # (periods, n), before any customer-volume move
+    revenue_by_period: IntArray  # (periods, n)
     orders: IntArray
     margin: IntArray
     retail_revenue: IntArray
+    outside_window: int  # order rows dated outside the window (used, not counted in figures)
 
     @property
     def revenue(self) -> IntArray:
         """Net revenue over the window (refunds included)."""
-        return self.revenue_by_period.sum(axis=1)  # type: ignore[no-any-return]
+        out: IntArray = self.revenue_by_period.sum(axis=0)
+        return out
 
 
-def aggregate_orders(orders: pl.DataFrame, n: int, window: Window, n_periods: int) -> OrderTotals:
-    """Aggregate orders (columns node, period, amount, volume, margin, retail) into per-node arrays."""
-    pv, revenue_by_period, count, margin, retail = _aggregate_orders(
+def aggregate_orders(orders: pl.DataFrame, n: int, window: Window, margin_rate: float) -> OrderTotals:
+    """Aggregate orders (columns node, ordered_on, amount, volume, cost, retail) into per-node arrays.
+
+    Periods are looked up per day in a small table, so no per-order date arithmetic runs in polars.
+    """
+    days = orders["ordered_on"].cast(pl.Int32)
+    first = int(days.min() or 0)  # type: ignore[arg-type]
+    last = int(days.max() or 0)  # type: ignore[arg-type]
+    calendar = pl.DataFrame({"d": pl.int_range(first, last + 1, eager=True).cast(pl.Int32).cast(pl.Date)})
+    period_of_day = calendar.select(window.index(pl.col("d")))["d"].to_numpy().astype(np.int32)
+    cost = orders["cost"]
+    by_period, by_node, outside = _aggregate_orders(
         orders["node"].to_numpy(),
-        orders["period"].to_numpy(),
+        days.to_numpy(),
         orders["amount"].to_numpy(),
         orders["volume"].to_numpy(),
-        orders["margin"].to_numpy(),
+        cost.fill_null(0).to_numpy(),
+        cost.is_not_null().to_numpy(),
         orders["retail"].to_numpy(),
+        period_of_day,
+        first,
+        rate_ppm(margin_rate),
         n,
-        n_periods,
+        len(window.labels),
     )
-    return OrderTotals(pv, revenue_by_period, count, margin, retail)
+    return OrderTotals(
+        personal_volume=np.ascontiguousarray(by_period[:, :, 0]),
+        revenue_by_period=np.ascontiguousarray(by_period[:, :, 1]),
+        orders=np.ascontiguousarray(by_node[:, 0]),
+        margin=np.ascontiguousarray(by_node[:, 1]),
+        retail_revenue=np.ascontiguousarray(by_node[:, 2]),
+        outside_window=int(outside),
+    )
 
 
 def move_customer_volume(

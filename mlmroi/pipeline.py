@@ -16,11 +16,11 @@ import polars as pl
 
 from mlmroi import __version__
 from mlmroi.config import Config
-from mlmroi.economics import Economics, allocate_costs, compute, order_margin
+from mlmroi.economics import Economics, allocate_costs, compute
 from mlmroi.errors import ConfigError, DataError
 from mlmroi.io.load import Dataset, Orphans, load
 from mlmroi.io.read import fingerprint
-from mlmroi.periods import Window, aggregate_orders, move_customer_volume
+from mlmroi.periods import OrderTotals, Window, aggregate_orders, move_customer_volume
 from mlmroi.plans import run_plan
 from mlmroi.plans.base import ComponentResult, PeriodVolumes
 from mlmroi.tables import commissions_table, money, participants_table
@@ -91,11 +91,7 @@ def score(
     with clock.stage("aggregating orders"):
         window = resolve_window(config, data.orders)
         labels = window.labels
-        orders = data.orders.with_columns(
-            window.index(pl.col("ordered_on")).alias("period"),
-            order_margin(pl.col("amount"), pl.col("cost"), config.money.margin_rate).alias("margin"),
-        )
-        totals = aggregate_orders(orders, data.network.size, window, len(labels))
+        totals = aggregate_orders(data.orders, data.network.size, window, config.money.margin_rate)
         personal = totals.personal_volume
         if config.plan.customer_volume_to_sponsor:
             is_customer = (data.participants["role"] == "customer").to_numpy()
@@ -119,7 +115,7 @@ def score(
             data,
             config,
             window,
-            orders,
+            totals,
             econ,
             results,
             allocation.outside_window_rows,
@@ -143,7 +139,7 @@ def _run_info(
     data: Dataset,
     config: Config,
     window: Window,
-    orders: pl.DataFrame,
+    order_totals: OrderTotals,
     econ: Economics,
     results: list[ComponentResult],
     costs_outside: int,
@@ -151,15 +147,14 @@ def _run_info(
 ) -> dict[str, Any]:
     decimals = config.money.decimals
     rows = data.rows()
-    rows["orders"]["outside_window"] = int((orders["period"] < 0).sum())
+    rows["orders"]["outside_window"] = order_totals.outside_window
     if "costs" in rows:
         rows["costs"]["outside_window"] = costs_outside
-    in_window = orders.filter(pl.col("period") >= 0)
-    volume = int(in_window["volume"].sum())
+    volume = int(order_totals.personal_volume.sum())
     commissions = int(econ.commissions.sum())
     roots = data.network.roots
     totals = {
-        "revenue": money(int(in_window["amount"].sum()), decimals),
+        "revenue": money(int(order_totals.revenue_by_period.sum()), decimals),
         "margin": money(int(econ.margin.sum()), decimals),
         "volume": money(volume, decimals),
         "acquisition_cost": money(int(econ.acquisition.sum()), decimals),

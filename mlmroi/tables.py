@@ -20,15 +20,16 @@ def money(minor: int, decimals: int) -> str:
     return str(Decimal(minor).scaleb(-decimals))
 
 
-def decimal_series(
-    name: str, minor: npt.NDArray[np.int64], decimals: int, null: npt.NDArray[np.bool_] | None = None
-) -> pl.Series:
-    """Minor units as an exact polars Decimal(18, decimals) column."""
-    series = pl.Series(name, minor, dtype=pl.Int64)
-    if null is not None:
-        series = series.set(pl.Series(null), None)
-    scaled: pl.Series = series.cast(pl.Decimal(38, decimals)) / 10**decimals
-    return scaled.cast(pl.Decimal(18, decimals)).alias(name)
+def to_decimal(column: str | pl.Expr, decimals: int) -> pl.Expr:
+    """An integer minor-units column as an exact Decimal(18, decimals) expression."""
+    expr: pl.Expr = pl.col(column) if isinstance(column, str) else column
+    scaled: pl.Expr = expr.cast(pl.Decimal(38, decimals)) / 10**decimals
+    return scaled.cast(pl.Decimal(18, decimals))
+
+
+def decimal_series(name: str, minor: npt.NDArray[np.int64], decimals: int) -> pl.Series:
+    """Minor units as an exact polars Decimal(18, decimals) Series."""
+    return pl.DataFrame({name: minor}).select(to_decimal(name, decimals))[name]
 
 
 def participants_table(
@@ -39,51 +40,58 @@ def participants_table(
     config: Config,
     scale: int,
 ) -> pl.DataFrame:
-    """participants.parquet: SPEC §8 columns this release fills, sorted by participant_id."""
+    """participants.parquet: SPEC §8 columns this release fills, one row per participant in id order."""
     net, d = data.network, config.money.decimals
-    group = net.group_volume(personal)
-    window_pv = personal.sum(axis=1)
-    window_gv = group.sum(axis=1)
+    window_pv = personal.sum(axis=0)
+    window_gv = net.group_volume(window_pv)  # Σ over periods of GV = GV of the window's PV
     active_any = np.zeros(net.size, dtype=bool)
     if config.plan.components:
         min_pv = min(round(c.active_min_pv * scale) for c in config.plan.components)
-        active_any = (personal >= min_pv).any(axis=1) & (personal != 0).any(axis=1)
-    is_customer = ~econ.is_distributor
-    p = data.participants
-    columns: list[pl.Series] = [
-        p["participant_id"],
-        p["sponsor_id"],
-        p["role"],
-        p["joined_on"],
-        pl.Series("depth", net.depth),
-        pl.Series("frontline", net.frontline()),
-        pl.Series("active_frontline", net.count_children_where(active_any)),
-        pl.Series("downline_size", net.downline_size()),
-        decimal_series("personal_volume", window_pv, d),
-        decimal_series("group_volume", window_gv, d),
-        pl.Series("orders", totals.orders),
-        decimal_series("revenue", totals.revenue, d),
-        decimal_series("margin", econ.margin, d),
-        decimal_series("commissions", econ.commissions, d),
+        active_any = (personal >= min_pv).any(axis=0) & (personal != 0).any(axis=0)
+    counts = {
+        "depth": net.depth,
+        "frontline": net.frontline(),
+        "active_frontline": net.count_children_where(active_any),
+        "downline_size": net.downline_size(),
+    }
+    money_columns = {
+        "personal_volume": window_pv,
+        "group_volume": window_gv,
+        "orders": totals.orders,
+        "revenue": totals.revenue,
+        "margin": econ.margin,
+        "commissions": econ.commissions,
+        **{f"commissions_{name}": amounts for name, amounts in econ.commissions_by_component.items()},
+        "acquisition_cost": econ.acquisition,
+        "retention_cost": econ.retention,
+        "costs": econ.costs,
+        "profit": econ.profit,
+        "roi_pct": econ.roi_pct,
+        "branch_income": econ.branch_income,
+        "branch_commissions": econ.branch_commissions,
+        "branch_costs": econ.branch_costs,
+        "branch_profit": econ.branch_profit,
+        "branch_roi_pct": econ.branch_roi_pct,
+        "distributor_income": econ.distributor_income,
+        "distributor_expenses": econ.distributor_expenses,
+        "distributor_net": econ.distributor_net,
+    }
+    order = data.id_order  # numpy takes are cheaper than reordering the finished frame
+    p = data.participants.select("participant_id", "sponsor_id", "role", "joined_on")
+    frame = p.gather(pl.Series(order)).with_columns(
+        [pl.Series(name, values[order]) for name, values in {**counts, **money_columns}.items()]
+    )
+    customer = pl.col("role") == "customer"
+    as_is = {"orders", "roi_pct", "branch_roi_pct"}
+    return frame.with_columns(
+        *[pl.col(c).fill_nan(None) for c in ("roi_pct", "branch_roi_pct")],
+        *[to_decimal(c, d) for c in money_columns if c not in as_is and not c.startswith("distributor_")],
         *[
-            decimal_series(f"commissions_{name}", amounts, d)
-            for name, amounts in econ.commissions_by_component.items()
+            pl.when(customer).then(None).otherwise(to_decimal(c, d)).alias(c)
+            for c in money_columns
+            if c.startswith("distributor_")
         ],
-        decimal_series("acquisition_cost", econ.acquisition, d),
-        decimal_series("retention_cost", econ.retention, d),
-        decimal_series("costs", econ.costs, d),
-        decimal_series("profit", econ.profit, d),
-        pl.Series("roi_pct", econ.roi_pct).fill_nan(None),
-        decimal_series("branch_income", econ.branch_income, d),
-        decimal_series("branch_commissions", econ.branch_commissions, d),
-        decimal_series("branch_costs", econ.branch_costs, d),
-        decimal_series("branch_profit", econ.branch_profit, d),
-        pl.Series("branch_roi_pct", econ.branch_roi_pct).fill_nan(None),
-        decimal_series("distributor_income", econ.distributor_income, d, null=is_customer),
-        decimal_series("distributor_expenses", econ.distributor_expenses, d, null=is_customer),
-        decimal_series("distributor_net", econ.distributor_net, d, null=is_customer),
-    ]
-    return pl.DataFrame(columns).gather(pl.Series(data.id_order))
+    )
 
 
 def commissions_table(

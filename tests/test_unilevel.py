@@ -54,7 +54,7 @@ def run(
     net = net if net is not None else from_edges(pids, sids)
     ids = net.ids.to_list()
     n_periods = len(personal[ids[0]])
-    matrix = np.array([personal[v] for v in ids], dtype=np.int64).reshape(len(ids), n_periods)
+    matrix = np.array([personal[v] for v in ids], dtype=np.int64).reshape(len(ids), n_periods).T.copy()
     labels = tuple(f"2025-{p + 1:02d}" for p in range(n_periods))
     config = UnilevelConfig(
         levels=levels, active_min_pv=active_min_pv, compression=compression, unlock=unlock

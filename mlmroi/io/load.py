@@ -26,6 +26,8 @@ from mlmroi.network import kernels as tree_kernels
 
 IntArray = npt.NDArray[np.int64]
 Orphans = Literal["reject", "root"]
+TableName = Literal["participants", "orders", "costs"]
+TABLE_NAMES: tuple[TableName, ...] = ("participants", "orders", "costs")
 _CHAIN_SHOWN = 6  # ids shown in a chain before an ellipsis
 
 
@@ -307,8 +309,8 @@ def _orders(
         if not increasing:  # strictly increasing ids (the usual export) cannot repeat: skip the hashing
             dup = ~oid.is_first_distinct() & oid.is_not_null()
             reject(dup, "order_id", "duplicate order_id")
-    used = pl.DataFrame({k: v.alias(k) for k, v in out.items()}).with_columns(frame[ROW])
-    return used.filter(~bad)
+    used = pl.DataFrame({k: v.alias(k) for k, v in out.items()})
+    return used.filter(~bad) if bool(bad.any()) else used  # no copy when every row is good
 
 
 _CHOICE_PAYER = ("company", "participant")
@@ -396,7 +398,7 @@ def _costs(
             "filter_value": f_val.alias("filter_value"),
         }
     ).with_columns(frame[ROW])
-    return used.filter(~bad)
+    return used.filter(~bad) if bool(bad.any()) else used
 
 
 def load(dataset: str | Path, config: Config, orphans: Orphans = "reject") -> Dataset:
@@ -406,28 +408,28 @@ def load(dataset: str | Path, config: Config, orphans: Orphans = "reject") -> Da
         from mlmroi.errors import InputError
 
         raise InputError(f"{dataset}: dataset folder not found")
-    raws = {
-        name: read_table(dataset, name, config.columns.get(name, {}))
-        for name in ("participants", "orders", "costs")
-    }
-    participants_raw, orders_raw, costs_raw = raws["participants"], raws["orders"], raws["costs"]
-    assert (
-        participants_raw is not None and orders_raw is not None
-    )  # read_table raises for missing mandatory tables
+    # Every table is read (and structurally checked) before any row is processed; each raw frame is
+    # dropped as soon as its rows are parsed, so at most one large raw table is alive at a time.
+    raws = {name: read_table(dataset, name, config.columns.get(name, {})) for name in TABLE_NAMES}
+    rows_in: dict[str, int] = {name: raw.frame.height for name, raw in raws.items() if raw is not None}
+    files: dict[str, Path] = {name: raw.path for name, raw in raws.items() if raw is not None}
+    participants_raw, orders_raw = raws.pop("participants"), raws.pop("orders")
+    assert participants_raw is not None and orders_raw is not None  # read_table raised otherwise
     rejects = Rejects()
     network, participants, lookup, node_of_code, rejected_row, orphans_rooted = _participants(
         participants_raw, rejects, orphans
     )
+    del participants_raw
     kind = lookup.ids.dtype
     decimals = config.money.decimals
     orders = _orders(orders_raw, kind, lookup, node_of_code, rejected_row, rejects, decimals)
+    del orders_raw
     costs = None
+    costs_raw = raws.pop("costs")
     if costs_raw is not None:
         attributes = [c for c in participants.columns if c not in ("node", ROW)]
         costs = _costs(
             costs_raw, kind, lookup, node_of_code, rejected_row, rejects, decimals, config, attributes
         )
-    rows_in = {name: raw.frame.height for name, raw in raws.items() if raw is not None}
-    files = {name: raw.path for name, raw in raws.items() if raw is not None}
     id_order = node_of_code[node_of_code >= 0]  # codes ascend with id
     return Dataset(network, participants, orders, costs, rejects, rows_in, files, orphans_rooted, id_order)

@@ -57,7 +57,9 @@ def parse_number(label: str, raw: pl.Series) -> tuple[pl.Series, pl.Series]:
         values = _text(raw).cast(pl.Float64, strict=False)
     else:
         raise InputError(f"{label}: column {raw.name!r} has type {raw.dtype}, expected a number")
-    values = values.set(~values.is_finite().fill_null(True), None) if values.len() else values
+    not_finite = ~values.is_finite().fill_null(True)
+    if bool(not_finite.any()):
+        values = values.set(not_finite, None)
     values = values.alias(raw.name)
     _whole_column_check(label, raw.name, raw, values, "numeric")
     return values, raw.is_not_null() & values.is_null()

@@ -87,7 +87,7 @@ def read_table(dataset: Path, name: str, mapping: dict[str, str]) -> RawTable | 
     missing = [col for col in REQUIRED[name] if col not in frame.columns]
     if missing:
         raise InputError([f"{path.name}: missing required column {col!r}" for col in missing])
-    frame = frame.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int64))
+    frame = frame.with_row_index(ROW, offset=1)  # UInt32: 4 bytes a row; rejects widen it to Int64
     return RawTable(name=name, path=path, frame=frame)
 
 

@@ -14,11 +14,11 @@ IntArray = npt.NDArray[np.int64]
 class PeriodVolumes:
     """Personal volume per node and commission period, in minor volume units.
 
-    ``personal[i, p]`` is node ``i``'s PV in period ``p`` (after customer volume moved to the sponsor when the
-    plan says so); ``labels[p]`` names the period (``2025-03``).
+    ``personal[p, i]`` is node ``i``'s PV in period ``p``: one contiguous row per period (after customer
+    volume moved to the sponsor when the plan says so); ``labels[p]`` names the period (``2025-03``).
     """
 
-    personal: IntArray  # (n, periods)
+    personal: IntArray  # (periods, n)
     labels: tuple[str, ...]
 
 

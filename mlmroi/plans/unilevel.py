@@ -108,7 +108,7 @@ def unilevel(
     ComponentResult
         One row per payee × period × level with a non-zero amount, rounded half-to-even once.
     """
-    n, n_periods = volumes.personal.shape
+    n_periods, n = volumes.personal.shape
     level_ppm = np.array([rate_ppm(r) for r in config.levels], dtype=np.int64)
     unlock = np.array(config.unlock or [0] * len(config.levels), dtype=np.int64)
     min_pv = round(config.active_min_pv * volume_scale)
@@ -116,7 +116,7 @@ def unilevel(
     received = np.zeros(n, dtype=np.int64)
     generated = np.zeros(n, dtype=np.int64)
     for p in range(n_periods):
-        volume = np.ascontiguousarray(volumes.personal[:, p])
+        volume = np.ascontiguousarray(volumes.personal[p])
         active = volume >= min_pv
         if config.unlock is not None and unlock.any():
             active_frontline = network.count_children_where(active)
