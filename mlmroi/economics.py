@@ -12,6 +12,7 @@ import numpy.typing as npt
 import polars as pl
 
 from mlmroi.config import Config
+from mlmroi.io.load import Attributes
 from mlmroi.io.rejects import Rejects
 from mlmroi.money import RATE_SCALE, divide_half_even, rate_ppm, split_largest_remainder
 from mlmroi.network import Network
@@ -43,6 +44,7 @@ class CostAllocation:
 def allocate_costs(
     costs: pl.DataFrame | None,
     participants: pl.DataFrame,
+    attributes: Attributes,
     window: Window,
     totals: OrderTotals,
     config: Config,
@@ -89,7 +91,7 @@ def allocate_costs(
             selected = totals.revenue_by_period[period] > 0
             who = f"nobody bought in {labels[period]}"
         if f_col is not None:
-            selected &= (participants[f_col].cast(pl.String) == f_val).fill_null(False).to_numpy()
+            selected &= attributes.equals(f_col, f_val)
             who += f" with {f_col} = {f_val}"
         chosen = np.flatnonzero(selected)
         if chosen.size == 0:

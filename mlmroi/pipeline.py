@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +92,7 @@ def score(
         window = resolve_window(config, data.orders)
         labels = window.labels
         totals = aggregate_orders(data.orders, data.network.size, window, config.money.margin_rate)
+        data = replace(data, orders=data.orders.clear())  # every later stage uses the totals: free the rows
         personal = totals.personal_volume
         if config.plan.customer_volume_to_sponsor:
             is_customer = (data.participants["role"] == "customer").to_numpy()
@@ -101,7 +102,9 @@ def score(
     with clock.stage("commissions"):
         results = run_plan(data.network, PeriodVolumes(personal, labels), config)
     with clock.stage("economics"):
-        allocation = allocate_costs(data.costs, data.participants, window, totals, config, data.rejects)
+        allocation = allocate_costs(
+            data.costs, data.participants, data.attributes, window, totals, config, data.rejects
+        )
         if strict and len(data.rejects):
             raise DataError(_strict_message(data))
         econ = compute(data.network, data.participants, totals, results, allocation, config)

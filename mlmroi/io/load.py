@@ -32,11 +32,35 @@ _CHAIN_SHOWN = 6  # ids shown in a chain before an ellipsis
 
 
 @dataclass(frozen=True, eq=False)
+class Attributes:
+    """Participant columns as read (text for CSV) in input row order; node ``i`` is row ``rows_by_node[i]``.
+
+    Shared-cost filters (``filter_column = filter_value``) compare against these, so any participants
+    column can select: ``region``, ``channel``, ``role``, …
+    """
+
+    frame: pl.DataFrame
+    rows_by_node: IntArray
+
+    @property
+    def names(self) -> list[str]:
+        """The attribute column names."""
+        return self.frame.columns
+
+    def equals(self, column: str, value: str) -> npt.NDArray[np.bool_]:
+        """Per node: does ``column`` hold ``value`` (compared as text)?"""
+        match = (self.frame[column].cast(pl.String) == value).fill_null(False).to_numpy()
+        out: npt.NDArray[np.bool_] = match[self.rows_by_node]
+        return out
+
+
+@dataclass(frozen=True, eq=False)
 class Dataset:
     """Validated tables keyed by network node (``node`` column), plus rejects and row counts."""
 
     network: Network
-    participants: pl.DataFrame  # accepted, in node order
+    participants: pl.DataFrame  # accepted, in node order: the contract's columns
+    attributes: Attributes  # every participant column as read, for filters (region, channel, …)
     orders: pl.DataFrame
     costs: pl.DataFrame | None
     rejects: Rejects
@@ -70,6 +94,7 @@ class _IdLookup:
     def __init__(self, sorted_ids: pl.Series) -> None:
         self.ids = sorted_ids
         self._table: IntArray | None = None
+        self._node_table: IntArray | None = None
         if sorted_ids.dtype == pl.Int64 and sorted_ids.len():
             lo, hi = int(sorted_ids[0]), int(sorted_ids[-1])
             if hi - lo < 4 * sorted_ids.len() + 1024:  # dense integer ids: a direct table beats hashing
@@ -89,6 +114,17 @@ class _IdLookup:
             .astype(np.int64)
         )
 
+    def nodes(self, keys: pl.Series, node_of_code: IntArray) -> IntArray:
+        """Network node of each key: -1 unknown id, -2 a known but rejected participant (one pass)."""
+        known_node = np.where(node_of_code >= 0, node_of_code, -2)
+        if self._table is not None and keys.dtype == pl.Int64:
+            if self._node_table is None:
+                self._node_table = np.where(self._table >= 0, known_node[np.maximum(self._table, 0)], -1)
+            out: IntArray = _table_lookup(keys.fill_null(self._lo - 1).to_numpy(), self._node_table, self._lo)
+            return out
+        code = self.codes(keys)
+        return np.where(code >= 0, known_node[np.maximum(code, 0)], -1).astype(np.int64)
+
 
 def _chain(ids: list[object], parent: IntArray, start: int, stop: int) -> str:
     """``a → b → … → stop`` along sponsors, shortened in the middle when long."""
@@ -107,7 +143,7 @@ def _chain(ids: list[object], parent: IntArray, start: int, stop: int) -> str:
 
 def _participants(
     raw: RawTable, rejects: Rejects, orphans: Orphans
-) -> tuple[Network, pl.DataFrame, _IdLookup, IntArray, dict[int, int], int]:
+) -> tuple[Network, pl.DataFrame, Attributes, _IdLookup, IntArray, dict[int, int], int]:
     frame, label, table = raw.frame, raw.label, "participants"
     kind = parse.id_kind(frame["participant_id"])
     pid, _ = parse.parse_id(frame["participant_id"], kind)
@@ -204,13 +240,15 @@ def _participants(
     node_of_code[accepted_codes] = node_of_sub
     rows_by_node = np.empty(accepted_codes.size, dtype=np.int64)
     rows_by_node[node_of_sub] = u_rows[accepted_codes]
-    extra = [c for c in frame.columns if c not in cols and c != ROW and c not in ("sponsor_id",)]
-    accepted = pl.DataFrame(cols).with_columns(frame.select([*extra, ROW])).gather(rows_by_node)
+    # Only the parsed columns are reordered into node order; the columns as read (often text) stay in
+    # input order and are reached through ``rows_by_node`` when a cost filter needs them.
+    accepted = pl.DataFrame(cols).with_columns(frame[ROW]).gather(rows_by_node)
     accepted = accepted.with_columns(pl.Series("node", np.arange(accepted.height, dtype=np.int64)))
+    attributes = Attributes(frame.drop(ROW), rows_by_node)
     # Rejected participants' first rows, for the cascade reasons of orders and costs.
     rejected_row = {int(c): int(frame[ROW][int(u_rows[c])]) for c in np.flatnonzero(~reached)}
     del order
-    return network, accepted, lookup, node_of_code, rejected_row, orphans_rooted
+    return network, accepted, attributes, lookup, node_of_code, rejected_row, orphans_rooted
 
 
 def _owner(
@@ -225,12 +263,12 @@ def _owner(
 ) -> tuple[IntArray, pl.Series]:
     """Node of each row's participant (-1 for none) and the mask of rows rejected for it."""
     pid, pid_bad = parse.parse_id(frame["participant_id"], kind)
-    code = lookup.codes(pid)
-    code[pid_bad.to_numpy()] = -1
-    node = np.where(code >= 0, node_of_code[np.maximum(code, 0)], -1)
+    node = lookup.nodes(pid, node_of_code)
+    if bool(pid_bad.any()):
+        node[pid_bad.to_numpy()] = -1
     given = pid.is_not_null() | pid_bad
-    unknown = given & pl.Series(code < 0)
-    cascade = pl.Series((code >= 0) & (node < 0))
+    unknown = given & pl.Series(node == -1)
+    cascade = pl.Series(node == -2)
     bad = unknown | cascade
     if required:
         rejects.add_masked(table, frame, ~given, "participant_id", "missing participant_id")
@@ -239,7 +277,7 @@ def _owner(
         table, frame, unknown, "participant_id", "unknown participant_id (not in participants)"
     )
     if bool(cascade.any()):
-        codes = code[cascade.to_numpy()]
+        codes = lookup.codes(pid.filter(cascade))
         reasons = pl.Series(
             [f"participant is rejected (see participants row {rejected_row[int(c)]})" for c in codes]
         )
@@ -253,9 +291,18 @@ def _owner(
     return node, bad
 
 
+@kernel
+def _round_to_minor(values, scale):  # type: ignore[no-untyped-def]
+    out = np.empty(values.shape[0], dtype=np.int64)
+    for i in range(values.shape[0]):
+        out[i] = np.rint(values[i] * scale)  # half-to-even
+    return out
+
+
 def _money(values: pl.Series, decimals: int) -> pl.Series:
-    minor: pl.Series = (values * 10**decimals).round(0, mode="half_to_even").cast(pl.Int64)
-    return minor
+    """Amounts to integer minor units, rounded half-to-even; nulls stay null."""
+    minor = pl.Series(values.name, _round_to_minor(values.fill_null(0.0).to_numpy(), float(10**decimals)))
+    return minor.set(values.is_null(), None) if values.null_count() else minor
 
 
 def _orders(
@@ -416,7 +463,7 @@ def load(dataset: str | Path, config: Config, orphans: Orphans = "reject") -> Da
     participants_raw, orders_raw = raws.pop("participants"), raws.pop("orders")
     assert participants_raw is not None and orders_raw is not None  # read_table raised otherwise
     rejects = Rejects()
-    network, participants, lookup, node_of_code, rejected_row, orphans_rooted = _participants(
+    network, participants, attributes, lookup, node_of_code, rejected_row, orphans_rooted = _participants(
         participants_raw, rejects, orphans
     )
     del participants_raw
@@ -427,9 +474,10 @@ def load(dataset: str | Path, config: Config, orphans: Orphans = "reject") -> Da
     costs = None
     costs_raw = raws.pop("costs")
     if costs_raw is not None:
-        attributes = [c for c in participants.columns if c not in ("node", ROW)]
         costs = _costs(
-            costs_raw, kind, lookup, node_of_code, rejected_row, rejects, decimals, config, attributes
+            costs_raw, kind, lookup, node_of_code, rejected_row, rejects, decimals, config, attributes.names
         )
     id_order = node_of_code[node_of_code >= 0]  # codes ascend with id
-    return Dataset(network, participants, orders, costs, rejects, rows_in, files, orphans_rooted, id_order)
+    return Dataset(
+        network, participants, attributes, orders, costs, rejects, rows_in, files, orphans_rooted, id_order
+    )

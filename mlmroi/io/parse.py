@@ -95,6 +95,10 @@ def parse_bool(label: str, raw: pl.Series) -> tuple[pl.Series, pl.Series]:
 
 def parse_choice(raw: pl.Series, choices: tuple[str, ...], default: str) -> tuple[pl.Series, pl.Series]:
     """One of ``choices`` (any case); empty means ``default``."""
+    if (
+        raw.dtype == pl.String and raw.null_count() == 0 and bool(raw.is_in(list(choices)).all())
+    ):  # the usual case, no text work
+        return raw, pl.Series([False]).new_from_index(0, raw.len())
     text = _text(raw).str.to_lowercase()
     values = text.fill_null(default)
     bad = ~values.is_in(list(choices))
