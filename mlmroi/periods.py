@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -74,19 +75,15 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
     period_of_day,
     first_day,
     margin_ppm,
-    n,
-    n_periods,
+    by_period,
+    by_node,
 ):
-    """One pass over the orders: per-node per-period volume and revenue, window totals and margins.
+    """One pass over (a chunk of) the orders, adding into ``by_period`` and ``by_node``; returns the count
+    of orders outside the window.
 
     ``period_of_day[d - first_day]`` is the period of day number ``d`` (-1 outside the window). An order's
     margin is ``amount − cost`` when it has a cost, else ``amount × margin_ppm / 10⁶`` rounded half-to-even.
     """
-    # Interleaved so that one order touches two cache lines, not five (orders arrive in date order, so
-    # nodes are visited at random): by_period[p, v] = (volume, revenue);
-    # by_node[v] = (orders, margin, retail).
-    by_period = np.zeros((n_periods, n, 2), dtype=np.int64)
-    by_node = np.zeros((n, 3), dtype=np.int64)
     outside = 0
     span = period_of_day.shape[0]
     for i in range(node.shape[0]):
@@ -112,7 +109,7 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
             by_node[v, 0] += 1
         if retail[i]:
             by_node[v, 2] += a
-    return by_period, by_node, outside
+    return outside
 
 
 @kernel
@@ -147,31 +144,39 @@ class OrderTotals:
         return out
 
 
-def aggregate_orders(orders: pl.DataFrame, n: int, window: Window, margin_rate: float) -> OrderTotals:
-    """Aggregate orders (columns node, ordered_on, amount, volume, cost, retail) into per-node arrays.
+def aggregate_orders(
+    chunks: Sequence[pl.DataFrame], n: int, window: Window, margin_rate: float
+) -> OrderTotals:
+    """Aggregate orders (frames with node, ordered_on, amount, volume, cost, retail) into per-node arrays.
 
-    Periods are looked up per day in a small table, so no per-order date arithmetic runs in polars.
+    Periods are looked up per day in a small table over the window, so no per-order date arithmetic runs
+    in polars; each chunk is one kernel pass adding into the same arrays.
     """
-    days = orders["ordered_on"].cast(pl.Int32)
-    first = int(days.min() or 0)  # type: ignore[arg-type]
-    last = int(days.max() or 0)  # type: ignore[arg-type]
-    calendar = pl.DataFrame({"d": pl.int_range(first, last + 1, eager=True).cast(pl.Int32).cast(pl.Date)})
+    first = (window.start - dt.date(1970, 1, 1)).days
+    calendar = pl.DataFrame({"d": pl.date_range(window.start, window.end, "1d", eager=True)})
     period_of_day = calendar.select(window.index(pl.col("d")))["d"].to_numpy().astype(np.int32)
-    cost = orders["cost"]
-    by_period, by_node, outside = _aggregate_orders(
-        orders["node"].to_numpy(),
-        days.to_numpy(),
-        orders["amount"].to_numpy(),
-        orders["volume"].to_numpy(),
-        cost.fill_null(0).to_numpy(),
-        cost.is_not_null().to_numpy(),
-        orders["retail"].to_numpy(),
-        period_of_day,
-        first,
-        rate_ppm(margin_rate),
-        n,
-        len(window.labels),
-    )
+    # Interleaved so that one order touches two cache lines, not five (orders arrive in date order, so
+    # nodes are visited at random): by_period[p, v] = (volume, revenue);
+    # by_node[v] = (orders, margin, retail).
+    by_period = np.zeros((len(window.labels), n, 2), dtype=np.int64)
+    by_node = np.zeros((n, 3), dtype=np.int64)
+    outside = 0
+    for orders in chunks:
+        cost = orders["cost"]
+        outside += _aggregate_orders(
+            orders["node"].to_numpy(),
+            orders["ordered_on"].cast(pl.Int32).to_numpy(),
+            orders["amount"].to_numpy(),
+            orders["volume"].to_numpy(),
+            cost.fill_null(0).to_numpy(),
+            cost.is_not_null().to_numpy(),
+            orders["retail"].to_numpy(),
+            period_of_day,
+            first,
+            rate_ppm(margin_rate),
+            by_period,
+            by_node,
+        )
     return OrderTotals(
         personal_volume=np.ascontiguousarray(by_period[:, :, 0]),
         revenue_by_period=np.ascontiguousarray(by_period[:, :, 1]),

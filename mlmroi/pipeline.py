@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -39,16 +39,23 @@ class Result:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def resolve_window(config: Config, orders: pl.DataFrame) -> Window:
+def resolve_window(config: Config, orders: Sequence[pl.DataFrame]) -> Window:
     """The configured window; missing bounds come from the first and last order."""
     start, end = config.window.start, config.window.end
     if start is None or end is None:
-        if orders.height == 0:
+        dates = pl.concat(
+            [
+                o.select(pl.col("ordered_on").min().alias("lo"), pl.col("ordered_on").max().alias("hi"))
+                for o in orders
+                if o.height
+            ]
+        )
+        if dates.height == 0:
             raise ConfigError(
                 "window.start/window.end: no usable orders to infer the window from; set [window]"
             )
-        start = start or orders["ordered_on"].min()  # type: ignore[assignment]
-        end = end or orders["ordered_on"].max()  # type: ignore[assignment]
+        start = start or dates["lo"].min()  # type: ignore[assignment]
+        end = end or dates["hi"].max()  # type: ignore[assignment]
         if start > end:  # type: ignore[operator]
             raise ConfigError(f"window: start {start} is after the last order {end}; set [window] end")
     assert isinstance(start, dt.date) and isinstance(end, dt.date)
@@ -92,7 +99,7 @@ def score(
         window = resolve_window(config, data.orders)
         labels = window.labels
         totals = aggregate_orders(data.orders, data.network.size, window, config.money.margin_rate)
-        data = replace(data, orders=data.orders.clear())  # every later stage uses the totals: free the rows
+        data = replace(data, orders=())  # every later stage uses the totals: free the order rows
         personal = totals.personal_volume
         if config.plan.customer_volume_to_sponsor:
             is_customer = (data.participants["role"] == "customer").to_numpy()

@@ -262,3 +262,29 @@ def test_parquet_input_matches_csv(tmp_path: Path) -> None:
     a, b = run(csv_dir), run(pq_dir)
     assert a.participants.equals(b.participants)
     assert a.run["totals"] == b.run["totals"]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_orders_streamed_in_chunks_match_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+    orders = "order_id,participant_id,ordered_on,amount,cost\n" + "".join(
+        f"{i},{1 + i % 3},2025-0{1 + i % 3}-1{i % 9},{10 + i}.25,{'' if i % 4 else 3}\n" for i in range(1, 40)
+    )
+    orders += "7,1,2025-01-02,5,\n"  # row 40: repeats order 7 (in an earlier chunk)
+    orders += "41,9,2025-01-02,5,\n41,1,2025-01-02,x,\n"  # rows 41, 42: unknown participant; bad amount + repeat
+    folder = write_dataset(tmp_path / "ds", PEOPLE, orders)
+    if fmt == "parquet":
+        frame = pl.read_csv(folder / "orders.csv", schema_overrides={"amount": pl.String})
+        (folder / "orders.csv").unlink()
+        frame.write_parquet(folder / "orders.parquet", row_group_size=5)
+    whole = run(folder)
+    monkeypatch.setattr("mlmroi.io.read.CHUNK_ROWS", 7)
+    chunked = run(folder)
+    assert chunked.rejects.equals(whole.rejects)
+    assert chunked.participants.equals(whole.participants)
+    assert chunked.run["totals"] == whole.run["totals"]
+    assert reasons(chunked, "orders") == {
+        40: ["duplicate order_id"],
+        41: ["unknown participant_id (not in participants)"],
+        42: ["non-numeric amount", "duplicate order_id"],
+    }
+    assert chunked.run["rows"]["orders"] == {"in": 42, "used": 39, "rejected": 3, "outside_window": 0}

@@ -61,7 +61,9 @@ class Dataset:
     network: Network
     participants: pl.DataFrame  # accepted, in node order: the contract's columns
     attributes: Attributes  # every participant column as read, for filters (region, channel, …)
-    orders: pl.DataFrame
+    orders: tuple[
+        pl.DataFrame, ...
+    ]  # used order rows, one frame per chunk read (node, ordered_on, amount, …)
     costs: pl.DataFrame | None
     rejects: Rejects
     rows_in: dict[str, int]
@@ -144,7 +146,7 @@ def _chain(ids: list[object], parent: IntArray, start: int, stop: int) -> str:
 def _participants(
     raw: RawTable, rejects: Rejects, orphans: Orphans
 ) -> tuple[Network, pl.DataFrame, Attributes, _IdLookup, IntArray, dict[int, int], int]:
-    frame, label, table = raw.frame, raw.label, "participants"
+    frame, label, table = raw.frame(), raw.label, "participants"
     kind = parse.id_kind(frame["participant_id"])
     pid, _ = parse.parse_id(frame["participant_id"], kind)
     sid, sid_bad = parse.parse_id(frame["sponsor_id"], kind)
@@ -305,8 +307,9 @@ def _money(values: pl.Series, decimals: int) -> pl.Series:
     return minor.set(values.is_null(), None) if values.null_count() else minor
 
 
-def _orders(
-    raw: RawTable,
+def _order_chunk(
+    frame: pl.DataFrame,
+    label: str,
     kind: pl.DataType,
     lookup: _IdLookup,
     node_of_code: IntArray,
@@ -314,7 +317,8 @@ def _orders(
     rejects: Rejects,
     decimals: int,
 ) -> pl.DataFrame:
-    frame, label, table = raw.frame, raw.label, "orders"
+    """Parse one slice of the orders table; its bad rows go to rejects, the rest come back compact."""
+    table = "orders"
     node, bad = _owner(frame, table, kind, lookup, node_of_code, rejected_row, rejects, required=True)
 
     def reject(mask: pl.Series, column: str, reason: str | pl.Series) -> None:
@@ -347,17 +351,49 @@ def _orders(
         out["retail"] = retail.fill_null(False)
     else:
         out["retail"] = pl.Series([False] * frame.height)
-    if "order_id" in frame.columns:
-        raw_oid = frame["order_id"]
-        oid = raw_oid if raw_oid.dtype.is_integer() else parse.parse_text(raw_oid.cast(pl.String))
-        increasing = (
-            oid.dtype.is_integer() and oid.null_count() == 0 and bool((np.diff(oid.to_numpy()) > 0).all())
-        )
-        if not increasing:  # strictly increasing ids (the usual export) cannot repeat: skip the hashing
-            dup = ~oid.is_first_distinct() & oid.is_not_null()
-            reject(dup, "order_id", "duplicate order_id")
-    used = pl.DataFrame({k: v.alias(k) for k, v in out.items()})
+    used = pl.DataFrame({k: v.alias(k) for k, v in out.items()}).with_columns(frame[ROW])
     return used.filter(~bad) if bool(bad.any()) else used  # no copy when every row is good
+
+
+def _order_ids(frame: pl.DataFrame) -> pl.Series:
+    raw = frame["order_id"]
+    return raw if raw.dtype.is_integer() else parse.parse_text(raw.cast(pl.String))
+
+
+def _orders(
+    raw: RawTable,
+    kind: pl.DataType,
+    lookup: _IdLookup,
+    node_of_code: IntArray,
+    rejected_row: dict[int, int],
+    rejects: Rejects,
+    decimals: int,
+) -> tuple[pl.DataFrame, ...]:
+    """The orders table, streamed chunk by chunk (see :meth:`RawTable.chunks`): used rows per chunk.
+
+    Repeated ``order_id`` values are found without hashing when the ids strictly increase through the file
+    (the usual export); otherwise the ids are read once more and checked as a whole.
+    """
+    chunks: list[pl.DataFrame] = []
+    increasing = "order_id" in raw.columns
+    last: int | None = None
+    for frame in raw.chunks():
+        chunks.append(
+            _order_chunk(frame, raw.label, kind, lookup, node_of_code, rejected_row, rejects, decimals)
+        )
+        if increasing and frame.height:
+            oid = _order_ids(frame)
+            values = oid.to_numpy() if oid.dtype.is_integer() and oid.null_count() == 0 else None
+            increasing = values is not None and bool((np.diff(values) > 0).all())
+            increasing = increasing and (last is None or int(values[0]) > last)  # type: ignore[index]
+            last = int(values[-1]) if values is not None else None
+    if "order_id" in raw.columns and not increasing:
+        ids = pl.concat([f.select(ROW, _order_ids(f).alias("order_id")) for f in raw.chunks()])
+        dup = ids.filter(~pl.col("order_id").is_first_distinct() & pl.col("order_id").is_not_null())
+        if dup.height:
+            rejects.add("orders", dup[ROW], "order_id", dup["order_id"], "duplicate order_id")
+            chunks = [c.filter(~pl.col(ROW).is_in(dup[ROW].implode())) for c in chunks]
+    return tuple(chunks)
 
 
 _CHOICE_PAYER = ("company", "participant")
@@ -374,7 +410,7 @@ def _costs(
     config: Config,
     attribute_columns: list[str],
 ) -> pl.DataFrame:
-    frame, label, table = raw.frame, raw.label, "costs"
+    frame, label, table = raw.frame(), raw.label, "costs"
     node, bad = _owner(frame, table, kind, lookup, node_of_code, rejected_row, rejects, required=False)
 
     def reject(mask: pl.Series, column: str, reason: str | pl.Series) -> None:
@@ -458,7 +494,7 @@ def load(dataset: str | Path, config: Config, orphans: Orphans = "reject") -> Da
     # Every table is read (and structurally checked) before any row is processed; each raw frame is
     # dropped as soon as its rows are parsed, so at most one large raw table is alive at a time.
     raws = {name: read_table(dataset, name, config.columns.get(name, {})) for name in TABLE_NAMES}
-    rows_in: dict[str, int] = {name: raw.frame.height for name, raw in raws.items() if raw is not None}
+    rows_in: dict[str, int] = {name: raw.rows for name, raw in raws.items() if raw is not None}
     files: dict[str, Path] = {name: raw.path for name, raw in raws.items() if raw is not None}
     participants_raw, orders_raw = raws.pop("participants"), raws.pop("orders")
     assert participants_raw is not None and orders_raw is not None  # read_table raised otherwise

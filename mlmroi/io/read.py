@@ -8,10 +8,13 @@ here: :mod:`mlmroi.io.parse` turns each cell into a value or a reject.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from mlmroi.errors import InputError
 
@@ -30,18 +33,65 @@ OPTIONAL: dict[str, tuple[str, ...]] = {
 MANDATORY_TABLES = ("participants", "orders")
 
 
-@dataclass(frozen=True)
+CHUNK_ROWS = 4_000_000  # rows per streamed chunk of a large table
+
+
+@dataclass(frozen=True, eq=False)
 class RawTable:
-    """One table as read: every column, ``__row`` added, columns renamed to the contract's names."""
+    """One table: columns renamed to the contract's names, rows numbered 1.. in ``__row`` (UInt32).
+
+    CSV files are read whole (as text). Parquet files are opened and checked here but read only when asked,
+    whole (:meth:`frame`) or as a stream of row batches (:meth:`chunks`), so a large orders table never has
+    to sit in memory twice (as read and as parsed).
+    """
 
     name: str
     path: Path
-    frame: pl.DataFrame
+    rename: dict[str, str]
+    columns: tuple[str, ...]
+    rows: int
+    text: pl.DataFrame | None = None  # the whole CSV file, when the source is CSV
 
     @property
     def label(self) -> str:
         """The file name, for messages (``orders.csv``)."""
         return self.path.name
+
+    def _number(self, frame: pl.DataFrame, offset: int) -> pl.DataFrame:
+        return frame.rename(self.rename).with_row_index(ROW, offset=offset + 1)
+
+    def frame(self) -> pl.DataFrame:
+        """The whole table."""
+        if self.text is not None:
+            return self._number(self.text, 0)
+        try:
+            return self._number(pl.read_parquet(self.path), 0)
+        except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
+            raise InputError(f"{self.label}: cannot read file ({_first_line(exc)})") from None
+
+    def chunks(self, size: int | None = None) -> Iterator[pl.DataFrame]:
+        """The table as consecutive slices of about ``size`` rows (row numbers continue across them)."""
+        size = size or CHUNK_ROWS
+        if self.text is not None:
+            for offset in range(0, max(self.text.height, 1), size):
+                yield self._number(self.text.slice(offset, size), offset)
+            return
+        offset = 0
+        try:
+            for batch in pq.ParquetFile(self.path).iter_batches(batch_size=size):
+                frame = pl.from_arrow(batch)
+                assert isinstance(frame, pl.DataFrame)
+                yield self._number(frame, offset)
+                offset += frame.height
+        except (pl.exceptions.PolarsError, OSError, ValueError, pa.ArrowException) as exc:
+            raise InputError(f"{self.label}: cannot read file ({_first_line(exc)})") from None
+        if offset == 0:
+            yield self._number(pl.read_parquet(self.path), 0)  # an empty file still has its columns
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def find_table(dataset: Path, name: str) -> Path | None:
@@ -52,43 +102,44 @@ def find_table(dataset: Path, name: str) -> Path | None:
     return found[0] if found else None
 
 
-def _read_file(path: Path) -> pl.DataFrame:
+def _open(path: Path) -> tuple[list[str], int, pl.DataFrame | None]:
+    """Column names, row count and (for CSV) the text of a table file."""
     try:
         if path.suffix == ".csv":
             # Everything as text: each cell is parsed (and rejected with its reason) by mlmroi.io.parse.
-            return pl.read_csv(path, infer_schema=False, encoding="utf8", raise_if_empty=False)
-        return pl.read_parquet(path)
-    except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path.name}: cannot read file ({detail})") from None
+            text = pl.read_csv(path, infer_schema=False, encoding="utf8", raise_if_empty=False)
+            return text.columns, text.height, text
+        meta = pq.ParquetFile(path)
+        return list(meta.schema_arrow.names), meta.metadata.num_rows, None
+    except (pl.exceptions.PolarsError, OSError, ValueError, pa.ArrowException) as exc:
+        raise InputError(f"{path.name}: cannot read file ({_first_line(exc)})") from None
 
 
 def read_table(dataset: Path, name: str, mapping: dict[str, str]) -> RawTable | None:
-    """Read one table, apply the ``[columns.NAME]`` mapping and check its required columns."""
+    """Open one table, check the ``[columns.NAME]`` mapping and its required columns."""
     path = find_table(dataset, name)
     if path is None:
         if name in MANDATORY_TABLES:
             raise InputError(f"{dataset}: missing required table {name} ({name}.csv or {name}.parquet)")
         return None
-    frame = _read_file(path)
+    columns, rows, text = _open(path)
     problems = []
-    missing_sources = [src for src in mapping if src not in frame.columns]
+    missing_sources = [src for src in mapping if src not in columns]
     problems += [
         f"{path.name}: column {src!r} named in [columns.{name}] is not in the file" for src in missing_sources
     ]
-    rename = {src: dst for src, dst in mapping.items() if src in frame.columns}
-    clashes = [dst for src, dst in rename.items() if dst in frame.columns and dst not in rename]
+    rename = {src: dst for src, dst in mapping.items() if src in columns}
+    clashes = [dst for src, dst in rename.items() if dst in columns and dst not in rename]
     problems += [
         f"{path.name}: [columns.{name}] maps onto {dst!r}, which the file already has" for dst in clashes
     ]
     if problems:
         raise InputError(problems)
-    frame = frame.rename(rename)
-    missing = [col for col in REQUIRED[name] if col not in frame.columns]
+    renamed = tuple(rename.get(c, c) for c in columns)
+    missing = [col for col in REQUIRED[name] if col not in renamed]
     if missing:
         raise InputError([f"{path.name}: missing required column {col!r}" for col in missing])
-    frame = frame.with_row_index(ROW, offset=1)  # UInt32: 4 bytes a row; rejects widen it to Int64
-    return RawTable(name=name, path=path, frame=frame)
+    return RawTable(name=name, path=path, rename=rename, columns=renamed, rows=rows, text=text)
 
 
 def fingerprint(path: Path) -> str:
