@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -75,11 +75,14 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
     period_of_day,
     first_day,
     margin_ppm,
-    by_period,
-    by_node,
+    volume_by_period,
+    revenue_by_period,
+    orders,
+    margin_total,
+    retail_revenue,
 ):
-    """One pass over (a chunk of) the orders, adding into ``by_period`` and ``by_node``; returns the count
-    of orders outside the window.
+    """One pass over (a chunk of) the orders, adding into the per-period (periods, n) and per-node arrays;
+    returns the count of orders outside the window.
 
     ``period_of_day[d - first_day]`` is the period of day number ``d`` (-1 outside the window). An order's
     margin is ``amount − cost`` when it has a cost, else ``amount × margin_ppm / 10⁶`` rounded half-to-even.
@@ -94,21 +97,21 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
             continue
         v = node[i]
         a = amount[i]
-        by_period[p, v, 0] += volume[i]
-        by_period[p, v, 1] += a
+        volume_by_period[p, v] += volume[i]
+        revenue_by_period[p, v] += a
         if has_cost[i]:
-            by_node[v, 1] += a - cost[i]
+            margin_total[v] += a - cost[i]
         else:
             product = a * margin_ppm
             q = product // 1_000_000
             twice = (product - q * 1_000_000) * 2
             if twice > 1_000_000 or (twice == 1_000_000 and q % 2 == 1):
                 q += 1
-            by_node[v, 1] += q
+            margin_total[v] += q
         if a > 0:
-            by_node[v, 0] += 1
+            orders[v] += 1
         if retail[i]:
-            by_node[v, 2] += a
+            retail_revenue[v] += a
     return outside
 
 
@@ -155,11 +158,16 @@ def aggregate_orders(
     first = (window.start - dt.date(1970, 1, 1)).days
     calendar = pl.DataFrame({"d": pl.date_range(window.start, window.end, "1d", eager=True)})
     period_of_day = calendar.select(window.index(pl.col("d")))["d"].to_numpy().astype(np.int32)
-    # Interleaved so that one order touches two cache lines, not five (orders arrive in date order, so
-    # nodes are visited at random): by_period[p, v] = (volume, revenue);
-    # by_node[v] = (orders, margin, retail).
-    by_period = np.zeros((len(window.labels), n, 2), dtype=np.int64)
-    by_node = np.zeros((n, 3), dtype=np.int64)
+    # Separate flat arrays: measured at 10M participants / 100M orders, interleaving them into one
+    # (periods, n, 2) array was twice as slow (page and TLB misses), and the views then needed copies.
+    totals = OrderTotals(
+        personal_volume=np.zeros((len(window.labels), n), dtype=np.int64),
+        revenue_by_period=np.zeros((len(window.labels), n), dtype=np.int64),
+        orders=np.zeros(n, dtype=np.int64),
+        margin=np.zeros(n, dtype=np.int64),
+        retail_revenue=np.zeros(n, dtype=np.int64),
+        outside_window=0,
+    )
     outside = 0
     for orders in chunks:
         cost = orders["cost"]
@@ -174,17 +182,13 @@ def aggregate_orders(
             period_of_day,
             first,
             rate_ppm(margin_rate),
-            by_period,
-            by_node,
+            totals.personal_volume,
+            totals.revenue_by_period,
+            totals.orders,
+            totals.margin,
+            totals.retail_revenue,
         )
-    return OrderTotals(
-        personal_volume=np.ascontiguousarray(by_period[:, :, 0]),
-        revenue_by_period=np.ascontiguousarray(by_period[:, :, 1]),
-        orders=np.ascontiguousarray(by_node[:, 0]),
-        margin=np.ascontiguousarray(by_node[:, 1]),
-        retail_revenue=np.ascontiguousarray(by_node[:, 2]),
-        outside_window=int(outside),
-    )
+    return replace(totals, outside_window=int(outside))
 
 
 def move_customer_volume(
