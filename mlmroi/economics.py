@@ -14,7 +14,7 @@ import polars as pl
 from mlmroi.config import Config
 from mlmroi.io.load import Attributes
 from mlmroi.io.rejects import Rejects
-from mlmroi.money import RATE_SCALE, divide_half_even, rate_ppm, split_largest_remainder
+from mlmroi.money import RATE_SCALE, divide_half_even, rate_ppm, split_largest_remainder, sum_by_index
 from mlmroi.network import Network
 from mlmroi.periods import OrderTotals, Window
 from mlmroi.plans.base import ComponentResult
@@ -70,9 +70,9 @@ def allocate_costs(
     direct = costs.filter(pl.col("node") >= 0)
     for kind, target in (("acquisition", acquisition), ("retention", retention)):
         part = direct.filter((pl.col("payer") == "company") & (pl.col("kind") == kind))
-        np.add.at(target, part["node"].to_numpy(), part["amount"].to_numpy())
+        target += sum_by_index(part["node"].to_numpy(), part["amount"].to_numpy(), n)
     part = direct.filter(pl.col("payer") == "participant")
-    np.add.at(paid_by_participant, part["node"].to_numpy(), part["amount"].to_numpy())
+    paid_by_participant += sum_by_index(part["node"].to_numpy(), part["amount"].to_numpy(), n)
 
     shared = costs.filter(pl.col("node") < 0)
     joined_period = participants.select(window.index(pl.col("joined_on")))["joined_on"].to_numpy()
@@ -83,6 +83,7 @@ def allocate_costs(
     )
     labels = window.labels
     shared_total = 0
+    filters: dict[tuple[str, str], npt.NDArray[np.bool_]] = {}  # a filter is usually reused every period
     for period, kind, f_col, f_val, amount, rows in groups.iter_rows():
         if kind == "acquisition":
             selected = joined_period == period
@@ -91,7 +92,9 @@ def allocate_costs(
             selected = totals.revenue_by_period[period] > 0
             who = f"nobody bought in {labels[period]}"
         if f_col is not None:
-            selected &= attributes.equals(f_col, f_val)
+            if (f_col, f_val) not in filters:
+                filters[(f_col, f_val)] = attributes.equals(f_col, f_val)
+            selected &= filters[(f_col, f_val)]
             who += f" with {f_col} = {f_val}"
         chosen = np.flatnonzero(selected)
         if chosen.size == 0:
@@ -168,9 +171,7 @@ def compute(
     n = network.size
     by_component = {}
     for result in results:
-        received = np.zeros(n, dtype=np.int64)
-        np.add.at(received, result.payee, result.amount)
-        by_component[result.component] = received
+        by_component[result.component] = sum_by_index(result.payee, result.amount, n)
     commissions = sum(by_component.values(), np.zeros(n, dtype=np.int64))
     margin = totals.margin
     costs = allocation.acquisition + allocation.retention + commissions

@@ -10,6 +10,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from mlmroi._numba import kernel
+
 RATE_SCALE = 1_000_000  # rates are stored as integer parts per million
 _INT64_MAX = np.iinfo(np.int64).max
 
@@ -92,4 +94,20 @@ def split_largest_remainder(total: int, weights: IntArray) -> IntArray:
     if left:
         shares[np.asarray(order[:left], dtype=np.int64)] += 1
     out: IntArray = shares.astype(np.int64)
+    return out
+
+
+@kernel
+def _sum_by_index(index, values, n):  # type: ignore[no-untyped-def]
+    out = np.zeros(n, dtype=np.int64)
+    for i in range(index.shape[0]):
+        out[index[i]] += values[i]
+    return out
+
+
+def sum_by_index(index: IntArray, values: IntArray, n: int) -> IntArray:
+    """``out[k] = Σ values[index == k]`` for k < n, in exact int64 (np.add.at is ~20× slower)."""
+    out: IntArray = _sum_by_index(
+        np.ascontiguousarray(index, dtype=np.int64), np.ascontiguousarray(values, dtype=np.int64), n
+    )
     return out

@@ -219,3 +219,22 @@ def test_window_override_and_weekly_periods(tmp_path: Path) -> None:
     result = mlmroi.score(folder, weekly)
     assert result.run["window"]["periods"][0] == "2025-W01"
     assert result.run["rows"]["orders"]["outside_window"] == 1
+
+
+def test_commission_rows_sorted_by_participant_period_component_level(tmp_path: Path) -> None:
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    config = mlmroi.load_config(dataset=sample)
+    data = config.model_dump()
+    second = dict(data["plan"]["components"][0], name="zz_first_in_plan", levels=[0.01, 0.01])
+    data["plan"]["components"] = [second, dict(data["plan"]["components"][0], name="aa_second")]
+    result = mlmroi.score(sample, mlmroi.config.parse_config(data))
+    c = result.commissions
+    assert c["component"].unique().sort().to_list() == ["aa_second", "zz_first_in_plan"]
+    plan_order = {"zz_first_in_plan": 0, "aa_second": 1}
+    expected = c.with_columns(pl.col("component").replace_strict(plan_order).alias("k")).sort(
+        "participant_id", "period", "k", "level"
+    )
+    assert c.equals(expected.drop("k"))
+    per_component = c.group_by("component").agg(pl.col("amount").sum())
+    totals = result.run["totals"]["commissions_by_component"]
+    assert {k: str(v) for k, v in per_component.iter_rows()} == totals
