@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -49,7 +50,7 @@ def participants_table(
     if config.plan.components:
         min_pv = min(round(c.active_min_pv * scale) for c in config.plan.components)
         active_any = (personal >= min_pv).any(axis=0) & (personal != 0).any(axis=0)
-    counts = {
+    counts: dict[str, npt.NDArray[Any]] = {
         "depth": net.depth,
         "frontline": net.frontline(),
         "active_frontline": net.count_children_where(active_any),
@@ -79,20 +80,25 @@ def participants_table(
     }
     order = data.id_order  # numpy takes are cheaper than reordering the finished frame
     p = data.participants.select("participant_id", "sponsor_id", "role", "joined_on")
-    frame = p.gather(pl.Series(order)).with_columns(
-        [pl.Series(name, values[order]) for name, values in {**counts, **money_columns}.items()]
-    )
+    frame = p.gather(pl.Series(order)).with_columns([pl.Series(k, v[order]) for k, v in counts.items()])
     customer = pl.col("role") == "customer"
-    as_is = {"orders", "roi_pct", "branch_roi_pct"}
-    return frame.with_columns(
-        *[pl.col(c).fill_nan(None) for c in ("roi_pct", "branch_roi_pct")],
-        *[to_decimal(c, d) for c in money_columns if c not in as_is and not c.startswith("distributor_")],
-        *[
-            pl.when(customer).then(None).otherwise(to_decimal(c, d)).alias(c)
-            for c in money_columns
-            if c.startswith("distributor_")
-        ],
-    )
+
+    def finished(name: str) -> pl.Expr:
+        if name in ("orders",):
+            return pl.col(name)
+        if name.endswith("roi_pct"):
+            return pl.col(name).fill_nan(None)
+        if name.startswith("distributor_"):
+            return pl.when(customer).then(None).otherwise(to_decimal(name, d)).alias(name)
+        return to_decimal(name, d)
+
+    # A few columns at a time: each batch's int64 copies are freed once converted (peak memory at 10M).
+    names = list(money_columns)
+    for start in range(0, len(names), 6):
+        batch = names[start : start + 6]
+        frame = frame.with_columns([pl.Series(k, money_columns[k][order]) for k in batch])
+        frame = frame.with_columns([finished(k) for k in batch])
+    return frame
 
 
 @kernel
