@@ -73,6 +73,10 @@ def split_largest_remainder(total: int, weights: IntArray) -> IntArray:
     weights = np.asarray(weights, dtype=np.int64)
     if weights.size == 0 or int(weights.min()) < 0:
         raise ValueError("weights must be non-negative and not empty")
+    if int(weights.min()) == int(weights.max()) > 0:  # equal weights (allocation by count): no sorting
+        shares = np.full(weights.size, total // weights.size, dtype=np.int64)
+        shares[: total % weights.size] += 1  # equal remainders: the leftover units go to the earliest
+        return shares
     big = int(weights.max()) > _INT64_MAX // max(weights.size, abs(total), 1)
     if big:
         # Python integers: exact whatever the magnitudes.
