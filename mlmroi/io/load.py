@@ -128,6 +128,32 @@ class _IdLookup:
         return np.where(code >= 0, known_node[np.maximum(code, 0)], -1).astype(np.int64)
 
 
+class _Checks:
+    """Row checks on one table (or slice): a failed check adds reject lines and marks its rows bad."""
+
+    def __init__(self, table: str, label: str, frame: pl.DataFrame, rejects: Rejects) -> None:
+        self.table, self.label, self.frame, self.rejects = table, label, frame, rejects
+        self.bad = pl.Series([False]).new_from_index(0, frame.height)
+
+    def reject(self, mask: pl.Series, column: str, reason: str | pl.Series) -> None:
+        self.rejects.add_masked(self.table, self.frame, mask, column, reason)
+        self.bad = self.bad | mask
+
+    def date(self, column: str, required: bool = True) -> pl.Series:
+        values, bad = parse.parse_date(self.label, self.frame[column])
+        if required:
+            self.reject(self.frame[column].is_null(), column, f"missing {column}")
+        self.reject(bad, column, "bad date (expected YYYY-MM-DD)")
+        return values
+
+    def number(self, column: str, required: bool = True) -> pl.Series:
+        values, bad = parse.parse_number(self.label, self.frame[column])
+        if required:
+            self.reject(self.frame[column].is_null(), column, f"missing {column}")
+        self.reject(bad, column, f"non-numeric {column}")
+        return values
+
+
 def _chain(ids: list[object], parent: IntArray, start: int, stop: int) -> str:
     """``a → b → … → stop`` along sponsors, shortened in the middle when long."""
     hops = [start]
@@ -150,23 +176,19 @@ def _participants(
     kind = parse.id_kind(frame["participant_id"])
     pid, _ = parse.parse_id(frame["participant_id"], kind)
     sid, sid_bad = parse.parse_id(frame["sponsor_id"], kind)
-    joined, joined_bad = parse.parse_date(label, frame["joined_on"])
-    cols: dict[str, pl.Series] = {"participant_id": pid, "sponsor_id": sid, "joined_on": joined}
-    problem = pl.Series([False] * frame.height)
-
-    def reject(mask: pl.Series, column: str, reason: str | pl.Series) -> None:
-        nonlocal problem
-        rejects.add_masked(table, frame, mask, column, reason)
-        problem = problem | mask
-
+    checks = _Checks(table, label, frame, rejects)
+    reject = checks.reject
     reject(pid.is_null(), "participant_id", "missing participant_id")
     first = pid.is_first_distinct() | pid.is_null()
     if not bool(first.all()):
         first_row = frame.select(pl.col(ROW).first().over(pid).alias("r"))["r"]
         reason = "duplicate participant_id (first at row " + first_row.cast(pl.String) + ")"
         reject(~first, "participant_id", reason)
-    reject(frame["joined_on"].is_null(), "joined_on", "missing joined_on")
-    reject(joined_bad, "joined_on", "bad date (expected YYYY-MM-DD)")
+    cols: dict[str, pl.Series] = {
+        "participant_id": pid,
+        "sponsor_id": sid,
+        "joined_on": checks.date("joined_on"),
+    }
     if "role" in frame.columns:
         role, role_bad = parse.parse_choice(frame["role"], ("distributor", "customer"), "distributor")
         reject(role_bad, "role", "bad role (expected distributor or customer)")
@@ -174,9 +196,7 @@ def _participants(
         role = pl.Series("role", ["distributor"] * frame.height)
     cols["role"] = role.alias("role")
     if "left_on" in frame.columns:
-        left, left_bad = parse.parse_date(label, frame["left_on"])
-        reject(left_bad, "left_on", "bad date (expected YYYY-MM-DD)")
-        cols["left_on"] = left
+        cols["left_on"] = checks.date("left_on", required=False)
     reject((sid == pid).fill_null(False), "sponsor_id", "self-sponsorship (sponsor_id equals participant_id)")
 
     # The id universe: first occurrence of every non-null id, sorted; sponsors are looked up in it.
@@ -191,7 +211,7 @@ def _participants(
     missing = sponsor_given & (sponsor_code < 0)
     orphans_rooted = 0
     if orphans == "root":
-        orphans_rooted = int((missing & ~problem.gather(u_rows).to_numpy()).sum())
+        orphans_rooted = int((missing & ~checks.bad.gather(u_rows).to_numpy()).sum())
     elif missing.any():
         miss_mask = np.zeros(frame.height, dtype=bool)
         miss_mask[u_rows[missing]] = True
@@ -202,8 +222,8 @@ def _participants(
         )
         reject(pl.Series(miss_mask), "sponsor_id", reason)
     parent_code = np.where(sponsor_given & ~missing, sponsor_code, -1).astype(np.int64)
-    ok = ~problem.gather(u_rows).to_numpy()
-    order, reached = tree_kernels._bfs_order(parent_code, ok)
+    ok = ~checks.bad.gather(u_rows).to_numpy()
+    _, reached = tree_kernels._bfs_order(parent_code, ok)
     kinds, blockers = tree_kernels._classify_unreached(parent_code, ok, reached)
     broken = np.flatnonzero(kinds != 0)
     if broken.size:
@@ -248,8 +268,10 @@ def _participants(
     accepted = accepted.with_columns(pl.Series("node", np.arange(accepted.height, dtype=np.int64)))
     attributes = Attributes(frame.drop(ROW), rows_by_node)
     # Rejected participants' first rows, for the cascade reasons of orders and costs.
-    rejected_row = {int(c): int(frame[ROW][int(u_rows[c])]) for c in np.flatnonzero(~reached)}
-    del order
+    rejected_codes = np.flatnonzero(~reached)
+    rejected_row = dict(
+        zip(rejected_codes.tolist(), frame[ROW].to_numpy()[u_rows[rejected_codes]].tolist(), strict=True)
+    )
     return network, accepted, attributes, lookup, node_of_code, rejected_row, orphans_rooted
 
 
@@ -318,31 +340,23 @@ def _order_chunk(
     decimals: int,
 ) -> pl.DataFrame:
     """Parse one slice of the orders table; its bad rows go to rejects, the rest come back compact."""
-    table = "orders"
-    node, bad = _owner(frame, table, kind, lookup, node_of_code, rejected_row, rejects, required=True)
-
-    def reject(mask: pl.Series, column: str, reason: str | pl.Series) -> None:
-        nonlocal bad
-        rejects.add_masked(table, frame, mask, column, reason)
-        bad = bad | mask
-
-    ordered_on, date_bad = parse.parse_date(label, frame["ordered_on"])
-    reject(frame["ordered_on"].is_null(), "ordered_on", "missing ordered_on")
-    reject(date_bad, "ordered_on", "bad date (expected YYYY-MM-DD)")
-    amount, amount_bad = parse.parse_number(label, frame["amount"])
-    reject(frame["amount"].is_null(), "amount", "missing amount")
-    reject(amount_bad, "amount", "non-numeric amount")
-    out = {"node": pl.Series(node), "ordered_on": ordered_on, "amount": _money(amount, decimals)}
+    checks = _Checks("orders", label, frame, rejects)
+    node, checks.bad = _owner(
+        frame, "orders", kind, lookup, node_of_code, rejected_row, rejects, required=True
+    )
+    reject = checks.reject
+    ordered_on = checks.date("ordered_on")
+    out = {
+        "node": pl.Series(node),
+        "ordered_on": ordered_on,
+        "amount": _money(checks.number("amount"), decimals),
+    }
     if "volume" in frame.columns:
-        volume, volume_bad = parse.parse_number(label, frame["volume"])
-        reject(volume_bad, "volume", "non-numeric volume")
-        out["volume"] = _money(volume, decimals).fill_null(out["amount"])
+        out["volume"] = _money(checks.number("volume", required=False), decimals).fill_null(out["amount"])
     else:
         out["volume"] = out["amount"]
     if "cost" in frame.columns:
-        cost, cost_bad = parse.parse_number(label, frame["cost"])
-        reject(cost_bad, "cost", "non-numeric cost")
-        out["cost"] = _money(cost, decimals)
+        out["cost"] = _money(checks.number("cost", required=False), decimals)
     else:
         out["cost"] = pl.Series([None] * frame.height, dtype=pl.Int64)
     if "retail" in frame.columns:
@@ -352,7 +366,7 @@ def _order_chunk(
     else:
         out["retail"] = pl.Series([False] * frame.height)
     used = pl.DataFrame({k: v.alias(k) for k, v in out.items()}).with_columns(frame[ROW])
-    return used.filter(~bad) if bool(bad.any()) else used  # no copy when every row is good
+    return used.filter(~checks.bad) if bool(checks.bad.any()) else used  # no copy when every row is good
 
 
 def _order_ids(frame: pl.DataFrame) -> pl.Series:
@@ -410,20 +424,14 @@ def _costs(
     config: Config,
     attribute_columns: list[str],
 ) -> pl.DataFrame:
-    frame, label, table = raw.frame(), raw.label, "costs"
-    node, bad = _owner(frame, table, kind, lookup, node_of_code, rejected_row, rejects, required=False)
-
-    def reject(mask: pl.Series, column: str, reason: str | pl.Series) -> None:
-        nonlocal bad
-        rejects.add_masked(table, frame, mask, column, reason)
-        bad = bad | mask
-
-    incurred, date_bad = parse.parse_date(label, frame["incurred_on"])
-    reject(frame["incurred_on"].is_null(), "incurred_on", "missing incurred_on")
-    reject(date_bad, "incurred_on", "bad date (expected YYYY-MM-DD)")
-    amount, amount_bad = parse.parse_number(label, frame["amount"])
-    reject(frame["amount"].is_null(), "amount", "missing amount")
-    reject(amount_bad, "amount", "non-numeric amount")
+    frame = raw.frame()
+    checks = _Checks("costs", raw.label, frame, rejects)
+    node, checks.bad = _owner(
+        frame, "costs", kind, lookup, node_of_code, rejected_row, rejects, required=False
+    )
+    reject = checks.reject
+    incurred = checks.date("incurred_on")
+    amount = checks.number("amount")
     reject((amount < 0).fill_null(False), "amount", "negative cost amount (costs must be ≥ 0)")
     category = parse.parse_text(frame["category"].cast(pl.String))
     reject(category.is_null(), "category", "missing category")
@@ -432,7 +440,7 @@ def _costs(
         reject(payer_bad, "payer", "bad payer (expected company or participant)")
     else:
         payer = pl.Series(["company"] * frame.height)
-    shared = pl.Series(node < 0) & ~bad
+    shared = pl.Series(node < 0) & ~checks.bad
     reject(
         shared & (payer == "participant").fill_null(False),
         "payer",
@@ -481,7 +489,7 @@ def _costs(
             "filter_value": f_val.alias("filter_value"),
         }
     ).with_columns(frame[ROW])
-    return used.filter(~bad) if bool(bad.any()) else used
+    return used.filter(~checks.bad) if bool(checks.bad.any()) else used
 
 
 def load(dataset: str | Path, config: Config, orphans: Orphans = "reject") -> Dataset:
