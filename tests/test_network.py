@@ -351,3 +351,16 @@ def test_validation_workers_match_naive(codes: tuple[list[int], list[bool]]) -> 
     # Every ok node is either reached or explained; rejected nodes are never classified.
     for i in range(len(parent)):
         assert (kind[i] != 0) == (ok[i] and not reached[i])
+
+
+def test_group_volume_per_period_sums_to_window_group_volume() -> None:
+    from mlmroi.plans.base import PeriodVolumes
+
+    net = from_edges(["a", "b", "c", "d"], [None, "a", "b", "a"])
+    personal = np.array([[1, 2, 3, 4], [10, 0, 0, 5]], dtype=np.int64)  # (periods, nodes)
+    gv = PeriodVolumes(personal, ("2025-01", "2025-02")).group_volume(net)
+    assert gv.shape == (2, 4)
+    for p in range(2):
+        assert gv[p].tolist() == net.group_volume(personal[p]).tolist()
+    assert gv.sum(axis=0).tolist() == net.group_volume(personal.sum(axis=0)).tolist()
+    assert gv[:, net.roots].sum() == personal.sum()  # Σ GV at the roots = Σ PV, every period

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from mlmroi.network import Network
+
 IntArray = npt.NDArray[np.int64]
 
 
@@ -20,6 +22,11 @@ class PeriodVolumes:
 
     personal: IntArray  # (periods, n)
     labels: tuple[str, ...]
+
+    def group_volume(self, network: Network) -> IntArray:
+        """GV per period, (periods, n): each period's PV summed over every subtree, self included."""
+        out: IntArray = np.ascontiguousarray(network.subtree_sum(np.ascontiguousarray(self.personal.T)).T)
+        return out
 
 
 @dataclass(frozen=True, eq=False)
