@@ -11,6 +11,7 @@ import polars as pl
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from mlmroi.errors import MlmRoiError
 
@@ -37,7 +38,7 @@ class Format(StrEnum):
 
 def _fail(exc: MlmRoiError) -> typer.Exit:
     for line in exc.problems:
-        err.print(f"[red]error:[/red] {line}", highlight=False, soft_wrap=True)
+        err.print(Text.assemble(("error: ", "red"), line), highlight=False, soft_wrap=True)
     return typer.Exit(exc.exit_code)
 
 
@@ -146,7 +147,7 @@ def score_cli(
     out.print(_summary(result))
     rejected = result.rejects.height
     note = f" ({rejected:,} reject lines — see rejects.parquet)" if rejected else ""
-    out.print(f"wrote {path}{note}", highlight=False, soft_wrap=True)
+    out.print(f"wrote {path}{note}", highlight=False, soft_wrap=True, markup=False)
 
 
 @app.command("validate")
@@ -175,7 +176,7 @@ def validate_cli(
         table.add_column(column)
     shown = rejects if limit == 0 else rejects.head(limit)
     for row in shown.iter_rows():
-        table.add_row(*["" if v is None else str(v) for v in row])
+        table.add_row(*[Text("" if v is None else str(v)) for v in row])  # data, never markup
     out.print(table)
     if shown.height < rejects.height:
         out.print(f"… {rejects.height - shown.height:,} more (use --limit 0 to list all)")
@@ -208,13 +209,14 @@ def generate_cli(
                 progress=lambda stage: status.update(f"{stage}…"),
             )
     except ValueError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        err.print(Text.assemble(("error: ", "red"), str(exc)), highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     out.print(
         f"wrote {summary.out_dir}: {summary.participants:,} participants, {summary.orders:,} orders, "
         f"{summary.costs:,} costs, max depth {summary.max_depth}",
         highlight=False,
         soft_wrap=True,
+        markup=False,
     )
 
 

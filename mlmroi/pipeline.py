@@ -43,17 +43,16 @@ def resolve_window(config: Config, orders: Sequence[pl.DataFrame]) -> Window:
     """The configured window; missing bounds come from the first and last order."""
     start, end = config.window.start, config.window.end
     if start is None or end is None:
-        dates = pl.concat(
-            [
-                o.select(pl.col("ordered_on").min().alias("lo"), pl.col("ordered_on").max().alias("hi"))
-                for o in orders
-                if o.height
-            ]
-        )
-        if dates.height == 0:
+        spans = [
+            o.select(pl.col("ordered_on").min().alias("lo"), pl.col("ordered_on").max().alias("hi"))
+            for o in orders
+            if o.height
+        ]
+        if not spans:
             raise ConfigError(
-                "window.start/window.end: no usable orders to infer the window from; set [window]"
+                "window.start/window.end: no usable orders to infer the window from; set them in [window]"
             )
+        dates = pl.concat(spans)
         start = start or dates["lo"].min()  # type: ignore[assignment]
         end = end or dates["hi"].max()  # type: ignore[assignment]
         if start > end:  # type: ignore[operator]

@@ -134,3 +134,28 @@ def test_sample_dataset_scores_cleanly(tmp_path: Path) -> None:
     run = json.loads((tmp_path / "out" / "run.json").read_text())
     assert run["rows"]["participants"]["in"] == 2000
     assert float(run["totals"]["commissions"]) > 0
+
+
+def test_messages_with_brackets_are_printed_verbatim(tmp_path: Path) -> None:
+    # Rich would swallow "[window]" as markup; errors and reject values must come out as written.
+    folder = write_dataset(
+        tmp_path / "ds", ORACLE_PARTICIPANTS, "participant_id,ordered_on,amount\n", config=None
+    )
+    result = invoke("score", str(folder), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert "set them in [window]" in result.output
+    dirty = write_dataset(
+        tmp_path / "d2", ORACLE_PARTICIPANTS + "[x],A,2024-01-01\n", ORACLE_ORDERS + "[y],2025-01-05,1\n"
+    )
+    result = invoke("validate", str(dirty))
+    assert result.exit_code == 1
+    assert "[y]" in result.output
+
+
+def test_empty_tables_do_not_crash(tmp_path: Path) -> None:
+    folder = write_dataset(
+        tmp_path / "ds", "participant_id,sponsor_id,joined_on\n", "participant_id,ordered_on,amount\n"
+    )
+    result = invoke("score", str(folder), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "out" / "run.json").read_text())["rows"]["participants"]["in"] == 0

@@ -265,12 +265,16 @@ def test_parquet_input_matches_csv(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
-def test_orders_streamed_in_chunks_match_one_pass(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str) -> None:
+def test_orders_streamed_in_chunks_match_one_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
     orders = "order_id,participant_id,ordered_on,amount,cost\n" + "".join(
         f"{i},{1 + i % 3},2025-0{1 + i % 3}-1{i % 9},{10 + i}.25,{'' if i % 4 else 3}\n" for i in range(1, 40)
     )
     orders += "7,1,2025-01-02,5,\n"  # row 40: repeats order 7 (in an earlier chunk)
-    orders += "41,9,2025-01-02,5,\n41,1,2025-01-02,x,\n"  # rows 41, 42: unknown participant; bad amount + repeat
+    orders += (
+        "41,9,2025-01-02,5,\n41,1,2025-01-02,x,\n"  # rows 41, 42: unknown participant; bad amount + repeat
+    )
     folder = write_dataset(tmp_path / "ds", PEOPLE, orders)
     if fmt == "parquet":
         frame = pl.read_csv(folder / "orders.csv", schema_overrides={"amount": pl.String})

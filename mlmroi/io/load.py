@@ -118,6 +118,8 @@ class _IdLookup:
 
     def nodes(self, keys: pl.Series, node_of_code: IntArray) -> IntArray:
         """Network node of each key: -1 unknown id, -2 a known but rejected participant (one pass)."""
+        if node_of_code.size == 0:
+            return np.full(keys.len(), -1, dtype=np.int64)
         known_node = np.where(node_of_code >= 0, node_of_code, -2)
         if self._table is not None and keys.dtype == pl.Int64:
             if self._node_table is None:
@@ -193,7 +195,7 @@ def _participants(
         role, role_bad = parse.parse_choice(frame["role"], ("distributor", "customer"), "distributor")
         reject(role_bad, "role", "bad role (expected distributor or customer)")
     else:
-        role = pl.Series("role", ["distributor"] * frame.height)
+        role = pl.Series("role", ["distributor"] * frame.height, dtype=pl.String)
     cols["role"] = role.alias("role")
     if "left_on" in frame.columns:
         cols["left_on"] = checks.date("left_on", required=False)
@@ -364,7 +366,7 @@ def _order_chunk(
         reject(retail_bad, "retail", "bad retail flag (expected true or false)")
         out["retail"] = retail.fill_null(False)
     else:
-        out["retail"] = pl.Series([False] * frame.height)
+        out["retail"] = pl.Series([False] * frame.height, dtype=pl.Boolean)
     used = pl.DataFrame({k: v.alias(k) for k, v in out.items()}).with_columns(frame[ROW])
     return used.filter(~checks.bad) if bool(checks.bad.any()) else used  # no copy when every row is good
 
@@ -439,7 +441,7 @@ def _costs(
         payer, payer_bad = parse.parse_choice(frame["payer"], _CHOICE_PAYER, "company")
         reject(payer_bad, "payer", "bad payer (expected company or participant)")
     else:
-        payer = pl.Series(["company"] * frame.height)
+        payer = pl.Series(["company"] * frame.height, dtype=pl.String)
     shared = pl.Series(node < 0) & ~checks.bad
     reject(
         shared & (payer == "participant").fill_null(False),

@@ -99,7 +99,7 @@ def parse_choice(raw: pl.Series, choices: tuple[str, ...], default: str) -> tupl
         raw.dtype == pl.String and raw.null_count() == 0 and bool(raw.is_in(list(choices)).all())
     ):  # the usual case, no text work
         return raw, pl.Series([False]).new_from_index(0, raw.len())
-    text = _text(raw).str.to_lowercase()
+    text = _text(raw.cast(pl.String)).str.to_lowercase()
     values = text.fill_null(default)
     bad = ~values.is_in(list(choices))
     return values.set(bad, None) if values.len() else values, bad
