@@ -14,10 +14,10 @@ from typing import Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from mlmroi._numba import kernel
-from mlmroi.money import RATE_SCALE, apply_rate, is_ppm_exact, rate_ppm
+from mlmroi.money import RATE_SCALE, is_ppm_exact, rate_ppm
 from mlmroi.network import Network
 from mlmroi.plans.base import ComponentResult, PeriodVolumes
+from mlmroi.plans.upline import pay_uplines
 
 
 class UnilevelConfig(BaseModel):
@@ -57,36 +57,6 @@ class UnilevelConfig(BaseModel):
         return self.name or self.type
 
 
-@kernel
-def _unilevel_period(  # type: ignore[no-untyped-def]
-    parent, next_active, volume, active, active_frontline, unlock, level_ppm, dynamic, received, generated
-):
-    """One period: volume credited per level and payee (``(levels, n)``), plus exact attribution.
-
-    Walks at most ``len(levels)`` steps up from each source (O(n × levels)); with dynamic compression
-    each step jumps to the nearest active ancestor (``next_active``), precomputed in one forward pass.
-    Adds to ``received`` / ``generated`` (minor units × 10⁶) what each payee received unrounded and what
-    each source's volume generated.
-    """
-    n = parent.shape[0]
-    n_levels = level_ppm.shape[0]
-    level_volume = np.zeros((n_levels, n), dtype=np.int64)
-    for s in range(n):
-        v = volume[s]
-        if v == 0:
-            continue
-        payee = next_active[s] if dynamic else parent[s]
-        for k in range(n_levels):
-            if payee < 0:
-                break
-            if active[payee] and active_frontline[payee] >= unlock[k]:
-                level_volume[k, payee] += v
-                received[payee] += v * level_ppm[k]
-                generated[s] += v * level_ppm[k]
-            payee = next_active[payee] if dynamic else parent[payee]
-    return level_volume
-
-
 def unilevel(
     network: Network, volumes: PeriodVolumes, config: UnilevelConfig, volume_scale: int
 ) -> ComponentResult:
@@ -97,7 +67,7 @@ def unilevel(
     network : Network
         The sponsor forest.
     volumes : PeriodVolumes
-        PV per node and period, in minor units (``volume_scale`` per volume point).
+        PV per period and node, in minor units (``volume_scale`` per volume point).
     config : UnilevelConfig
         The component.
     volume_scale : int
@@ -108,49 +78,11 @@ def unilevel(
     ComponentResult
         One row per payee × period × level with a non-zero amount, rounded half-to-even once.
     """
-    n_periods, n = volumes.personal.shape
     level_ppm = np.array([rate_ppm(r) for r in config.levels], dtype=np.int64)
-    unlock = np.array(config.unlock or [0] * len(config.levels), dtype=np.int64)
-    min_pv = round(config.active_min_pv * volume_scale)
-    payees, periods, levels, amounts = [], [], [], []
-    received = np.zeros(n, dtype=np.int64)
-    generated = np.zeros(n, dtype=np.int64)
-    for p in range(n_periods):
-        volume = np.ascontiguousarray(volumes.personal[p])
-        active = volume >= min_pv
-        if config.unlock is not None and unlock.any():
-            active_frontline = network.count_children_where(active)
-        else:
-            active_frontline = np.zeros(n, dtype=np.int32)
-        next_active = network.nearest_ancestor_where(active)
-        level_volume = _unilevel_period(
-            network.parent,
-            next_active,
-            volume,
-            active,
-            active_frontline,
-            unlock,
-            level_ppm,
-            config.compression == "dynamic",
-            received,
-            generated,
-        )
-        for k in range(level_ppm.shape[0]):
-            payee = np.flatnonzero(level_volume[k])
-            amount = apply_rate(level_volume[k, payee], int(level_ppm[k]))
-            keep = amount != 0
-            payees.append(payee[keep])
-            amounts.append(amount[keep])
-            periods.append(np.full(int(keep.sum()), p, dtype=np.int32))
-            levels.append(np.full(int(keep.sum()), k + 1, dtype=np.int16))
-    return ComponentResult(
-        component=config.label,
-        payee=np.concatenate(payees) if payees else np.zeros(0, np.int64),
-        period=np.concatenate(periods) if periods else np.zeros(0, np.int32),
-        level=np.concatenate(levels) if levels else np.zeros(0, np.int16),
-        amount=np.concatenate(amounts) if amounts else np.zeros(0, np.int64),
-        received_exact=received,
-        generated_exact=generated,
+    unlock = np.array(config.unlock, dtype=np.int64) if config.unlock is not None else None
+    active = volumes.personal >= round(config.active_min_pv * volume_scale)
+    return pay_uplines(
+        network, config.label, volumes.personal, active, level_ppm, unlock, config.compression == "dynamic"
     )
 
 
