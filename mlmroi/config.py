@@ -10,18 +10,25 @@ import datetime as dt
 import json
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlmroi.errors import ConfigError
+from mlmroi.plans.fast_start import FastStartConfig
+from mlmroi.plans.matching import MatchingConfig
 from mlmroi.plans.unilevel import UnilevelConfig
 
 CONFIG_FILE = "mlmroi.toml"
 TABLES = ("participants", "orders", "costs")
 
 #: component type -> config model; later plan components register here.
-COMPONENT_MODELS: dict[str, type[BaseModel]] = {"unilevel": UnilevelConfig}
+COMPONENT_MODELS: dict[str, type[BaseModel]] = {
+    "unilevel": UnilevelConfig,
+    "matching": MatchingConfig,
+    "fast_start": FastStartConfig,
+}
+AnyComponent = Annotated[UnilevelConfig | MatchingConfig | FastStartConfig, Field(discriminator="type")]
 
 
 class _Model(BaseModel):
@@ -53,7 +60,7 @@ class MoneyConfig(_Model):
 class PlanConfig(_Model):
     """A compensation plan: components run per commission period."""
 
-    components: list[UnilevelConfig] = Field(default_factory=list)
+    components: list[AnyComponent] = Field(default_factory=list)
     customer_volume_to_sponsor: bool = False
 
     @field_validator("components", mode="before")
@@ -73,6 +80,14 @@ class PlanConfig(_Model):
         dupes = sorted({n for n in names if names.count(n) > 1})
         if dupes:
             raise ValueError(f"component names must be unique; give each a `name` (repeated: {dupes})")
+        matchable = {c.label for c in self.components if not isinstance(c, MatchingConfig)}
+        for c in self.components:
+            if isinstance(c, MatchingConfig) and c.on is not None:
+                unknown = sorted(set(c.on) - matchable)
+                if unknown:
+                    raise ValueError(
+                        f"{c.label}.on names {unknown}, not a non-matching component of this plan"
+                    )
         return self
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
@@ -116,6 +116,21 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
 
 
 @kernel
+def _early_volume(node, day, volume, joined_day, days, period_of_day, first_day, out):  # type: ignore[no-untyped-def]
+    """Add to ``out[p, v]`` the volume of v's own orders placed 0..``days`` days after v joined."""
+    span = period_of_day.shape[0]
+    for i in range(node.shape[0]):
+        k = day[i] - first_day
+        p = period_of_day[k] if 0 <= k < span else -1
+        if p < 0:
+            continue
+        v = node[i]
+        age = day[i] - joined_day[v]
+        if 0 <= age <= days:
+            out[p, v] += volume[i]
+
+
+@kernel
 def _move_to_ancestor(values, target):  # type: ignore[no-untyped-def]
     """Move each column ``i`` of ``values`` (periods, n) onto column ``target[i]`` (when ≥ 0)."""
     out = values.copy()
@@ -139,6 +154,7 @@ class OrderTotals:
     margin: IntArray
     retail_revenue: IntArray
     outside_window: int  # order rows dated outside the window (used, not counted in figures)
+    early: dict[int, IntArray] = field(default_factory=dict)  # days -> (periods, n) early volume
 
     @property
     def revenue(self) -> IntArray:
@@ -148,12 +164,19 @@ class OrderTotals:
 
 
 def aggregate_orders(
-    chunks: Sequence[pl.DataFrame], n: int, window: Window, margin_rate: float
+    chunks: Sequence[pl.DataFrame],
+    n: int,
+    window: Window,
+    margin_rate: float,
+    joined_day: IntArray | None = None,
+    early_days: Sequence[int] = (),
 ) -> OrderTotals:
     """Aggregate orders (frames with node, ordered_on, amount, volume, cost, retail) into per-node arrays.
 
     Periods are looked up per day in a small table over the window, so no per-order date arithmetic runs
-    in polars; each chunk is one kernel pass adding into the same arrays.
+    in polars; each chunk is one kernel pass adding into the same arrays. With ``early_days`` (fast start)
+    it also sums each node's own volume placed within that many days of joining (``joined_day``: days
+    since 1970-01-01 per node).
     """
     first = (window.start - dt.date(1970, 1, 1)).days
     calendar = pl.DataFrame({"d": pl.date_range(window.start, window.end, "1d", eager=True)})
@@ -167,6 +190,7 @@ def aggregate_orders(
         margin=np.zeros(n, dtype=np.int64),
         retail_revenue=np.zeros(n, dtype=np.int64),
         outside_window=0,
+        early={d: np.zeros((len(window.labels), n), dtype=np.int64) for d in early_days},
     )
     outside = 0
     for orders in chunks:
@@ -188,6 +212,18 @@ def aggregate_orders(
             totals.margin,
             totals.retail_revenue,
         )
+        for days, early in totals.early.items():
+            assert joined_day is not None
+            _early_volume(
+                orders["node"].to_numpy(),
+                orders["ordered_on"].cast(pl.Int32).to_numpy(),
+                orders["volume"].to_numpy(),
+                joined_day,
+                days,
+                period_of_day,
+                first,
+                early,
+            )
     return replace(totals, outside_window=int(outside))
 
 

@@ -21,7 +21,7 @@ from mlmroi.errors import ConfigError, DataError
 from mlmroi.io.load import Dataset, Orphans, load
 from mlmroi.io.read import fingerprint
 from mlmroi.periods import OrderTotals, Window, aggregate_orders, move_customer_volume
-from mlmroi.plans import run_plan
+from mlmroi.plans import early_days, run_plan
 from mlmroi.plans.base import ComponentResult, PeriodVolumes
 from mlmroi.tables import commissions_table, money, participants_table
 
@@ -97,7 +97,10 @@ def score(
     with clock.stage("aggregating orders"):
         window = resolve_window(config, data.orders)
         labels = window.labels
-        totals = aggregate_orders(data.orders, data.network.size, window, config.money.margin_rate)
+        joined_day = data.participants["joined_on"].cast(pl.Int32).to_numpy().astype(np.int64)
+        totals = aggregate_orders(
+            data.orders, data.network.size, window, config.money.margin_rate, joined_day, early_days(config)
+        )
         data = replace(data, orders=())  # every later stage uses the totals: free the order rows
         personal = totals.personal_volume
         if config.plan.customer_volume_to_sponsor:
@@ -106,7 +109,7 @@ def score(
                 personal, data.network.nearest_ancestor_where(~is_customer), is_customer
             )
     with clock.stage("commissions"):
-        results = run_plan(data.network, PeriodVolumes(personal, labels), config)
+        results = run_plan(data.network, PeriodVolumes(personal, labels, totals.early), config)
     with clock.stage("economics"):
         allocation = allocate_costs(
             data.costs, data.participants, data.attributes, window, totals, config, data.rejects

@@ -1,4 +1,8 @@
-"""Commission components: one module each (config model, numba kernel, public function)."""
+"""Commission components: one module each (config model, numba kernel or shared mechanism, public function).
+
+Components run in plan order, except matching, which runs after every other component because it pays on
+their commissions.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +10,47 @@ from typing import TYPE_CHECKING
 
 from mlmroi.network import Network
 from mlmroi.plans.base import ComponentResult, PeriodVolumes
+from mlmroi.plans.fast_start import FastStartConfig, fast_start
+from mlmroi.plans.matching import MatchingConfig, matching
 from mlmroi.plans.unilevel import UnilevelConfig, unilevel
 
 if TYPE_CHECKING:
     from mlmroi.config import Config
 
+ComponentConfig = UnilevelConfig | MatchingConfig | FastStartConfig
+
 
 def run_plan(network: Network, volumes: PeriodVolumes, config: Config) -> list[ComponentResult]:
-    """Run every component of ``config.plan`` in order."""
+    """Run every component of ``config.plan``; results come back in plan order."""
     scale = 10**config.money.decimals
-    results = []
-    for component in config.plan.components:
+    results: dict[int, ComponentResult] = {}
+    for i, component in enumerate(config.plan.components):
         if isinstance(component, UnilevelConfig):
-            results.append(unilevel(network, volumes, component, scale))
-    return results
+            results[i] = unilevel(network, volumes, component, scale)
+        elif isinstance(component, FastStartConfig):
+            results[i] = fast_start(network, volumes, component, scale)
+    base = [results[i] for i in sorted(results)]
+    for i, component in enumerate(config.plan.components):
+        if isinstance(component, MatchingConfig):
+            results[i] = matching(network, volumes, component, scale, base)
+    return [results[i] for i in sorted(results)]
 
 
-__all__ = ["ComponentResult", "PeriodVolumes", "UnilevelConfig", "run_plan", "unilevel"]
+def early_days(config: Config) -> list[int]:
+    """The fast-start windows (days) whose early volume the order aggregation must collect."""
+    return sorted({c.days for c in config.plan.components if isinstance(c, FastStartConfig)})
+
+
+__all__ = [
+    "ComponentConfig",
+    "ComponentResult",
+    "FastStartConfig",
+    "MatchingConfig",
+    "PeriodVolumes",
+    "UnilevelConfig",
+    "early_days",
+    "fast_start",
+    "matching",
+    "run_plan",
+    "unilevel",
+]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
@@ -18,10 +18,13 @@ class PeriodVolumes:
 
     ``personal[p, i]`` is node ``i``'s PV in period ``p``: one contiguous row per period (after customer
     volume moved to the sponsor when the plan says so); ``labels[p]`` names the period (``2025-03``).
+    ``early[d][p, i]`` is the volume of node ``i``'s own orders in period ``p`` placed within ``d`` days of
+    joining (for fast start).
     """
 
     personal: IntArray  # (periods, n)
     labels: tuple[str, ...]
+    early: dict[int, IntArray] = field(default_factory=dict)  # days -> (periods, n) volume of new recruits
 
     def group_volume(self, network: Network) -> IntArray:
         """GV per period, (periods, n): each period's PV summed over every subtree, self included."""

@@ -1,0 +1,54 @@
+"""Fast start: the sponsor earns ``rate × volume`` of a new participant's orders within ``days`` of joining.
+
+The join day is day 0; an order on day ``d`` counts when ``d ≤ days`` (so with ``days = 30`` an order 29
+or 30 days after joining counts, one 31 days after does not). Commission periods follow the order dates.
+Only the direct sponsor is paid, when active in the period (PV ≥ ``active_min_pv``; 0 = always).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mlmroi.money import is_ppm_exact, rate_ppm
+from mlmroi.network import Network
+from mlmroi.plans.base import ComponentResult, PeriodVolumes
+from mlmroi.plans.upline import pay_uplines
+
+
+class FastStartConfig(BaseModel):
+    """Config of a fast-start component (``[[plan.components]] type = "fast_start"``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["fast_start"] = "fast_start"
+    name: str | None = Field(default=None, description="label in outputs; default: the type")
+    rate: float = Field(ge=0.0, le=1.0)
+    days: int = Field(default=30, ge=0, le=3660)
+    active_min_pv: float = Field(default=0.0, ge=0.0)
+
+    @field_validator("rate")
+    @classmethod
+    def _exact(cls, rate: float) -> float:
+        if not is_ppm_exact(rate):
+            raise ValueError(f"rate {rate} has more than 6 decimals")
+        return rate
+
+    @property
+    def label(self) -> str:
+        """The component's name in outputs."""
+        return self.name or self.type
+
+
+def fast_start(
+    network: Network, volumes: PeriodVolumes, config: FastStartConfig, volume_scale: int
+) -> ComponentResult:
+    """Pay each sponsor ``rate`` of their recruits' early volume (``volumes.early[config.days]``)."""
+    early = volumes.early.get(config.days)
+    if early is None:
+        raise ValueError(f"early volume for {config.days} days was not aggregated")
+    active = volumes.personal >= round(config.active_min_pv * volume_scale)
+    level_ppm = np.array([rate_ppm(config.rate)], dtype=np.int64)
+    return pay_uplines(network, config.label, early, active, level_ppm, levelled=False)
