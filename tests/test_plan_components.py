@@ -179,3 +179,13 @@ def test_sample_with_full_plan(tmp_path: Path) -> None:
     assert p["commissions_matching"].sum() > 0 and p["commissions_fast_start"].sum() > 0
     roots = p.filter(pl.col("sponsor_id").is_null())
     assert roots["branch_commissions"].sum() == p["commissions"].sum() == result.commissions["amount"].sum()
+
+
+@pytest.mark.parametrize("plan", sorted((Path(__file__).resolve().parents[1] / "data" / "plans").glob("*.toml")))
+def test_example_plans_run_on_the_sample(plan: Path) -> None:
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    config = mlmroi.load_config(plan)
+    result = mlmroi.score(sample, config, strict=True)
+    for component in config.plan.components:
+        assert result.participants[f"commissions_{component.label}"].sum() > 0, component.label
+    assert Decimal(result.run["totals"]["commissions"]) == result.commissions["amount"].sum()
