@@ -130,7 +130,7 @@ def naive_matching(
 
 
 @given(
-    parents=st.lists(st.integers(0, 10_000), min_size=1, max_size=25),
+    parents=st.lists(st.integers(0, 10_000), min_size=1, max_size=24),
     earned=st.lists(st.integers(0, 100_000), min_size=25, max_size=25),
     pv=st.lists(st.integers(0, 200), min_size=25, max_size=25),
     rates=st.lists(st.integers(0, 3000), min_size=1, max_size=4),
