@@ -102,14 +102,10 @@ def score(
             data.orders, data.network.size, window, config.money.margin_rate, joined_day, early_days(config)
         )
         data = replace(data, orders=())  # every later stage uses the totals: free the order rows
-        personal = totals.personal_volume
-        if config.plan.customer_volume_to_sponsor:
-            is_customer = (data.participants["role"] == "customer").to_numpy()
-            personal = move_customer_volume(
-                personal, data.network.nearest_ancestor_where(~is_customer), is_customer
-            )
+        volumes = plan_volumes(data, totals, labels, config)
+        personal = volumes.personal
     with clock.stage("commissions"):
-        results = run_plan(data.network, PeriodVolumes(personal, labels, totals.early), config)
+        results = run_plan(data.network, volumes, config)
     with clock.stage("economics"):
         allocation = allocate_costs(
             data.costs, data.participants, data.attributes, window, totals, config, data.rejects
@@ -134,6 +130,20 @@ def score(
             allocation.shared_total,
         )
     return Result(participants, commissions, rejects, run, clock.timings)
+
+
+def plan_volumes(
+    data: Dataset, totals: OrderTotals, labels: tuple[str, ...], config: Config
+) -> PeriodVolumes:
+    """The per-period volumes a plan pays on: PV, with customers' volume moved to their nearest distributor
+    upline when ``plan.customer_volume_to_sponsor`` is set, plus the fast-start early volumes."""
+    personal = totals.personal_volume
+    if config.plan.customer_volume_to_sponsor:
+        is_customer = (data.participants["role"] == "customer").to_numpy()
+        personal = move_customer_volume(
+            personal, data.network.nearest_ancestor_where(~is_customer), is_customer
+        )
+    return PeriodVolumes(personal, labels, totals.early)
 
 
 def _strict_message(data: Dataset) -> list[str]:
