@@ -183,6 +183,78 @@ def validate_cli(
     raise typer.Exit(1)
 
 
+@app.command("simulate")
+def simulate_cli(
+    dataset: DatasetArg,
+    plan: Annotated[
+        list[Path],
+        typer.Option("--plan", help="A TOML file with a [plan]; repeat. The first is the baseline."),
+    ],
+    config: ConfigOpt = None,
+    orphans: OrphansOpt = Orphans.reject,
+    top: Annotated[int, typer.Option(help="Biggest winners and losers to list per plan.")] = 10,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the comparison as JSON here.")
+    ] = None,
+) -> None:
+    """Plans side by side on the same data: payout ratio, commissions by component and depth, ROI shifts.
+
+    Window, money and costs come from the dataset's config (or --config); each --plan file contributes
+    only its [plan]. The dataset is read and aggregated once.
+    """
+    import json
+
+    from mlmroi.config import load_config
+    from mlmroi.simulate import load_plan, simulate
+
+    try:
+        base = load_config(config, dataset)
+        configs = {}
+        for path in plan:
+            name = path.stem if path.stem not in configs else str(path)
+            configs[name] = load_plan(path, base)
+        with err.status("simulating"):
+            result = simulate(dataset, configs, orphans=orphans.value, top=top)
+    except MlmRoiError as exc:
+        raise _fail(exc) from None
+    names = list(result.plans)
+    table = Table(title=f"plans side by side (baseline: {names[0]})")
+    table.add_column("figure")
+    for name in names:
+        table.add_column(name, justify="right")
+
+    def row(label: str, values: list[object]) -> None:
+        table.add_row(Text(label), *[Text("—" if v is None else str(v)) for v in values])
+
+    plans = result.plans
+    row("commissions", [plans[n]["commissions"] for n in names])
+    row(
+        "payout ratio",
+        [f"{plans[n]['payout_ratio']:.2%}" if plans[n]["payout_ratio"] is not None else None for n in names],
+    )
+    row("company profit", [plans[n]["profit"] for n in names])
+    for component in dict.fromkeys(c for n in names for c in plans[n]["by_component"]):
+        row(f"  {component}", [plans[n]["by_component"].get(component) for n in names])
+    for band in plans[names[0]]["by_depth_band"]:
+        row(f"  depth {band}", [plans[n]["by_depth_band"][band] for n in names])
+    for period in plans[names[0]]["payout_ratio_by_period"]:
+        ratios = [plans[n]["payout_ratio_by_period"][period] for n in names]
+        row(f"  payout {period}", [f"{r:.2%}" if r is not None else None for r in ratios])
+    row("ROI turns negative", [plans[n].get("roi_turns_negative", "") for n in names])
+    row("ROI turns positive", [plans[n].get("roi_turns_positive", "") for n in names])
+    out.print(table)
+    if result.changes.height:
+        changes = Table(title="biggest changes in commissions against the baseline")
+        for column in result.changes.columns:
+            changes.add_column(column, justify="right" if column not in ("plan",) else "left")
+        for values in result.changes.iter_rows():
+            changes.add_row(*[Text(str(v)) for v in values])
+        out.print(changes)
+    if json_out is not None:
+        json_out.write_text(json.dumps(result.as_json(), indent=2) + "\n", encoding="utf-8")
+        out.print(f"wrote {json_out}", highlight=False, soft_wrap=True, markup=False)
+
+
 @app.command("generate")
 def generate_cli(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the dataset into.")],

@@ -7,9 +7,9 @@ import shutil
 from pathlib import Path
 
 import polars as pl
-from mlmroi_cli.main import app
 from typer.testing import CliRunner
 
+from mlmroi_cli.main import app
 from tests.helpers import ORACLE_ORDERS, ORACLE_PARTICIPANTS, write_dataset
 
 runner = CliRunner()

@@ -181,7 +181,9 @@ def test_sample_with_full_plan(tmp_path: Path) -> None:
     assert roots["branch_commissions"].sum() == p["commissions"].sum() == result.commissions["amount"].sum()
 
 
-@pytest.mark.parametrize("plan", sorted((Path(__file__).resolve().parents[1] / "data" / "plans").glob("*.toml")))
+@pytest.mark.parametrize(
+    "plan", sorted((Path(__file__).resolve().parents[1] / "data" / "plans").glob("*.toml"))
+)
 def test_example_plans_run_on_the_sample(plan: Path) -> None:
     sample = Path(__file__).resolve().parents[1] / "data" / "sample"
     config = mlmroi.load_config(plan)
