@@ -121,12 +121,23 @@ class DistributorConfig(_Model):
     own_purchases_are_expenses: bool = True
 
 
+class AuditConfig(_Model):
+    """The commission audit (when the dataset has a ``commissions`` table of what was actually paid)."""
+
+    tolerance: float = Field(
+        default=0.01, ge=0.0, description="flag |paid − computed| above this, per participant"
+    )
+
+
 class Config(_Model):
     """The whole configuration of a run."""
 
     window: WindowConfig = WindowConfig()
     money: MoneyConfig = MoneyConfig()
-    columns: dict[Literal["participants", "orders", "costs"], dict[str, str]] = Field(default_factory=dict)
+    columns: dict[Literal["participants", "orders", "costs", "commissions"], dict[str, str]] = Field(
+        default_factory=dict
+    )
+    audit: AuditConfig = AuditConfig()
     plan: PlanConfig = PlanConfig()
     costs: CostsConfig = CostsConfig()
     distributor: DistributorConfig = DistributorConfig()

@@ -16,7 +16,7 @@ import polars as pl
 
 from mlmroi import __version__
 from mlmroi.config import Config
-from mlmroi.economics import Economics, allocate_costs, compute
+from mlmroi.economics import Economics, allocate_costs, compute, paid_by_node
 from mlmroi.errors import ConfigError, DataError
 from mlmroi.io.load import Dataset, Orphans, load
 from mlmroi.io.read import fingerprint
@@ -112,7 +112,10 @@ def score(
         )
         if strict and len(data.rejects):
             raise DataError(_strict_message(data))
-        econ = compute(data.network, data.participants, totals, results, allocation, config)
+        paid, paid_outside = (
+            (None, 0) if data.paid is None else paid_by_node(data.paid, window, data.network.size)
+        )
+        econ = compute(data.network, data.participants, totals, results, allocation, config, paid)
     with clock.stage("tables"):
         scale = 10**config.money.decimals
         participants = participants_table(data, totals, personal, econ, config, scale)
@@ -128,6 +131,7 @@ def score(
             results,
             allocation.outside_window_rows,
             allocation.shared_total,
+            paid_outside,
         )
     return Result(participants, commissions, rejects, run, clock.timings)
 
@@ -166,16 +170,19 @@ def _run_info(
     results: list[ComponentResult],
     costs_outside: int,
     shared_total: int,
+    paid_outside: int,
 ) -> dict[str, Any]:
     decimals = config.money.decimals
     rows = data.rows()
     rows["orders"]["outside_window"] = order_totals.outside_window
     if "costs" in rows:
         rows["costs"]["outside_window"] = costs_outside
+    if "commissions" in rows:
+        rows["commissions"]["outside_window"] = paid_outside
     volume = int(order_totals.personal_volume.sum())
     commissions = int(econ.commissions.sum())
     roots = data.network.roots
-    totals = {
+    totals: dict[str, Any] = {
         "revenue": money(int(order_totals.revenue_by_period.sum()), decimals),
         "margin": money(int(econ.margin.sum()), decimals),
         "volume": money(volume, decimals),
@@ -191,6 +198,16 @@ def _run_info(
         if econ.costs.sum()
         else None,
     }
+    if econ.paid_commissions is not None:
+        difference = econ.paid_commissions - econ.computed_commissions
+        tolerance = round(config.audit.tolerance * 10**decimals)
+        totals["audit"] = {
+            "paid": money(int(econ.paid_commissions.sum()), decimals),
+            "computed": money(int(econ.computed_commissions.sum()), decimals),
+            "difference": money(int(difference.sum()), decimals),
+            "tolerance": money(tolerance, decimals),
+            "participants_flagged": int((np.abs(difference) > tolerance).sum()),
+        }
     return {
         "mlmroi_version": __version__,
         "versions": {"polars": pl.__version__, "numpy": np.__version__},

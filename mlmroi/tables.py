@@ -78,6 +78,10 @@ def participants_table(
         "distributor_expenses": econ.distributor_expenses,
         "distributor_net": econ.distributor_net,
     }
+    if econ.paid_commissions is not None:  # the commission audit: what was paid against the plan
+        money_columns["commissions_computed"] = econ.computed_commissions
+        money_columns["commissions_paid"] = econ.paid_commissions
+        money_columns["commission_difference"] = econ.paid_commissions - econ.computed_commissions
     order = data.id_order  # numpy takes are cheaper than reordering the finished frame
     p = data.participants.select("participant_id", "sponsor_id", "role", "joined_on")
     frame = p.gather(pl.Series(order)).with_columns([pl.Series(k, v[order]) for k, v in counts.items()])
@@ -98,6 +102,10 @@ def participants_table(
         batch = names[start : start + 6]
         frame = frame.with_columns([pl.Series(k, money_columns[k][order]) for k in batch])
         frame = frame.with_columns([finished(k) for k in batch])
+    if econ.paid_commissions is not None:
+        tolerance = round(config.audit.tolerance * 10**d)
+        flag = np.abs(econ.paid_commissions - econ.computed_commissions)[order] > tolerance
+        frame = frame.with_columns(pl.Series("commission_flag", flag))
     return frame
 
 

@@ -26,8 +26,8 @@ from mlmroi.network import kernels as tree_kernels
 
 IntArray = npt.NDArray[np.int64]
 Orphans = Literal["reject", "root"]
-TableName = Literal["participants", "orders", "costs"]
-TABLE_NAMES: tuple[TableName, ...] = ("participants", "orders", "costs")
+TableName = Literal["participants", "orders", "costs", "commissions"]
+TABLE_NAMES: tuple[TableName, ...] = ("participants", "orders", "costs", "commissions")
 _CHAIN_SHOWN = 6  # ids shown in a chain before an ellipsis
 
 
@@ -65,6 +65,9 @@ class Dataset:
         pl.DataFrame, ...
     ]  # used order rows, one frame per chunk read (node, ordered_on, amount, …)
     costs: pl.DataFrame | None
+    paid: (
+        pl.DataFrame | None
+    )  # the commissions table (what was actually paid): node, paid_on, amount, component
     rejects: Rejects
     rows_in: dict[str, int]
     files: dict[str, Path]
@@ -523,7 +526,54 @@ def load(dataset: str | Path, config: Config, orphans: Orphans = "reject") -> Da
         costs = _costs(
             costs_raw, kind, lookup, node_of_code, rejected_row, rejects, decimals, config, attributes.names
         )
+    paid_raw = raws.pop("commissions")
+    paid = None
+    if paid_raw is not None:
+        paid = _paid(paid_raw, kind, lookup, node_of_code, rejected_row, rejects, decimals)
     id_order = node_of_code[node_of_code >= 0]  # codes ascend with id
     return Dataset(
-        network, participants, attributes, orders, costs, rejects, rows_in, files, orphans_rooted, id_order
+        network,
+        participants,
+        attributes,
+        orders,
+        costs,
+        paid,
+        rejects,
+        rows_in,
+        files,
+        orphans_rooted,
+        id_order,
     )
+
+
+def _paid(
+    raw: RawTable,
+    kind: pl.DataType,
+    lookup: _IdLookup,
+    node_of_code: IntArray,
+    rejected_row: dict[int, int],
+    rejects: Rejects,
+    decimals: int,
+) -> pl.DataFrame:
+    """The commissions actually paid (for the audit); negative amounts are clawbacks and allowed."""
+    frame = raw.frame()
+    checks = _Checks("commissions", raw.label, frame, rejects)
+    node, checks.bad = _owner(
+        frame, "commissions", kind, lookup, node_of_code, rejected_row, rejects, required=True
+    )
+    paid_on = checks.date("paid_on")
+    amount = _money(checks.number("amount"), decimals)
+    component = (
+        parse.parse_text(frame["component"].cast(pl.String))
+        if "component" in frame.columns
+        else pl.Series([None] * frame.height, dtype=pl.String)
+    )
+    used = pl.DataFrame(
+        {
+            "node": pl.Series(node),
+            "paid_on": paid_on,
+            "amount": amount,
+            "component": component.alias("component"),
+        }
+    )
+    return used.filter(~checks.bad) if bool(checks.bad.any()) else used

@@ -24,11 +24,13 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "participants": ("participant_id", "sponsor_id", "joined_on"),
     "orders": ("participant_id", "ordered_on", "amount"),
     "costs": ("participant_id", "incurred_on", "category", "amount"),
+    "commissions": ("participant_id", "paid_on", "amount"),
 }
 OPTIONAL: dict[str, tuple[str, ...]] = {
     "participants": ("role", "left_on"),
     "orders": ("order_id", "volume", "cost", "retail"),
     "costs": ("payer", "filter_column", "filter_value"),
+    "commissions": ("component",),
 }
 MANDATORY_TABLES = ("participants", "orders")
 

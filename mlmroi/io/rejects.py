@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 SCHEMA = {"table": pl.String, "row": pl.Int64, "column": pl.String, "value": pl.String, "reason": pl.String}
-TABLE_ORDER = ("participants", "orders", "costs")
+TABLE_ORDER = ("participants", "orders", "costs", "commissions")
 
 
 class Rejects:
