@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mlmroi.errors import ConfigError
 from mlmroi.plans.fast_start import FastStartConfig
 from mlmroi.plans.matching import MatchingConfig
+from mlmroi.plans.stairstep import StairstepConfig
 from mlmroi.plans.unilevel import UnilevelConfig
 
 CONFIG_FILE = "mlmroi.toml"
@@ -27,8 +28,11 @@ COMPONENT_MODELS: dict[str, type[BaseModel]] = {
     "unilevel": UnilevelConfig,
     "matching": MatchingConfig,
     "fast_start": FastStartConfig,
+    "stairstep": StairstepConfig,
 }
-AnyComponent = Annotated[UnilevelConfig | MatchingConfig | FastStartConfig, Field(discriminator="type")]
+AnyComponent = Annotated[
+    UnilevelConfig | MatchingConfig | FastStartConfig | StairstepConfig, Field(discriminator="type")
+]
 
 
 class _Model(BaseModel):

@@ -46,10 +46,11 @@ def participants_table(
     net, d = data.network, config.money.decimals
     window_pv = personal.sum(axis=0)
     window_gv = net.group_volume(window_pv)  # Σ over periods of GV = GV of the window's PV
-    active_any = np.zeros(net.size, dtype=bool)
-    if config.plan.components:
-        min_pv = min(round(c.active_min_pv * scale) for c in config.plan.components)
-        active_any = (personal >= min_pv).any(axis=0) & (personal != 0).any(axis=0)
+    # Active frontline: recruits active in at least one period, by the lowest activity threshold of the
+    # plan's components (any non-zero PV when no component sets one).
+    thresholds = [c.active_min_pv for c in config.plan.components if hasattr(c, "active_min_pv")]
+    min_pv = round(min(thresholds, default=0.0) * scale)
+    active_any = ((personal >= min_pv) & (personal != 0)).any(axis=0)
     counts: dict[str, npt.NDArray[Any]] = {
         "depth": net.depth,
         "frontline": net.frontline(),

@@ -12,12 +12,13 @@ from mlmroi.network import Network
 from mlmroi.plans.base import ComponentResult, PeriodVolumes
 from mlmroi.plans.fast_start import FastStartConfig, fast_start
 from mlmroi.plans.matching import MatchingConfig, matching
+from mlmroi.plans.stairstep import StairstepConfig, stairstep
 from mlmroi.plans.unilevel import UnilevelConfig, unilevel
 
 if TYPE_CHECKING:
     from mlmroi.config import Config
 
-ComponentConfig = UnilevelConfig | MatchingConfig | FastStartConfig
+ComponentConfig = UnilevelConfig | MatchingConfig | FastStartConfig | StairstepConfig
 
 
 def run_plan(network: Network, volumes: PeriodVolumes, config: Config) -> list[ComponentResult]:
@@ -29,6 +30,8 @@ def run_plan(network: Network, volumes: PeriodVolumes, config: Config) -> list[C
             results[i] = unilevel(network, volumes, component, scale)
         elif isinstance(component, FastStartConfig):
             results[i] = fast_start(network, volumes, component, scale)
+        elif isinstance(component, StairstepConfig):
+            results[i] = stairstep(network, volumes, component, scale)
     base = [results[i] for i in sorted(results)]
     for i, component in enumerate(config.plan.components):
         if isinstance(component, MatchingConfig):
@@ -47,10 +50,12 @@ __all__ = [
     "FastStartConfig",
     "MatchingConfig",
     "PeriodVolumes",
+    "StairstepConfig",
     "UnilevelConfig",
     "early_days",
     "fast_start",
     "matching",
     "run_plan",
+    "stairstep",
     "unilevel",
 ]

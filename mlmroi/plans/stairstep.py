@@ -1,0 +1,153 @@
+"""Stairstep (differential): a payee earns ``(own rate − highest rate between) × volume`` per source.
+
+Each period every participant gets the highest rank whose ``min_pv`` and ``min_gv`` they meet (GV: the
+period's group volume in the sponsor tree). With ``personal_rebate = true`` a participant earns their own
+rate on their own PV and counts as "between" for their uplines; with ``false`` they earn nothing on their
+own PV and the source is not "between" (both conventions exist in the field). Nobody earns a negative
+difference: an upline whose rate is not above the highest rate between earns nothing on that source.
+
+One bottom-up pass per period, O(participants × ranks): each node carries its subtree's volume bucketed by
+the highest rank met on the way up (``bucket[i, r]``); a node's pay is Σ_r (rate_i − rate_r)⁺ × bucket[i, r],
+and moving to the parent lifts every bucket below the node's own rank into it. A top-down pass gives, per
+node, what one unit of volume arriving with each bucket pays to the node and all its uplines, so each
+source's generated commission (for branch ROI) costs O(1). Breakaway and qualified legs are not in this
+release.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from mlmroi._numba import kernel
+from mlmroi.money import RATE_SCALE, IntArray, divide_half_even, is_ppm_exact, rate_ppm
+from mlmroi.network import Network
+from mlmroi.plans.base import ComponentResult, PeriodVolumes
+
+
+class RankConfig(BaseModel):
+    """One rank of a stairstep: reached with PV ≥ ``min_pv`` and GV ≥ ``min_gv`` in the period."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    rate: float = Field(ge=0.0, le=1.0)
+    min_pv: float = Field(default=0.0, ge=0.0)
+    min_gv: float = Field(default=0.0, ge=0.0)
+
+
+class StairstepConfig(BaseModel):
+    """Config of a stairstep component (``[[plan.components]] type = "stairstep"``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: Literal["stairstep"] = "stairstep"
+    name: str | None = Field(default=None, description="label in outputs; default: the type")
+    ranks: list[RankConfig] = Field(min_length=1, max_length=32)
+    personal_rebate: bool = True
+
+    @model_validator(mode="after")
+    def _ordered(self) -> StairstepConfig:
+        for lower, upper in zip(self.ranks, self.ranks[1:], strict=False):
+            if upper.rate < lower.rate:
+                raise ValueError(
+                    f"ranks must be listed by rising rate ({upper.name!r} pays less than {lower.name!r})"
+                )
+        for rank in self.ranks:
+            if not is_ppm_exact(rank.rate):
+                raise ValueError(f"rank {rank.name!r} rate {rank.rate} has more than 6 decimals")
+        return self
+
+    @property
+    def label(self) -> str:
+        """The component's name in outputs."""
+        return self.name or self.type
+
+
+@kernel
+def _stairstep_period(parent, pv, min_pv, min_gv, bucket_ppm, rebate, received, generated):  # type: ignore[no-untyped-def]
+    """One period. Returns each node's pay in minor units × 10⁶ and its rank (-1: none).
+
+    Buckets: 0 = nobody between (rate 0), k + 1 = rank k. Adds exact attribution into received/generated.
+    """
+    n = parent.shape[0]
+    n_ranks = min_pv.shape[0]
+    n_buckets = n_ranks + 1
+    bucket = np.zeros((n, n_buckets), dtype=np.int64)
+    gv = pv.copy()
+    rank_bucket = np.zeros(n, dtype=np.int64)
+    pay = np.zeros(n, dtype=np.int64)
+    for i in range(n - 1, -1, -1):
+        b = 0
+        for k in range(n_ranks):
+            if pv[i] >= min_pv[k] and gv[i] >= min_gv[k]:
+                b = k + 1
+        rank_bucket[i] = b
+        own = bucket_ppm[b]
+        earned = own * pv[i] if rebate else 0
+        for r in range(b):
+            earned += (own - bucket_ppm[r]) * bucket[i, r]
+        pay[i] = earned
+        received[i] += earned
+        p = parent[i]
+        if p >= 0:
+            gv[p] += gv[i]
+            for r in range(n_buckets):
+                bucket[p, r if r > b else b] += bucket[i, r]
+            bucket[p, b if rebate else 0] += pv[i]
+    # Top-down: unit[i, r] = what one unit arriving at i with bucket r pays to i and every upline of i.
+    unit = np.zeros((n, n_buckets), dtype=np.int64)
+    for i in range(n):
+        p = parent[i]
+        b = rank_bucket[i]
+        for r in range(n_buckets):
+            diff = bucket_ppm[b] - bucket_ppm[r]
+            above = 0
+            if p >= 0:
+                above = unit[p, r if r > b else b]
+            unit[i, r] = (diff if diff > 0 else 0) + above
+    for s in range(n):
+        v = pv[s]
+        if v == 0:
+            continue
+        b = rank_bucket[s]
+        own = bucket_ppm[b] * v if rebate else 0
+        p = parent[s]
+        generated[s] += own + (unit[p, b if rebate else 0] * v if p >= 0 else 0)
+    return pay, rank_bucket - 1
+
+
+def stairstep(
+    network: Network, volumes: PeriodVolumes, config: StairstepConfig, volume_scale: int
+) -> ComponentResult:
+    """Run a stairstep component over every period; one row per payee × period (level null)."""
+    n_periods, n = volumes.personal.shape
+    min_pv = np.array([round(r.min_pv * volume_scale) for r in config.ranks], dtype=np.int64)
+    min_gv = np.array([round(r.min_gv * volume_scale) for r in config.ranks], dtype=np.int64)
+    bucket_ppm = np.array([0, *[rate_ppm(r.rate) for r in config.ranks]], dtype=np.int64)
+    received = np.zeros(n, dtype=np.int64)
+    generated = np.zeros(n, dtype=np.int64)
+    payees, periods, amounts = [], [], []
+    for p in range(n_periods):
+        pv = np.ascontiguousarray(volumes.personal[p])
+        pay, _ = _stairstep_period(
+            network.parent, pv, min_pv, min_gv, bucket_ppm, config.personal_rebate, received, generated
+        )
+        payee = np.flatnonzero(pay)
+        amount: IntArray = divide_half_even(pay[payee], RATE_SCALE)
+        keep = amount != 0
+        payees.append(payee[keep])
+        amounts.append(amount[keep])
+        periods.append(np.full(int(keep.sum()), p, dtype=np.int32))
+    count = sum(a.size for a in amounts)
+    return ComponentResult(
+        component=config.label,
+        payee=np.concatenate(payees) if payees else np.zeros(0, np.int64),
+        period=np.concatenate(periods) if periods else np.zeros(0, np.int32),
+        level=np.full(count, -1, dtype=np.int16),
+        amount=np.concatenate(amounts) if amounts else np.zeros(0, np.int64),
+        received_exact=received,
+        generated_exact=generated,
+    )

@@ -1,0 +1,185 @@
+"""Stairstep: ORACLES.md examples, public examples, and a naive walk-to-the-root twin on random forests."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import mlmroi
+from mlmroi.economics import branch_commissions
+from mlmroi.network import from_edges
+from mlmroi.plans.base import PeriodVolumes
+from mlmroi.plans.stairstep import StairstepConfig, stairstep
+from tests.helpers import write_dataset
+
+GV_RANKS = [
+    {"name": "member", "rate": 0.0},
+    {"name": "bronze", "rate": 0.05, "min_gv": 500},
+    {"name": "silver", "rate": 0.10, "min_gv": 1000},
+    {"name": "gold", "rate": 0.15, "min_gv": 2000},
+]
+
+
+def pay(
+    sponsor: dict[str, str | None], pv: dict[str, float], ranks: list[dict[str, object]], rebate: bool
+) -> dict[str, float]:
+    net = from_edges(list(sponsor), list(sponsor.values()))
+    ids = net.ids.to_list()
+    personal = np.array([[round(pv[v] * 100) for v in ids]], dtype=np.int64)
+    result = stairstep(
+        net, PeriodVolumes(personal, ("2025-01",)), StairstepConfig(ranks=ranks, personal_rebate=rebate), 100
+    )
+    out = {v: 0.0 for v in ids}
+    for payee, amount in zip(result.payee.tolist(), result.amount.tolist(), strict=True):
+        out[ids[payee]] += amount / 100
+    assert result.received_exact.sum() == result.generated_exact.sum()
+    return out
+
+
+@pytest.mark.parametrize(
+    ("rebate", "expected"),
+    [
+        # ORACLES.md, Compensation plans, Stairstep (constructed): A root; B and D under A; C under B.
+        (True, {"A": 200.0, "B": 70.0, "C": 30.0, "D": 0.0}),
+        (False, {"A": 120.0, "B": 60.0, "C": 0.0, "D": 0.0}),
+    ],
+)
+def test_stairstep_oracle(rebate: bool, expected: dict[str, float]) -> None:
+    sponsor = {"A": None, "B": "A", "C": "B", "D": "A"}
+    pv = {"A": 800, "B": 400, "C": 600, "D": 200}
+    assert pay(sponsor, pv, GV_RANKS, rebate) == expected
+
+
+def test_be_infinity_breakaway_example_3() -> None:
+    # ORACLES.md, Be-Infinity unilevel-breakaway example 3 (personal_rebate = false): the payee at 12%;
+    # User4 at 4% stands between the payee and User5 -> User5's 1,200 pays (12 - 4)% = 96; User6 (10%) is
+    # the source of 4,800 and not "between" -> 12% = 576. (Plus 12% of User4's own 100 = 12.)
+    ranks = [
+        {"name": "r4", "rate": 0.04, "min_pv": 100},
+        {"name": "r10", "rate": 0.10, "min_pv": 4000},
+        {"name": "r12", "rate": 0.12, "min_pv": 10000},
+    ]
+    sponsor = {"payee": None, "user4": "payee", "user5": "user4", "user6": "payee"}
+    pv = {"payee": 10000, "user4": 100, "user5": 1200, "user6": 4800}
+    assert pay(sponsor, pv, ranks, rebate=False)["payee"] == pytest.approx(96 + 576 + 12)
+
+
+def test_life_leadership_faq() -> None:
+    # ORACLES.md, Life Leadership FAQ: own PV 1,500 at 15%; a downline team of 1,000 PV whose leader is at
+    # 12% -> differential 3% x 1,000 = 30 (plus 15% x 1,500 = 225 on own PV with the personal rebate).
+    ranks = [{"name": "r12", "rate": 0.12, "min_pv": 1000}, {"name": "r15", "rate": 0.15, "min_pv": 1500}]
+    out = pay({"me": None, "leader": "me"}, {"me": 1500, "leader": 1000}, ranks, rebate=True)
+    assert out["me"] == pytest.approx(225 + 30)
+    assert out["leader"] == pytest.approx(120)
+
+
+@pytest.mark.parametrize(("downline_rank", "expected"), [(1, 10.0), (2, 5.0), (3, 0.0)])
+def test_networkmarketingwhy_each_rank_adds_five_percent(downline_rank: int, expected: float) -> None:
+    # ORACLES.md, networkmarketingwhy.com: each rank adds 5%; at rank 3 (15%) you earn 10% on a rank-1
+    # downline, 5% once it reaches rank 2, 0 once it reaches rank 3 (per 100 of the downline's volume).
+    ranks = [{"name": f"rank{k}", "rate": 0.05 * k, "min_pv": 100 * k} for k in (1, 2, 3)]
+    # The downline's own rank stands between (personal_rebate = true); "me" also earns 15% on own PV 300.
+    out = pay({"me": None, "down": "me"}, {"me": 300, "down": 100 * downline_rank}, ranks, rebate=True)
+    assert out["me"] == pytest.approx(45 + expected * downline_rank)
+
+
+def naive_stairstep(
+    sponsor: dict[str, str | None], pv: dict[str, int], rates: list[int], mins: list[int], rebate: bool
+) -> dict[str, int]:
+    """Walk from every source to the root, tracking the highest rate between; round once per payee."""
+    children: dict[str, list[str]] = {v: [] for v in sponsor}
+    for v, s in sponsor.items():
+        if s is not None:
+            children[s].append(v)
+
+    def gv(v: str) -> int:
+        return pv[v] + sum(gv(c) for c in children[v])
+
+    rate = {}
+    for v in sponsor:
+        met = [r for r, m in zip(rates, mins, strict=True) if gv(v) >= m]
+        rate[v] = max(met, default=0)
+    owed: dict[str, Decimal] = {v: Decimal(0) for v in sponsor}
+    for source in sponsor:
+        between = rate[source] if rebate else 0
+        if rebate:
+            owed[source] += Decimal(rate[source]) * pv[source]
+        payee = sponsor[source]
+        while payee is not None:
+            owed[payee] += Decimal(max(0, rate[payee] - between)) * pv[source]
+            between = max(between, rate[payee])
+            payee = sponsor[payee]
+    return {v: int((x / 1_000_000).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)) for v, x in owed.items()}
+
+
+@given(
+    parents=st.lists(st.integers(0, 1000), min_size=1, max_size=30),
+    pv=st.lists(st.integers(0, 50_000), min_size=31, max_size=31),
+    steps=st.lists(st.tuples(st.integers(1, 300), st.integers(0, 2_000_000)), min_size=1, max_size=4),
+    rebate=st.booleans(),
+)
+def test_stairstep_matches_naive_twin(
+    parents: list[int], pv: list[int], steps: list[tuple[int, int]], rebate: bool
+) -> None:
+    ids = [f"n{i}" for i in range(len(parents) + 1)]
+    sponsor: dict[str, str | None] = {ids[0]: None}
+    for i, r in enumerate(parents, start=1):
+        sponsor[ids[i]] = ids[r % i] if r % 5 else None
+    rates, mins, rate, floor = [], [], 0, 0
+    for add_rate, add_min in steps:  # rising rates and rising GV thresholds
+        rate += add_rate * 100
+        floor += add_min
+        rates.append(rate)
+        mins.append(floor)
+    pv_by = {v: pv[i] for i, v in enumerate(ids)}
+    net = from_edges(ids, [sponsor[v] for v in ids])
+    order = net.ids.to_list()
+    personal = np.array([[pv_by[v] for v in order]], dtype=np.int64)
+    ranks = [
+        {"name": f"r{k}", "rate": r / 1_000_000, "min_gv": m / 100}
+        for k, (r, m) in enumerate(zip(rates, mins, strict=True))
+    ]
+    result = stairstep(
+        net, PeriodVolumes(personal, ("2025-01",)), StairstepConfig(ranks=ranks, personal_rebate=rebate), 100
+    )
+    got = {v: 0 for v in ids}
+    for payee, amount in zip(result.payee.tolist(), result.amount.tolist(), strict=True):
+        got[order[payee]] += amount
+    assert got == naive_stairstep(sponsor, pv_by, rates, mins, rebate)
+    # Pay on any source never exceeds the top rate x its volume; branch figures reconcile at the roots.
+    assert result.received_exact.sum() <= rates[-1] * personal.sum()
+    received = np.zeros(len(ids), dtype=np.int64)
+    np.add.at(received, result.payee, result.amount)
+    branch = branch_commissions(net, [result], received)
+    for root in net.roots:
+        in_tree = net.root_of == root
+        assert branch[root] == received[in_tree].sum()
+
+
+def test_stairstep_end_to_end(tmp_path: Path) -> None:
+    people = (
+        "participant_id,sponsor_id,joined_on\nA,,2024-01-01\nB,A,2024-01-01\nC,B,2024-01-01\nD,A,2024-01-01\n"
+    )
+    orders = "participant_id,ordered_on,amount\nA,2025-01-05,800\nB,2025-01-05,400\nC,2025-01-05,600\nD,2025-01-05,200\n"
+    ranks = "".join(
+        f'[[plan.components.ranks]]\nname = "{r["name"]}"\nrate = {r["rate"]}\nmin_gv = {r.get("min_gv", 0)}\n'
+        for r in GV_RANKS
+    )
+    config = (
+        '[window]\nstart = 2025-01-01\nend = 2025-01-31\n[[plan.components]]\ntype = "stairstep"\n' + ranks
+    )
+    folder = write_dataset(tmp_path, people, orders, config=config)
+    result = mlmroi.score(folder, mlmroi.load_config(dataset=folder))
+    paid = dict(result.participants.select("participant_id", "commissions_stairstep").iter_rows())
+    assert paid == {
+        "A": Decimal("200.00"),
+        "B": Decimal("70.00"),
+        "C": Decimal("30.00"),
+        "D": Decimal("0.00"),
+    }
+    assert result.commissions["level"].null_count() == result.commissions.height
