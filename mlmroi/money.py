@@ -60,12 +60,6 @@ def apply_rate(minor: IntArray, ppm: int) -> IntArray:
     return divide_half_even(minor * ppm, RATE_SCALE)
 
 
-def to_minor(values: npt.NDArray[np.float64], decimals: int) -> IntArray:
-    """Float amounts to integer minor units, rounded half-to-even (np.rint)."""
-    out: IntArray = np.rint(np.asarray(values, dtype=np.float64) * 10**decimals).astype(np.int64)
-    return out
-
-
 def split_largest_remainder(total: int, weights: IntArray) -> IntArray:
     """Split ``total`` minor units in proportion to non-negative integer ``weights``, exactly.
 

@@ -26,12 +26,6 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "costs": ("participant_id", "incurred_on", "category", "amount"),
     "commissions": ("participant_id", "paid_on", "amount"),
 }
-OPTIONAL: dict[str, tuple[str, ...]] = {
-    "participants": ("role", "left_on"),
-    "orders": ("order_id", "volume", "cost", "retail"),
-    "costs": ("payer", "filter_column", "filter_value"),
-    "commissions": ("component",),
-}
 MANDATORY_TABLES = ("participants", "orders")
 
 

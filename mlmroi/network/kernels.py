@@ -13,7 +13,6 @@ import numpy as np
 from mlmroi._numba import kernel
 
 # Why a participant was not accepted into the tree (codes shared with build.py).
-CHAIN_OK = 0
 CHAIN_REJECTED_ANCESTOR = 1
 CHAIN_IN_CYCLE = 2
 CHAIN_UNDER_CYCLE = 3
