@@ -156,11 +156,11 @@ class OrderTotals:
     outside_window: int  # order rows dated outside the window (used, not counted in figures)
     early: dict[int, IntArray] = field(default_factory=dict)  # days -> (periods, n) early volume
 
-    @property
-    def revenue(self) -> IntArray:
-        """Net revenue over the window (refunds included)."""
-        out: IntArray = self.revenue_by_period.sum(axis=0)
-        return out
+    revenue: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # window net revenue
+
+    def release_period_revenue(self) -> OrderTotals:
+        """The same totals without the (periods, n) revenue array, which only cost allocation needs."""
+        return replace(self, revenue_by_period=np.zeros((self.revenue_by_period.shape[0], 0), dtype=np.int64))
 
 
 def aggregate_orders(
@@ -224,7 +224,7 @@ def aggregate_orders(
                 first,
                 early,
             )
-    return replace(totals, outside_window=int(outside))
+    return replace(totals, outside_window=int(outside), revenue=totals.revenue_by_period.sum(axis=0))
 
 
 def move_customer_volume(

@@ -116,6 +116,9 @@ def score(
             (None, 0) if data.paid is None else paid_by_node(data.paid, window, data.network.size)
         )
         econ = compute(data.network, data.participants, totals, results, allocation, config, paid)
+        # What only cost allocation needed is released before the output tables are built (peak memory).
+        totals = totals.release_period_revenue()
+        data = replace(data, costs=None, paid=None, attributes=data.attributes.released())
     with clock.stage("tables"):
         scale = 10**config.money.decimals
         participants = participants_table(data, totals, personal, econ, config, scale)
@@ -183,7 +186,7 @@ def _run_info(
     commissions = int(econ.commissions.sum())
     roots = data.network.roots
     totals: dict[str, Any] = {
-        "revenue": money(int(order_totals.revenue_by_period.sum()), decimals),
+        "revenue": money(int(order_totals.revenue.sum()), decimals),
         "margin": money(int(econ.margin.sum()), decimals),
         "volume": money(volume, decimals),
         "acquisition_cost": money(int(econ.acquisition.sum()), decimals),

@@ -47,6 +47,10 @@ class Attributes:
         """The attribute column names."""
         return self.frame.columns
 
+    def released(self) -> Attributes:
+        """An empty copy (frees the columns once cost filters have been applied)."""
+        return Attributes(self.frame.clear(), self.rows_by_node[:0].copy())
+
     def equals(self, column: str, value: str) -> npt.NDArray[np.bool_]:
         """Per node: does ``column`` hold ``value`` (compared as text)?"""
         match = (self.frame[column].cast(pl.String) == value).fill_null(False).to_numpy()
