@@ -284,19 +284,27 @@ def _participants(
     return network, accepted, attributes, lookup, node_of_code, rejected_row, orphans_rooted
 
 
-def _owner(
-    frame: pl.DataFrame,
-    table: str,
-    kind: pl.DataType,
-    lookup: _IdLookup,
-    node_of_code: IntArray,
-    rejected_row: dict[int, int],
-    rejects: Rejects,
-    required: bool,
-) -> tuple[IntArray, pl.Series]:
+@dataclass(frozen=True, eq=False)
+class _Owners:
+    """What the tables after participants need to key their rows by node (and reject the rest)."""
+
+    lookup: _IdLookup
+    node_of_code: IntArray
+    rejected_row: dict[int, int]  # code of a rejected participant -> their participants row
+    rejects: Rejects
+    decimals: int
+
+    @property
+    def kind(self) -> pl.DataType:
+        """The dataset's id type."""
+        return self.lookup.ids.dtype
+
+
+def _owner(frame: pl.DataFrame, table: str, owners: _Owners, required: bool) -> tuple[IntArray, pl.Series]:
     """Node of each row's participant (-1 for none) and the mask of rows rejected for it."""
-    pid, pid_bad = parse.parse_id(frame["participant_id"], kind)
-    node = lookup.nodes(pid, node_of_code)
+    lookup, rejects, rejected_row = owners.lookup, owners.rejects, owners.rejected_row
+    pid, pid_bad = parse.parse_id(frame["participant_id"], owners.kind)
+    node = lookup.nodes(pid, owners.node_of_code)
     if bool(pid_bad.any()):
         node[pid_bad.to_numpy()] = -1
     given = pid.is_not_null() | pid_bad
@@ -341,31 +349,25 @@ def _money(values: pl.Series, decimals: int) -> pl.Series:
 def _order_chunk(
     frame: pl.DataFrame,
     label: str,
-    kind: pl.DataType,
-    lookup: _IdLookup,
-    node_of_code: IntArray,
-    rejected_row: dict[int, int],
-    rejects: Rejects,
-    decimals: int,
+    owners: _Owners,
 ) -> pl.DataFrame:
     """Parse one slice of the orders table; its bad rows go to rejects, the rest come back compact."""
-    checks = _Checks("orders", label, frame, rejects)
-    node, checks.bad = _owner(
-        frame, "orders", kind, lookup, node_of_code, rejected_row, rejects, required=True
-    )
+    checks = _Checks("orders", label, frame, owners.rejects)
+    node, checks.bad = _owner(frame, "orders", owners, required=True)
     reject = checks.reject
     ordered_on = checks.date("ordered_on")
     out = {
         "node": pl.Series(node),
         "ordered_on": ordered_on,
-        "amount": _money(checks.number("amount"), decimals),
+        "amount": _money(checks.number("amount"), owners.decimals),
     }
     if "volume" in frame.columns:
-        out["volume"] = _money(checks.number("volume", required=False), decimals).fill_null(out["amount"])
+        volume = _money(checks.number("volume", required=False), owners.decimals)
+        out["volume"] = volume.fill_null(out["amount"])
     else:
         out["volume"] = out["amount"]
     if "cost" in frame.columns:
-        out["cost"] = _money(checks.number("cost", required=False), decimals)
+        out["cost"] = _money(checks.number("cost", required=False), owners.decimals)
     else:
         out["cost"] = pl.Series([None] * frame.height, dtype=pl.Int64)
     if "retail" in frame.columns:
@@ -385,12 +387,7 @@ def _order_ids(frame: pl.DataFrame) -> pl.Series:
 
 def _orders(
     raw: RawTable,
-    kind: pl.DataType,
-    lookup: _IdLookup,
-    node_of_code: IntArray,
-    rejected_row: dict[int, int],
-    rejects: Rejects,
-    decimals: int,
+    owners: _Owners,
 ) -> tuple[pl.DataFrame, ...]:
     """The orders table, streamed chunk by chunk (see :meth:`RawTable.chunks`): used rows per chunk.
 
@@ -401,9 +398,7 @@ def _orders(
     increasing = "order_id" in raw.columns
     last: int | None = None
     for frame in raw.chunks():
-        chunks.append(
-            _order_chunk(frame, raw.label, kind, lookup, node_of_code, rejected_row, rejects, decimals)
-        )
+        chunks.append(_order_chunk(frame, raw.label, owners))
         if increasing and frame.height:
             oid = _order_ids(frame)
             values = oid.to_numpy() if oid.dtype.is_integer() and oid.null_count() == 0 else None
@@ -414,7 +409,7 @@ def _orders(
         ids = pl.concat([f.select(ROW, _order_ids(f).alias("order_id")) for f in raw.chunks()])
         dup = ids.filter(~pl.col("order_id").is_first_distinct() & pl.col("order_id").is_not_null())
         if dup.height:
-            rejects.add("orders", dup[ROW], "order_id", dup["order_id"], "duplicate order_id")
+            owners.rejects.add("orders", dup[ROW], "order_id", dup["order_id"], "duplicate order_id")
             chunks = [c.filter(~pl.col(ROW).is_in(dup[ROW].implode())) for c in chunks]
     return tuple(chunks)
 
@@ -424,20 +419,13 @@ _CHOICE_PAYER = ("company", "participant")
 
 def _costs(
     raw: RawTable,
-    kind: pl.DataType,
-    lookup: _IdLookup,
-    node_of_code: IntArray,
-    rejected_row: dict[int, int],
-    rejects: Rejects,
-    decimals: int,
+    owners: _Owners,
     config: Config,
     attribute_columns: list[str],
 ) -> pl.DataFrame:
     frame = raw.frame()
-    checks = _Checks("costs", raw.label, frame, rejects)
-    node, checks.bad = _owner(
-        frame, "costs", kind, lookup, node_of_code, rejected_row, rejects, required=False
-    )
+    checks = _Checks("costs", raw.label, frame, owners.rejects)
+    node, checks.bad = _owner(frame, "costs", owners, required=False)
     reject = checks.reject
     incurred = checks.date("incurred_on")
     amount = checks.number("amount")
@@ -492,7 +480,7 @@ def _costs(
             "incurred_on": incurred,
             "category": category.alias("category"),
             "kind": cost_kind.alias("kind"),
-            "amount": _money(amount, decimals).alias("amount"),
+            "amount": _money(amount, owners.decimals).alias("amount"),
             "payer": payer.alias("payer"),
             "filter_column": f_col.alias("filter_column"),
             "filter_value": f_val.alias("filter_value"),
@@ -520,20 +508,17 @@ def load(dataset: str | Path, config: Config, orphans: Orphans = "reject") -> Da
         participants_raw, rejects, orphans
     )
     del participants_raw
-    kind = lookup.ids.dtype
-    decimals = config.money.decimals
-    orders = _orders(orders_raw, kind, lookup, node_of_code, rejected_row, rejects, decimals)
+    owners = _Owners(lookup, node_of_code, rejected_row, rejects, config.money.decimals)
+    orders = _orders(orders_raw, owners)
     del orders_raw
     costs = None
     costs_raw = raws.pop("costs")
     if costs_raw is not None:
-        costs = _costs(
-            costs_raw, kind, lookup, node_of_code, rejected_row, rejects, decimals, config, attributes.names
-        )
+        costs = _costs(costs_raw, owners, config, attributes.names)
     paid_raw = raws.pop("commissions")
     paid = None
     if paid_raw is not None:
-        paid = _paid(paid_raw, kind, lookup, node_of_code, rejected_row, rejects, decimals)
+        paid = _paid(paid_raw, owners)
     id_order = node_of_code[node_of_code >= 0]  # codes ascend with id
     return Dataset(
         network,
@@ -552,21 +537,14 @@ def load(dataset: str | Path, config: Config, orphans: Orphans = "reject") -> Da
 
 def _paid(
     raw: RawTable,
-    kind: pl.DataType,
-    lookup: _IdLookup,
-    node_of_code: IntArray,
-    rejected_row: dict[int, int],
-    rejects: Rejects,
-    decimals: int,
+    owners: _Owners,
 ) -> pl.DataFrame:
     """The commissions actually paid (for the audit); negative amounts are clawbacks and allowed."""
     frame = raw.frame()
-    checks = _Checks("commissions", raw.label, frame, rejects)
-    node, checks.bad = _owner(
-        frame, "commissions", kind, lookup, node_of_code, rejected_row, rejects, required=True
-    )
+    checks = _Checks("commissions", raw.label, frame, owners.rejects)
+    node, checks.bad = _owner(frame, "commissions", owners, required=True)
     paid_on = checks.date("paid_on")
-    amount = _money(checks.number("amount"), decimals)
+    amount = _money(checks.number("amount"), owners.decimals)
     component = (
         parse.parse_text(frame["component"].cast(pl.String))
         if "component" in frame.columns
