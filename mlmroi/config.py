@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlmroi.errors import ConfigError
+from mlmroi.plans.caps import CapsConfig
 from mlmroi.plans.fast_start import FastStartConfig
 from mlmroi.plans.matching import MatchingConfig
 from mlmroi.plans.stairstep import StairstepConfig
@@ -66,6 +67,7 @@ class PlanConfig(_Model):
 
     components: list[AnyComponent] = Field(default_factory=list)
     customer_volume_to_sponsor: bool = False
+    caps: CapsConfig = CapsConfig()
 
     @field_validator("components", mode="before")
     @classmethod

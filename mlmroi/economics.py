@@ -159,13 +159,21 @@ def branch_commissions(network: Network, results: list[ComponentResult], receive
     """
     if not results:
         return np.zeros(network.size, dtype=np.int64)
-    generated = sum((r.generated_exact for r in results), np.zeros(network.size, dtype=np.int64))
-    received_exact = sum((r.received_exact for r in results), np.zeros(network.size, dtype=np.int64))
     inside = network.subtree_sum(received)
-    outside_exact = network.subtree_sum(np.asarray(generated)) - network.subtree_sum(
-        np.asarray(received_exact)
-    )
-    return np.asarray(inside + divide_half_even(outside_exact, RATE_SCALE), dtype=np.int64)
+    if all(r.attribution_scale == 1.0 for r in results):
+        generated = sum((r.generated_exact for r in results), np.zeros(network.size, dtype=np.int64))
+        received_exact = sum((r.received_exact for r in results), np.zeros(network.size, dtype=np.int64))
+        outside_exact = network.subtree_sum(np.asarray(generated)) - network.subtree_sum(
+            np.asarray(received_exact)
+        )
+        return np.asarray(inside + divide_half_even(outside_exact, RATE_SCALE), dtype=np.int64)
+    # Caps bound: each component's part above the branch is scaled by its paid / computed ratio. The
+    # integer difference is exactly 0 at a root, so roots stay exact.
+    outside = np.zeros(network.size, dtype=np.float64)
+    for r in results:
+        difference = network.subtree_sum(r.generated_exact) - network.subtree_sum(r.received_exact)
+        outside += difference * r.attribution_scale
+    return np.asarray(inside + np.rint(outside / RATE_SCALE).astype(np.int64), dtype=np.int64)
 
 
 def compute(

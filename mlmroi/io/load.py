@@ -78,6 +78,12 @@ class Dataset:
     orphans_rooted: int
     id_order: IntArray  # nodes sorted by participant_id (output row order)
 
+    def id_rank(self) -> IntArray:
+        """Each node's position in participant-id order (the output row order; ties in caps)."""
+        rank = np.empty(self.network.size, dtype=np.int64)
+        rank[self.id_order] = np.arange(self.network.size, dtype=np.int64)
+        return rank
+
     def rows(self) -> dict[str, dict[str, int]]:
         """``in``, ``used`` and ``rejected`` rows per table (``in = used + rejected``)."""
         out = {}

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from mlmroi.money import IntArray
 from mlmroi.network import Network
 from mlmroi.plans.base import ComponentResult, PeriodVolumes
+from mlmroi.plans.caps import CapsConfig, apply_caps
 from mlmroi.plans.fast_start import FastStartConfig, fast_start
 from mlmroi.plans.matching import MatchingConfig, matching
 from mlmroi.plans.stairstep import StairstepConfig, stairstep
@@ -21,8 +25,14 @@ if TYPE_CHECKING:
 ComponentConfig = UnilevelConfig | MatchingConfig | FastStartConfig | StairstepConfig
 
 
-def run_plan(network: Network, volumes: PeriodVolumes, config: Config) -> list[ComponentResult]:
-    """Run every component of ``config.plan``; results come back in plan order."""
+def run_plan(
+    network: Network, volumes: PeriodVolumes, config: Config, rank: IntArray | None = None
+) -> list[ComponentResult]:
+    """Run every component of ``config.plan``, then its caps; results come back in plan order.
+
+    ``rank[node]`` is the participant-id order used to break ties when caps scale payouts (node order if
+    not given).
+    """
     scale = 10**config.money.decimals
     results: dict[int, ComponentResult] = {}
     for i, component in enumerate(config.plan.components):
@@ -36,7 +46,12 @@ def run_plan(network: Network, volumes: PeriodVolumes, config: Config) -> list[C
     for i, component in enumerate(config.plan.components):
         if isinstance(component, MatchingConfig):
             results[i] = matching(network, volumes, component, scale, base)
-    return [results[i] for i in sorted(results)]
+    ordered = [results[i] for i in sorted(results)]
+    if config.plan.caps.active:
+        tie_order = rank if rank is not None else np.arange(network.size, dtype=np.int64)
+        period_volume = volumes.personal.sum(axis=1)
+        ordered = apply_caps(ordered, period_volume, tie_order, config.plan.caps, config.money.decimals)
+    return ordered
 
 
 def early_days(config: Config) -> list[int]:
@@ -45,6 +60,7 @@ def early_days(config: Config) -> list[int]:
 
 
 __all__ = [
+    "CapsConfig",
     "ComponentConfig",
     "ComponentResult",
     "FastStartConfig",

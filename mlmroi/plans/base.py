@@ -48,3 +48,4 @@ class ComponentResult:
     amount: IntArray
     received_exact: IntArray
     generated_exact: IntArray
+    attribution_scale: float = 1.0  # paid / computed after caps (scales the attribution above a branch)

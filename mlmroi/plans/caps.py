@@ -1,0 +1,103 @@
+"""Caps: a ceiling per participant and period, and a ceiling on the period's payout ratio.
+
+Applied after every component (matching included), per period:
+
+1. ``cap_per_participant_period``: a payee whose period total exceeds the cap has their rows of that period
+   scaled down to exactly the cap;
+2. ``max_payout_ratio``: when the period's total payout exceeds ``ratio × period volume`` (rounded
+   half-to-even to the cent), every row of the period is scaled down to exactly that amount.
+
+Scaling is exact pro rata: each row gets ``amount × target / total`` rounded down, and the cents left over
+go to the largest remainders, ties to the earlier participant (by id). Only positive rows are scaled;
+clawbacks (negative rows) are kept as they are. Branch ROI's attribution of what a branch's volume generated
+above it is scaled by each component's overall capped / uncapped ratio (exact at the roots, where nothing is
+paid above; an approximation inside the tree while caps bind).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from mlmroi.money import IntArray, apply_rate, rate_ppm, split_largest_remainder
+from mlmroi.plans.base import ComponentResult
+
+
+class CapsConfig(BaseModel):
+    """``[plan.caps]``: limits applied after all components."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    cap_per_participant_period: float | None = Field(
+        default=None, gt=0.0, description="money per payee and period"
+    )
+    max_payout_ratio: float | None = Field(
+        default=None, gt=0.0, le=1.0, description="Σ payouts / Σ volume per period"
+    )
+
+    @property
+    def active(self) -> bool:
+        """Whether any cap is set."""
+        return self.cap_per_participant_period is not None or self.max_payout_ratio is not None
+
+
+def _scale_to(amount: IntArray, rows: IntArray, target: int) -> None:
+    """Scale the positive rows among ``rows`` (in tie order) so they sum to ``target`` less the negatives."""
+    positive = rows[amount[rows] > 0]
+    negative_total = int(amount[rows][amount[rows] < 0].sum())
+    goal = max(target - negative_total, 0)
+    if positive.size and int(amount[positive].sum()) > goal:
+        amount[positive] = split_largest_remainder(goal, amount[positive])
+
+
+def apply_caps(
+    results: list[ComponentResult], period_volume: IntArray, rank: IntArray, caps: CapsConfig, decimals: int
+) -> list[ComponentResult]:
+    """The results with every cap applied; ``rank[node]`` orders payees for ties (participant id order)."""
+    if not caps.active or not results:
+        return results
+    sizes = [r.amount.size for r in results]
+    payee = np.concatenate([r.payee for r in results])
+    period = np.concatenate([r.period for r in results]).astype(np.int64)
+    amount = np.concatenate([r.amount for r in results]).copy()
+    before = amount.copy()
+    # Rows in tie order: period, then participant id, then component and level as they come.
+    order = np.lexsort((np.arange(payee.size), rank[payee], period))
+    bounds = np.searchsorted(period[order], np.arange(period_volume.size + 1))
+    per_payee_cap = (
+        None
+        if caps.cap_per_participant_period is None
+        else round(caps.cap_per_participant_period * 10**decimals)
+    )
+    for p in range(period_volume.size):
+        rows = order[bounds[p] : bounds[p + 1]]
+        if rows.size == 0:
+            continue
+        if per_payee_cap is not None:
+            keys = rank[payee[rows]]
+            starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
+            for lo, hi in zip(starts, [*starts[1:], rows.size], strict=True):
+                _scale_to(amount, rows[lo:hi], per_payee_cap)
+        if caps.max_payout_ratio is not None:
+            ceiling = int(apply_rate(np.array([period_volume[p]]), rate_ppm(caps.max_payout_ratio))[0])
+            _scale_to(amount, rows, ceiling)
+    capped = []
+    offset = 0
+    for result, size in zip(results, sizes, strict=True):
+        new = amount[offset : offset + size]
+        old_total, new_total = int(before[offset : offset + size].sum()), int(new.sum())
+        keep = new != 0
+        capped.append(
+            replace(
+                result,
+                payee=result.payee[keep],
+                period=result.period[keep],
+                level=result.level[keep],
+                amount=new[keep],
+                attribution_scale=result.attribution_scale * (new_total / old_total if old_total else 1.0),
+            )
+        )
+        offset += size
+    return capped
