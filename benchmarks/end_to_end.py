@@ -55,7 +55,7 @@ mark("(process) imports")
 import mlmroi
 dataset, out = sys.argv[1], sys.argv[2]
 mark("(process) load_config")
-config = mlmroi.load_config(dataset=dataset)
+config = mlmroi.load_config(sys.argv[3] if len(sys.argv) > 3 else None, dataset=dataset)
 result = mlmroi.score(dataset, config, progress=mark)
 mark("(process) write")
 mlmroi.write(result, out)
@@ -110,11 +110,14 @@ def runner(choice: str) -> str:
     return "cli" if probe.returncode == 0 else "api"
 
 
-def score_once(kind: str, folder: Path, out: Path, log_dir: Path, max_rss: int) -> Child:
+def score_once(
+    kind: str, folder: Path, out: Path, log_dir: Path, max_rss: int, config: Path | None = None
+) -> Child:
     if kind == "cli":
         cmd = [sys.executable, "-m", "mlmroi_cli.main", "score", str(folder), "--out", str(out)]
+        cmd += ["--config", str(config)] if config else []
     else:
-        cmd = [sys.executable, "-c", SCORE_API, str(folder), str(out)]
+        cmd = [sys.executable, "-c", SCORE_API, str(folder), str(out)] + ([str(config)] if config else [])
     if out.exists():
         shutil.rmtree(out)  # a failed run must not leave the previous run's timings.json behind
     child = run_child(cmd, log_dir, max_rss)
@@ -149,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runner", choices=("auto", "cli", "api"), default="auto")
     parser.add_argument("--regenerate", action="store_true", help="generate the dataset even if it is cached")
     parser.add_argument(
+        "--config", type=Path, default=None, help="score with this config (e.g. a plan with every component)"
+    )
+    parser.add_argument(
         "--max-rss-gb", type=float, default=14.0, help="kill a child above this resident memory"
     )
     parser.add_argument(
@@ -167,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     kind = runner(args.runner)
     out = DATA_DIR / f"out_{n}_s{args.seed}"
     say(f"runner: {kind}; warm-up run")
-    warm = score_once(kind, folder, out, DATA_DIR / "logs" / "warmup", max_rss)
+    warm = score_once(kind, folder, out, DATA_DIR / "logs" / "warmup", max_rss, args.config)
     if warm.killed or warm.code != 0:
         return failed(args, kind, "warm-up run", warm, folder, out, max_rss, say)
     say(f"warm-up: {warm.wall:.2f} s, peak {gib(warm.max_rss)}")
@@ -176,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     warm.extra["imports"] = floor.wall
     runs = []
     for k in range(args.repeat):
-        child = score_once(kind, folder, out, DATA_DIR / "logs" / f"run{k}", max_rss)
+        child = score_once(kind, folder, out, DATA_DIR / "logs" / f"run{k}", max_rss, args.config)
         if child.killed or child.code != 0:
             return failed(args, kind, f"run {k + 1}", child, folder, out, max_rss, say)
         runs.append(child)
@@ -185,14 +191,14 @@ def main(argv: list[str] | None = None) -> int:
     profile = runs[-1] if kind == "api" else None
     if profile is None and not args.no_profile:
         say("profile run (library form, memory per stage; not timed)")
-        profile = score_once("api", folder, out, DATA_DIR / "logs" / "profile", max_rss)
+        profile = score_once("api", folder, out, DATA_DIR / "logs" / "profile", max_rss, args.config)
         if profile.killed or profile.code != 0:
             return failed(args, "api", "profile run", profile, folder, out, max_rss, say)
     text, md = render(args, kind, folder, info, warm, runs, load_before, load_after)
     if profile is not None:
         text, md = text + "\n\n" + profile_table(profile, text=True), md + "\n" + profile_table(profile)
     print("\n" + text, flush=True)
-    path = write_result(f"end_to_end_{n}.md", md)
+    path = write_result(f"end_to_end_{n}{'_' + args.config.stem if args.config else ''}.md", md)
     print(f"\nwritten: {path}")
     return 0
 
@@ -217,7 +223,7 @@ def failed(
     profile = child if kind == "api" else None
     if profile is None and child.killed:
         say("locating the stage: one library-form run with memory marks")
-        profile = score_once("api", folder, out, DATA_DIR / "logs" / "profile", max_rss)
+        profile = score_once("api", folder, out, DATA_DIR / "logs" / "profile", max_rss, args.config)
     md = [
         f"# End-to-end score of {n:,} participants: FAILED",
         "",
@@ -317,7 +323,8 @@ def render(
         [
             f"# End-to-end score of {n:,} participants",
             "",
-            f"Command: `python -m benchmarks.end_to_end --participants {n} --repeat {args.repeat}`",
+            f"Command: `python -m benchmarks.end_to_end --participants {n} --repeat {args.repeat}"
+            f"{' --config ' + str(args.config) if args.config else ''}`",
             "",
             facts + ".",
             "",

@@ -182,7 +182,11 @@ def test_sample_with_full_plan(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "plan", sorted((Path(__file__).resolve().parents[1] / "data" / "plans").glob("*.toml"))
+    "plan",
+    [
+        *sorted((Path(__file__).resolve().parents[1] / "data" / "plans").glob("*.toml")),
+        Path(__file__).resolve().parents[1] / "benchmarks" / "plans" / "all_components.toml",
+    ],
 )
 def test_example_plans_run_on_the_sample(plan: Path) -> None:
     sample = Path(__file__).resolve().parents[1] / "data" / "sample"

@@ -78,8 +78,10 @@ def apply_caps(
         if per_payee_cap is not None:
             keys = rank[payee[rows]]
             starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-            for lo, hi in zip(starts, [*starts[1:], rows.size], strict=True):
-                _scale_to(amount, rows[lo:hi], per_payee_cap)
+            ends = np.r_[starts[1:], rows.size]
+            positive = np.add.reduceat(np.maximum(amount[rows], 0), starts)
+            for g in np.flatnonzero(positive > per_payee_cap):  # only the payees over the cap
+                _scale_to(amount, rows[starts[g] : ends[g]], per_payee_cap)
         if caps.max_payout_ratio is not None:
             ceiling = int(apply_rate(np.array([period_volume[p]]), rate_ppm(caps.max_payout_ratio))[0])
             _scale_to(amount, rows, ceiling)
