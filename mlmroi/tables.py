@@ -9,12 +9,12 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from mlmroi._numba import kernel
 from mlmroi.config import Config
 from mlmroi.economics import Economics
 from mlmroi.io.load import Dataset
 from mlmroi.periods import OrderTotals
 from mlmroi.plans.base import ComponentResult
+from mlmroi.sorting import counting_order
 
 
 def money(minor: int, decimals: int) -> str:
@@ -110,21 +110,6 @@ def participants_table(
     return frame
 
 
-@kernel
-def _counting_order(keys, n_keys):  # type: ignore[no-untyped-def]
-    """A stable sorting permutation of small non-negative integer ``keys`` (< n_keys), in O(len + n_keys)."""
-    starts = np.zeros(n_keys + 1, dtype=np.int64)
-    for i in range(keys.shape[0]):
-        starts[keys[i] + 1] += 1
-    for k in range(n_keys):
-        starts[k + 1] += starts[k]
-    order = np.empty(keys.shape[0], dtype=np.int64)
-    for i in range(keys.shape[0]):
-        order[starts[keys[i]]] = i
-        starts[keys[i]] += 1
-    return order
-
-
 def commissions_table(
     data: Dataset, results: list[ComponentResult], labels: tuple[str, ...], decimals: int
 ) -> pl.DataFrame:
@@ -153,8 +138,8 @@ def commissions_table(
     # (np.lexsort on tens of millions of rows took seconds at 10M participants.)
     n_levels = int(level.max()) + 2
     minor_key = (period.astype(np.int64) * len(results) + component) * n_levels + (level.astype(np.int64) + 1)
-    first = _counting_order(minor_key, int(minor_key.max()) + 1)
-    order = first[_counting_order(rank[payee[first]], network.size)]
+    first = counting_order(minor_key, int(minor_key.max()) + 1)
+    order = first[counting_order(rank[payee[first]], network.size)]
     names = pl.Series([r.component for r in results], dtype=pl.String)
     level_sorted = level[order]
     return pl.DataFrame(

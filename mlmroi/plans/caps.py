@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlmroi.money import IntArray, apply_rate, rate_ppm, split_largest_remainder
 from mlmroi.plans.base import ComponentResult
+from mlmroi.sorting import counting_order
 
 
 class CapsConfig(BaseModel):
@@ -64,7 +65,8 @@ def apply_caps(
     amount = np.concatenate([r.amount for r in results]).copy()
     before = amount.copy()
     # Rows in tie order: period, then participant id, then component and level as they come.
-    order = np.lexsort((np.arange(payee.size), rank[payee], period))
+    by_rank = counting_order(rank[payee], int(rank.max()) + 1 if rank.size else 1)
+    order = by_rank[counting_order(period[by_rank], period_volume.size)]  # stable: rank order within a period
     bounds = np.searchsorted(period[order], np.arange(period_volume.size + 1))
     per_payee_cap = (
         None

@@ -67,7 +67,7 @@ class StairstepConfig(BaseModel):
 
 
 @kernel
-def _stairstep_period(parent, pv, min_pv, min_gv, bucket_ppm, rebate, received, generated):  # type: ignore[no-untyped-def]
+def _stairstep_period(parent, pv, min_pv, min_gv, bucket_ppm, rebate, received, generated, bucket, unit):  # type: ignore[no-untyped-def]
     """One period. Returns each node's pay in minor units × 10⁶ and its rank (-1: none).
 
     Buckets: 0 = nobody between (rate 0), k + 1 = rank k. Adds exact attribution into received/generated.
@@ -75,7 +75,7 @@ def _stairstep_period(parent, pv, min_pv, min_gv, bucket_ppm, rebate, received, 
     n = parent.shape[0]
     n_ranks = min_pv.shape[0]
     n_buckets = n_ranks + 1
-    bucket = np.zeros((n, n_buckets), dtype=np.int64)
+    bucket[:] = 0  # buffers reused across periods (unit is fully overwritten below)
     gv = pv.copy()
     rank_bucket = np.zeros(n, dtype=np.int64)
     pay = np.zeros(n, dtype=np.int64)
@@ -98,7 +98,6 @@ def _stairstep_period(parent, pv, min_pv, min_gv, bucket_ppm, rebate, received, 
                 bucket[p, r if r > b else b] += bucket[i, r]
             bucket[p, b if rebate else 0] += pv[i]
     # Top-down: unit[i, r] = what one unit arriving at i with bucket r pays to i and every upline of i.
-    unit = np.zeros((n, n_buckets), dtype=np.int64)
     for i in range(n):
         p = parent[i]
         b = rank_bucket[i]
@@ -130,10 +129,21 @@ def stairstep(
     received = np.zeros(n, dtype=np.int64)
     generated = np.zeros(n, dtype=np.int64)
     payees, periods, amounts = [], [], []
+    bucket = np.empty((n, bucket_ppm.shape[0]), dtype=np.int64)
+    unit = np.empty((n, bucket_ppm.shape[0]), dtype=np.int64)
     for p in range(n_periods):
         pv = np.ascontiguousarray(volumes.personal[p])
         pay, _ = _stairstep_period(
-            network.parent, pv, min_pv, min_gv, bucket_ppm, config.personal_rebate, received, generated
+            network.parent,
+            pv,
+            min_pv,
+            min_gv,
+            bucket_ppm,
+            config.personal_rebate,
+            received,
+            generated,
+            bucket,
+            unit,
         )
         payee = np.flatnonzero(pay)
         amount: IntArray = divide_half_even(pay[payee], RATE_SCALE)
