@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
 
+from mlmroi.money import is_ppm_exact
 from mlmroi.network import Network
 
 IntArray = npt.NDArray[np.int64]
@@ -49,3 +51,27 @@ class ComponentResult:
     received_exact: IntArray
     generated_exact: IntArray
     attribution_scale: float = 1.0  # paid / computed after caps (scales the attribution above a branch)
+
+
+class ComponentModel(BaseModel):
+    """What every component's config has: frozen, no unknown keys, an optional ``name`` for outputs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    type: str
+    name: str | None = Field(default=None, description="label in outputs; default: the type")
+
+    @property
+    def label(self) -> str:
+        """The component's name in outputs (``commissions_<label>``, the ``component`` column)."""
+        return self.name or self.type
+
+
+def check_rates(rates: list[float], what: str) -> list[float]:
+    """Each rate in [0, 1] with at most six decimals (exact in parts per million); ``what`` names them."""
+    for k, rate in enumerate(rates, start=1):
+        if not 0.0 <= rate <= 1.0:
+            raise ValueError(f"{what} {k} rate {rate} is not between 0 and 1")
+        if not is_ppm_exact(rate):
+            raise ValueError(f"{what} {k} rate {rate} has more than 6 decimals")
+    return rates

@@ -10,21 +10,18 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from mlmroi.money import is_ppm_exact, rate_ppm
+from mlmroi.money import rate_ppm
 from mlmroi.network import Network
-from mlmroi.plans.base import ComponentResult, PeriodVolumes
+from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, check_rates
 from mlmroi.plans.upline import pay_uplines
 
 
-class FastStartConfig(BaseModel):
+class FastStartConfig(ComponentModel):
     """Config of a fast-start component (``[[plan.components]] type = "fast_start"``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     type: Literal["fast_start"] = "fast_start"
-    name: str | None = Field(default=None, description="label in outputs; default: the type")
     rate: float = Field(ge=0.0, le=1.0)
     days: int = Field(default=30, ge=0, le=3660)
     active_min_pv: float = Field(default=0.0, ge=0.0)
@@ -32,14 +29,7 @@ class FastStartConfig(BaseModel):
     @field_validator("rate")
     @classmethod
     def _exact(cls, rate: float) -> float:
-        if not is_ppm_exact(rate):
-            raise ValueError(f"rate {rate} has more than 6 decimals")
-        return rate
-
-    @property
-    def label(self) -> str:
-        """The component's name in outputs."""
-        return self.name or self.type
+        return check_rates([rate], "fast start")[0]
 
 
 def fast_start(

@@ -11,21 +11,18 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
-from mlmroi.money import IntArray, is_ppm_exact, rate_ppm, sum_by_index
+from mlmroi.money import IntArray, rate_ppm, sum_by_index
 from mlmroi.network import Network
-from mlmroi.plans.base import ComponentResult, PeriodVolumes
+from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, check_rates
 from mlmroi.plans.upline import pay_uplines
 
 
-class MatchingConfig(BaseModel):
+class MatchingConfig(ComponentModel):
     """Config of a matching component (``[[plan.components]] type = "matching"``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     type: Literal["matching"] = "matching"
-    name: str | None = Field(default=None, description="label in outputs; default: the type")
     rates: list[float] = Field(min_length=1, max_length=32)
     active_min_pv: float = Field(default=0.0, ge=0.0)
     on: list[str] | None = Field(default=None, description="components matched; default: all non-matching")
@@ -33,17 +30,7 @@ class MatchingConfig(BaseModel):
     @field_validator("rates")
     @classmethod
     def _rates(cls, rates: list[float]) -> list[float]:
-        for g, rate in enumerate(rates, start=1):
-            if not 0.0 <= rate <= 1.0:
-                raise ValueError(f"generation {g} rate {rate} is not between 0 and 1")
-            if not is_ppm_exact(rate):
-                raise ValueError(f"generation {g} rate {rate} has more than 6 decimals")
-        return rates
-
-    @property
-    def label(self) -> str:
-        """The component's name in outputs."""
-        return self.name or self.type
+        return check_rates(rates, "generation")
 
 
 def earned_by_period(results: list[ComponentResult], n: int, n_periods: int) -> IntArray:

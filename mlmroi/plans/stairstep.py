@@ -22,9 +22,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlmroi._numba import kernel
-from mlmroi.money import RATE_SCALE, IntArray, divide_half_even, is_ppm_exact, rate_ppm
+from mlmroi.money import RATE_SCALE, IntArray, divide_half_even, rate_ppm
 from mlmroi.network import Network
-from mlmroi.plans.base import ComponentResult, PeriodVolumes
+from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, check_rates
 
 
 class RankConfig(BaseModel):
@@ -38,13 +38,10 @@ class RankConfig(BaseModel):
     min_gv: float = Field(default=0.0, ge=0.0)
 
 
-class StairstepConfig(BaseModel):
+class StairstepConfig(ComponentModel):
     """Config of a stairstep component (``[[plan.components]] type = "stairstep"``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     type: Literal["stairstep"] = "stairstep"
-    name: str | None = Field(default=None, description="label in outputs; default: the type")
     ranks: list[RankConfig] = Field(min_length=1, max_length=32)
     personal_rebate: bool = True
 
@@ -55,15 +52,8 @@ class StairstepConfig(BaseModel):
                 raise ValueError(
                     f"ranks must be listed by rising rate ({upper.name!r} pays less than {lower.name!r})"
                 )
-        for rank in self.ranks:
-            if not is_ppm_exact(rank.rate):
-                raise ValueError(f"rank {rank.name!r} rate {rank.rate} has more than 6 decimals")
+        check_rates([rank.rate for rank in self.ranks], "rank")
         return self
-
-    @property
-    def label(self) -> str:
-        """The component's name in outputs."""
-        return self.name or self.type
 
 
 @kernel

@@ -12,21 +12,18 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from mlmroi.money import RATE_SCALE, is_ppm_exact, rate_ppm
+from mlmroi.money import RATE_SCALE, rate_ppm
 from mlmroi.network import Network
-from mlmroi.plans.base import ComponentResult, PeriodVolumes
+from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, check_rates
 from mlmroi.plans.upline import pay_uplines
 
 
-class UnilevelConfig(BaseModel):
+class UnilevelConfig(ComponentModel):
     """Config of one unilevel component (``[[plan.components]] type = "unilevel"``)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
     type: Literal["unilevel"] = "unilevel"
-    name: str | None = Field(default=None, description="label in outputs; default: the type")
     levels: list[float] = Field(min_length=1, max_length=64)
     active_min_pv: float = Field(default=0.0, ge=0.0)
     compression: Literal["none", "dynamic"] = "none"
@@ -35,12 +32,7 @@ class UnilevelConfig(BaseModel):
     @field_validator("levels")
     @classmethod
     def _rates(cls, levels: list[float]) -> list[float]:
-        for k, rate in enumerate(levels, start=1):
-            if not 0.0 <= rate <= 1.0:
-                raise ValueError(f"level {k} rate {rate} is not between 0 and 1")
-            if not is_ppm_exact(rate):
-                raise ValueError(f"level {k} rate {rate} has more than 6 decimals")
-        return levels
+        return check_rates(levels, "level")
 
     @model_validator(mode="after")
     def _unlock(self) -> UnilevelConfig:
@@ -50,11 +42,6 @@ class UnilevelConfig(BaseModel):
             if any(q < 0 for q in self.unlock):
                 raise ValueError("unlock entries must be ≥ 0")
         return self
-
-    @property
-    def label(self) -> str:
-        """The component's name in outputs."""
-        return self.name or self.type
 
 
 def unilevel(
