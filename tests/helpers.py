@@ -35,6 +35,18 @@ def write_dataset(
     return folder
 
 
+# The ORACLES.md unilevel plan over January 2025; fill in the compression.
+UNILEVEL = """
+[window]
+start = 2025-01-01
+end = 2025-01-31
+[[plan.components]]
+type = "unilevel"
+levels = [0.10, 0.05, 0.02]
+active_min_pv = 100
+compression = "{compression}"
+"""
+
 ORACLE_PARTICIPANTS = """
 participant_id,sponsor_id,joined_on,role
 A,,2024-01-01,distributor

@@ -9,20 +9,9 @@ import polars as pl
 import pytest
 
 import mlmroi
-from tests.helpers import ORACLE_ORDERS, ORACLE_PARTICIPANTS, write_dataset
+from tests.helpers import ORACLE_ORDERS, ORACLE_PARTICIPANTS, UNILEVEL, write_dataset
 
-PLAN = """
-[window]
-start = 2025-01-01
-end = 2025-01-31
-[[plan.components]]
-type = "unilevel"
-levels = [0.10, 0.05, 0.02]
-active_min_pv = 100
-compression = "dynamic"
-[audit]
-tolerance = 0.50
-"""
+PLAN = UNILEVEL.format(compression="dynamic") + "[audit]\ntolerance = 0.50\n"
 # Computed (ORACLES.md, dynamic): D 10.00, B 30.00, A 24.50.
 PAID = """participant_id,paid_on,amount,component
 D,2025-01-31,10.00,unilevel

@@ -12,18 +12,7 @@ import pytest
 
 import mlmroi
 from mlmroi.economics import roi_pct
-from tests.helpers import ORACLE_ORDERS, ORACLE_PARTICIPANTS, write_dataset
-
-UNILEVEL = """
-[window]
-start = 2025-01-01
-end = 2025-01-31
-[[plan.components]]
-type = "unilevel"
-levels = [0.10, 0.05, 0.02]
-active_min_pv = 100
-compression = "{compression}"
-"""
+from tests.helpers import ORACLE_ORDERS, ORACLE_PARTICIPANTS, UNILEVEL, write_dataset
 
 
 def run(folder: Path, **kwargs: object) -> mlmroi.Result:
