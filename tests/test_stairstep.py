@@ -183,3 +183,97 @@ def test_stairstep_end_to_end(tmp_path: Path) -> None:
         "D": Decimal("0.00"),
     }
     assert result.commissions["level"].null_count() == result.commissions.height
+
+
+LEG_RANKS = [
+    {"name": "member", "rate": 0.0},
+    {"name": "bronze", "rate": 0.05, "min_pv": 100},
+    {"name": "silver", "rate": 0.10, "min_pv": 100, "min_legs": 2},  # two legs with a bronze or above
+]
+
+
+def test_qualified_legs_decide_the_rank() -> None:
+    # S has three legs: X (whose recruit x1 is bronze), Y (bronze) and Z (nobody ranked).
+    sponsor = {"S": None, "X": "S", "x1": "X", "Y": "S", "Z": "S"}
+    pv = {"S": 1000, "X": 0, "x1": 100, "Y": 100, "Z": 50}
+    # S is silver (two qualified legs, X's and Y's): 10% of x1's 100 (X, between, is unranked), of Y's 100
+    # (the source is not "between" without the rebate) and of Z's 50 -> 25.00.
+    assert pay(sponsor, pv, LEG_RANKS, rebate=False)["S"] == pytest.approx(25.0)
+    # With Y below bronze only X's leg qualifies: S is bronze, 5% of 100 + 50 + 50 -> 10.00.
+    assert pay(sponsor, {**pv, "Y": 50}, LEG_RANKS, rebate=False)["S"] == pytest.approx(10.0)
+
+
+def naive_ranks_with_legs(
+    sponsor: dict[str, str | None], pv: dict[str, int], ranks: list[dict[str, object]]
+) -> dict[str, int]:
+    """Bucket (rank index + 1, 0 = none) per participant, legs counted by walking each subtree."""
+    children: dict[str, list[str]] = {v: [] for v in sponsor}
+    for v, s in sponsor.items():
+        if s is not None:
+            children[s].append(v)
+    memo: dict[str, int] = {}
+
+    def subtree(v: str) -> list[str]:
+        return [v, *[w for c in children[v] for w in subtree(c)]]
+
+    def bucket(v: str) -> int:
+        if v not in memo:
+            gv = sum(pv[w] for w in subtree(v))
+            b = 0
+            for k, r in enumerate(ranks):
+                need = k if k else 1
+                legs = sum(1 for c in children[v] if max(bucket(w) for w in subtree(c)) >= need)
+                if (
+                    pv[v] >= round(float(r.get("min_pv", 0)) * 100)
+                    and gv >= round(float(r.get("min_gv", 0)) * 100)
+                    and legs >= int(r.get("min_legs", 0))
+                ):
+                    b = k + 1
+            memo[v] = b
+        return memo[v]
+
+    return {v: bucket(v) for v in sponsor}
+
+
+@given(
+    parents=st.lists(st.integers(0, 1000), min_size=1, max_size=20),
+    pv=st.lists(st.sampled_from([0, 5_000, 10_000, 20_000]), min_size=21, max_size=21),
+    legs=st.lists(st.integers(0, 3), min_size=2, max_size=2),
+)
+def test_leg_qualification_matches_naive_twin(parents: list[int], pv: list[int], legs: list[int]) -> None:
+    ids = [f"n{i}" for i in range(len(parents) + 1)]
+    sponsor: dict[str, str | None] = {ids[0]: None}
+    for i, r in enumerate(parents, start=1):
+        sponsor[ids[i]] = ids[r % i] if r % 5 else None
+    ranks: list[dict[str, object]] = [
+        {"name": "a", "rate": 0.02, "min_pv": 50},
+        {"name": "b", "rate": 0.05, "min_pv": 100, "min_legs": legs[0]},
+        {"name": "c", "rate": 0.09, "min_pv": 100, "min_gv": 300, "min_legs": legs[1]},
+    ]
+    pv_by = {v: pv[i] for i, v in enumerate(ids)}
+    expected_bucket = naive_ranks_with_legs(sponsor, pv_by, ranks)
+    rates = {0: 0, 1: 20_000, 2: 50_000, 3: 90_000}
+    # Pay follows from the ranks: compare with the naive walk, fed the naive ranks as single-threshold ranks.
+    owed: dict[str, Decimal] = {v: Decimal(0) for v in ids}
+    for source in ids:
+        between = rates[expected_bucket[source]]
+        owed[source] += Decimal(between) * pv_by[source]
+        payee = sponsor[source]
+        while payee is not None:
+            owed[payee] += Decimal(max(0, rates[expected_bucket[payee]] - between)) * pv_by[source]
+            between = max(between, rates[expected_bucket[payee]])
+            payee = sponsor[payee]
+    want = {v: int((x / 1_000_000).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)) for v, x in owed.items()}
+    net = from_edges(ids, [sponsor[v] for v in ids])
+    order = net.ids.to_list()
+    personal = np.array([[pv_by[v] for v in order]], dtype=np.int64)
+    result = stairstep(net, PeriodVolumes(personal, ("2025-01",)), StairstepConfig(ranks=ranks), 100)
+    got = {v: 0 for v in ids}
+    for payee, amount in zip(result.payee.tolist(), result.amount.tolist(), strict=True):
+        got[order[payee]] += amount
+    assert got == want
+
+
+def test_leg_rank_must_be_listed_before() -> None:
+    with pytest.raises(ValueError, match="leg_rank 'gold' is not a rank listed before it"):
+        StairstepConfig(ranks=[{"name": "a", "rate": 0.1, "min_legs": 1, "leg_rank": "gold"}])

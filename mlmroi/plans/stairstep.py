@@ -28,7 +28,9 @@ from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, ch
 
 
 class RankConfig(BaseModel):
-    """One rank of a stairstep: reached with PV ≥ ``min_pv`` and GV ≥ ``min_gv`` in the period."""
+    """One rank of a stairstep: reached in a period with PV ≥ ``min_pv``, GV ≥ ``min_gv`` and at least
+    ``min_legs`` qualified legs — frontline legs that contain someone at ``leg_rank`` or above (default: the
+    rank listed just before this one)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -36,6 +38,8 @@ class RankConfig(BaseModel):
     rate: float = Field(ge=0.0, le=1.0)
     min_pv: float = Field(default=0.0, ge=0.0)
     min_gv: float = Field(default=0.0, ge=0.0)
+    min_legs: int = Field(default=0, ge=0)
+    leg_rank: str | None = None
 
 
 class StairstepConfig(ComponentModel):
@@ -53,11 +57,40 @@ class StairstepConfig(ComponentModel):
                     f"ranks must be listed by rising rate ({upper.name!r} pays less than {lower.name!r})"
                 )
         check_rates([rank.rate for rank in self.ranks], "rank")
+        names = [rank.name for rank in self.ranks]
+        if len(set(names)) != len(names):
+            raise ValueError("rank names must be unique")
+        for k, rank in enumerate(self.ranks):
+            if rank.leg_rank is not None and rank.leg_rank not in names[:k]:
+                raise ValueError(
+                    f"rank {rank.name!r}: leg_rank {rank.leg_rank!r} is not a rank listed before it"
+                )
+            if rank.min_legs and k == 0 and rank.leg_rank is None:
+                raise ValueError(f"rank {rank.name!r}: the first rank needs a leg_rank to count legs")
         return self
+
+    def leg_buckets(self) -> list[int]:
+        """Per rank, the bucket (rank index + 1) a leg must reach to qualify."""
+        names = [rank.name for rank in self.ranks]
+        return [names.index(r.leg_rank) + 1 if r.leg_rank else max(k, 1) for k, r in enumerate(self.ranks)]
 
 
 @kernel
-def _stairstep_period(parent, pv, min_pv, min_gv, bucket_ppm, rebate, received, generated, bucket, unit):  # type: ignore[no-untyped-def]
+def _stairstep_period(  # type: ignore[no-untyped-def]
+    parent,
+    pv,
+    min_pv,
+    min_gv,
+    min_legs,
+    leg_bucket,
+    bucket_ppm,
+    rebate,
+    received,
+    generated,
+    bucket,
+    unit,
+    legs,
+):
     """One period. Returns each node's pay in minor units × 10⁶ and its rank (-1: none).
 
     Buckets: 0 = nobody between (rate 0), k + 1 = rank k. Adds exact attribution into received/generated.
@@ -66,15 +99,19 @@ def _stairstep_period(parent, pv, min_pv, min_gv, bucket_ppm, rebate, received, 
     n_ranks = min_pv.shape[0]
     n_buckets = n_ranks + 1
     bucket[:] = 0  # buffers reused across periods (unit is fully overwritten below)
+    legs[:] = 0  # legs[i, r]: frontline legs of i containing someone at bucket r or above
     gv = pv.copy()
+    best = np.zeros(n, dtype=np.int64)  # highest bucket in each subtree
     rank_bucket = np.zeros(n, dtype=np.int64)
     pay = np.zeros(n, dtype=np.int64)
     for i in range(n - 1, -1, -1):
         b = 0
         for k in range(n_ranks):
-            if pv[i] >= min_pv[k] and gv[i] >= min_gv[k]:
+            if pv[i] >= min_pv[k] and gv[i] >= min_gv[k] and legs[i, leg_bucket[k]] >= min_legs[k]:
                 b = k + 1
         rank_bucket[i] = b
+        if b > best[i]:
+            best[i] = b
         own = bucket_ppm[b]
         earned = own * pv[i] if rebate else 0
         for r in range(b):
@@ -84,6 +121,10 @@ def _stairstep_period(parent, pv, min_pv, min_gv, bucket_ppm, rebate, received, 
         p = parent[i]
         if p >= 0:
             gv[p] += gv[i]
+            for r in range(1, best[i] + 1):
+                legs[p, r] += 1
+            if best[i] > best[p]:
+                best[p] = best[i]
             for r in range(n_buckets):
                 bucket[p, r if r > b else b] += bucket[i, r]
             bucket[p, b if rebate else 0] += pv[i]
@@ -121,6 +162,9 @@ def stairstep(
     payees, periods, amounts = [], [], []
     bucket = np.empty((n, bucket_ppm.shape[0]), dtype=np.int64)
     unit = np.empty((n, bucket_ppm.shape[0]), dtype=np.int64)
+    legs = np.empty((n, bucket_ppm.shape[0]), dtype=np.int32)
+    min_legs = np.array([r.min_legs for r in config.ranks], dtype=np.int64)
+    leg_bucket = np.array(config.leg_buckets(), dtype=np.int64)
     for p in range(n_periods):
         pv = np.ascontiguousarray(volumes.personal[p])
         pay, _ = _stairstep_period(
@@ -128,12 +172,15 @@ def stairstep(
             pv,
             min_pv,
             min_gv,
+            min_legs,
+            leg_bucket,
             bucket_ppm,
             config.personal_rebate,
             received,
             generated,
             bucket,
             unit,
+            legs,
         )
         payee = np.flatnonzero(pay)
         amount: IntArray = divide_half_even(pay[payee], RATE_SCALE)
