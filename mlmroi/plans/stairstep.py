@@ -10,8 +10,10 @@ One bottom-up pass per period, O(participants × ranks): each node carries its s
 the highest rank met on the way up (``bucket[i, r]``); a node's pay is Σ_r (rate_i − rate_r)⁺ × bucket[i, r],
 and moving to the parent lifts every bucket below the node's own rank into it. A top-down pass gives, per
 node, what one unit of volume arriving with each bucket pays to the node and all its uplines, so each
-source's generated commission (for branch ROI) costs O(1). Breakaway and qualified legs are not in this
-release.
+source's generated commission (for branch ROI) costs O(1). Qualified legs (``min_legs``) are counted in the
+same bottom-up pass. Breakaway (``breakaway_rank``): a participant at that rank or above leaves their upline's
+GV and their volume stops paying differential above them; breakaway uplines earn ``generation_rates[g-1]``
+of the group volume of the breakaway leaders g generations below them (rows with level = g).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class StairstepConfig(ComponentModel):
     type: Literal["stairstep"] = "stairstep"
     ranks: list[RankConfig] = Field(min_length=1, max_length=32)
     personal_rebate: bool = True
+    breakaway_rank: str | None = None
+    generation_rates: list[float] = Field(default_factory=list, max_length=16)
 
     @model_validator(mode="after")
     def _ordered(self) -> StairstepConfig:
@@ -67,7 +71,17 @@ class StairstepConfig(ComponentModel):
                 )
             if rank.min_legs and k == 0 and rank.leg_rank is None:
                 raise ValueError(f"rank {rank.name!r}: the first rank needs a leg_rank to count legs")
+        if self.breakaway_rank is not None and self.breakaway_rank not in names:
+            raise ValueError(f"breakaway_rank {self.breakaway_rank!r} is not one of the ranks")
+        if self.generation_rates and self.breakaway_rank is None:
+            raise ValueError("generation_rates need a breakaway_rank")
+        check_rates(self.generation_rates, "generation")
         return self
+
+    def breakaway_bucket(self) -> int:
+        """The bucket (rank index + 1) from which a participant breaks away; beyond every rank if none."""
+        names = [rank.name for rank in self.ranks]
+        return names.index(self.breakaway_rank) + 1 if self.breakaway_rank else len(names) + 1
 
     def leg_buckets(self) -> list[int]:
         """Per rank, the bucket (rank index + 1) a leg must reach to qualify."""
@@ -90,10 +104,17 @@ def _stairstep_period(  # type: ignore[no-untyped-def]
     bucket,
     unit,
     legs,
+    breakaway_at,
+    generation_ppm,
+    gen,
 ):
-    """One period. Returns each node's pay in minor units × 10⁶ and its rank (-1: none).
+    """One period. Returns each node's differential pay and its generation pay per generation (minor units
+    × 10⁶), and its rank (-1: none).
 
-    Buckets: 0 = nobody between (rate 0), k + 1 = rank k. Adds exact attribution into received/generated.
+    Buckets: 0 = nobody between (rate 0), k + 1 = rank k. A node at bucket ``breakaway_at`` or above breaks
+    away: its group volume leaves its upline's GV and its volume stops paying differential above it;
+    instead, breakaway uplines earn ``generation_ppm[g]`` of the group volume of breakaway leaders g + 1
+    generations below them (``gen[i, g]``). Adds exact attribution into received/generated.
     """
     n = parent.shape[0]
     n_ranks = min_pv.shape[0]
@@ -104,6 +125,9 @@ def _stairstep_period(  # type: ignore[no-untyped-def]
     best = np.zeros(n, dtype=np.int64)  # highest bucket in each subtree
     rank_bucket = np.zeros(n, dtype=np.int64)
     pay = np.zeros(n, dtype=np.int64)
+    n_gen = generation_ppm.shape[0]
+    gen[:] = 0
+    gen_pay = np.zeros((n, n_gen), dtype=np.int64)
     for i in range(n - 1, -1, -1):
         b = 0
         for k in range(n_ranks):
@@ -118,26 +142,52 @@ def _stairstep_period(  # type: ignore[no-untyped-def]
             earned += (own - bucket_ppm[r]) * bucket[i, r]
         pay[i] = earned
         received[i] += earned
+        breakaway = b >= breakaway_at
+        if breakaway:
+            for g in range(n_gen):
+                gen_pay[i, g] = generation_ppm[g] * gen[i, g]
+                received[i] += gen_pay[i, g]
         p = parent[i]
         if p >= 0:
-            gv[p] += gv[i]
             for r in range(1, best[i] + 1):
                 legs[p, r] += 1
             if best[i] > best[p]:
                 best[p] = best[i]
-            for r in range(n_buckets):
-                bucket[p, r if r > b else b] += bucket[i, r]
-            bucket[p, b if rebate else 0] += pv[i]
+            if breakaway:  # the group leaves the upline: generation 1 for the next breakaway above
+                if n_gen > 0:
+                    gen[p, 0] += gv[i]
+                for g in range(1, n_gen):
+                    gen[p, g] += gen[i, g - 1]
+            else:
+                gv[p] += gv[i]
+                for g in range(n_gen):
+                    gen[p, g] += gen[i, g]
+                for r in range(n_buckets):
+                    bucket[p, r if r > b else b] += bucket[i, r]
+                bucket[p, b if rebate else 0] += pv[i]
     # Top-down: unit[i, r] = what one unit arriving at i with bucket r pays to i and every upline of i.
+    # Generation pay per unit of a breakaway leader's group volume: its breakaway ancestors, in order.
+    leader = np.full(n, -1, dtype=np.int64)  # the breakaway leader whose group a node's volume belongs to
+    n_above = np.zeros(n, dtype=np.int64)  # breakaway proper ancestors (capped at the generations paid)
+    unit_gen = np.zeros(n, dtype=np.int64)
     for i in range(n):
         p = parent[i]
         b = rank_bucket[i]
+        breakaway = b >= breakaway_at
         for r in range(n_buckets):
             diff = bucket_ppm[b] - bucket_ppm[r]
             above = 0
-            if p >= 0:
+            if p >= 0 and not breakaway:
                 above = unit[p, r if r > b else b]
             unit[i, r] = (diff if diff > 0 else 0) + above
+        if p >= 0:
+            n_above[i] = n_above[p] + (1 if rank_bucket[p] >= breakaway_at else 0)
+            if n_above[i] > n_gen:
+                n_above[i] = n_gen
+        leader[i] = i if breakaway else (leader[p] if p >= 0 else -1)
+        if breakaway:
+            for g in range(n_above[i]):
+                unit_gen[i] += generation_ppm[g]
     for s in range(n):
         v = pv[s]
         if v == 0:
@@ -145,8 +195,12 @@ def _stairstep_period(  # type: ignore[no-untyped-def]
         b = rank_bucket[s]
         own = bucket_ppm[b] * v if rebate else 0
         p = parent[s]
-        generated[s] += own + (unit[p, b if rebate else 0] * v if p >= 0 else 0)
-    return pay, rank_bucket - 1
+        up = 0
+        if p >= 0 and b < breakaway_at:
+            up = unit[p, b if rebate else 0] * v
+        generations = unit_gen[leader[s]] * v if leader[s] >= 0 else 0
+        generated[s] += own + up + generations
+    return pay, gen_pay, rank_bucket - 1
 
 
 def stairstep(
@@ -159,15 +213,17 @@ def stairstep(
     bucket_ppm = np.array([0, *[rate_ppm(r.rate) for r in config.ranks]], dtype=np.int64)
     received = np.zeros(n, dtype=np.int64)
     generated = np.zeros(n, dtype=np.int64)
-    payees, periods, amounts = [], [], []
+    payees, periods, levels, amounts = [], [], [], []
     bucket = np.empty((n, bucket_ppm.shape[0]), dtype=np.int64)
     unit = np.empty((n, bucket_ppm.shape[0]), dtype=np.int64)
     legs = np.empty((n, bucket_ppm.shape[0]), dtype=np.int32)
+    generation_ppm = np.array([rate_ppm(r) for r in config.generation_rates], dtype=np.int64)
+    gen = np.empty((n, generation_ppm.shape[0]), dtype=np.int64)
     min_legs = np.array([r.min_legs for r in config.ranks], dtype=np.int64)
     leg_bucket = np.array(config.leg_buckets(), dtype=np.int64)
     for p in range(n_periods):
         pv = np.ascontiguousarray(volumes.personal[p])
-        pay, _ = _stairstep_period(
+        pay, gen_pay, _ = _stairstep_period(
             network.parent,
             pv,
             min_pv,
@@ -181,19 +237,24 @@ def stairstep(
             bucket,
             unit,
             legs,
+            config.breakaway_bucket(),
+            generation_ppm,
+            gen,
         )
-        payee = np.flatnonzero(pay)
-        amount: IntArray = divide_half_even(pay[payee], RATE_SCALE)
-        keep = amount != 0
-        payees.append(payee[keep])
-        amounts.append(amount[keep])
-        periods.append(np.full(int(keep.sum()), p, dtype=np.int32))
-    count = sum(a.size for a in amounts)
+        # Differential pay: level null; generation overrides: level = the generation.
+        for level, owed in ((-1, pay), *((g + 1, gen_pay[:, g]) for g in range(gen_pay.shape[1]))):
+            payee = np.flatnonzero(owed)
+            amount: IntArray = divide_half_even(owed[payee], RATE_SCALE)
+            keep = amount != 0
+            payees.append(payee[keep])
+            amounts.append(amount[keep])
+            periods.append(np.full(int(keep.sum()), p, dtype=np.int32))
+            levels.append(np.full(int(keep.sum()), level, dtype=np.int16))
     return ComponentResult(
         component=config.label,
         payee=np.concatenate(payees) if payees else np.zeros(0, np.int64),
         period=np.concatenate(periods) if periods else np.zeros(0, np.int32),
-        level=np.full(count, -1, dtype=np.int16),
+        level=np.concatenate(levels) if levels else np.zeros(0, np.int16),
         amount=np.concatenate(amounts) if amounts else np.zeros(0, np.int64),
         received_exact=received,
         generated_exact=generated,
