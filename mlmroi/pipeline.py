@@ -105,7 +105,7 @@ def score(
         volumes = plan_volumes(data, totals, labels, config)
         personal = volumes.personal
     with clock.stage("commissions"):
-        results = run_plan(data.network, volumes, config, data.id_rank())
+        results = run_plan(data.network, volumes, config, data.id_rank)
     with clock.stage("economics"):
         allocation = allocate_costs(
             data.costs, data.participants, data.attributes, window, totals, config, data.rejects

@@ -92,7 +92,7 @@ def simulate(
     roi_sign: dict[str, np.ndarray] = {}
     for name, config in configs.items():
         volumes = plan_volumes(data, totals, labels, config)
-        results = run_plan(data.network, volumes, config, data.id_rank())
+        results = run_plan(data.network, volumes, config, data.id_rank)
         econ = compute(data.network, data.participants, totals, results, allocation, config)
         commissions[name] = econ.commissions
         roi_sign[name] = np.sign(np.nan_to_num(econ.roi_pct, nan=0.0))

@@ -128,7 +128,7 @@ def commissions_table(
                 "amount": pl.Decimal(18, decimals),
             }
         )
-    rank = data.id_rank()
+    rank = data.id_rank
     payee = np.concatenate([r.payee for r in results])
     period = np.concatenate([r.period for r in results])
     component = np.concatenate([np.full(r.payee.size, i, dtype=np.int16) for i, r in enumerate(results)])

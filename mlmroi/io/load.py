@@ -9,6 +9,7 @@ participants follow them into ``rejects``. Every input row is either used or rej
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -78,8 +79,9 @@ class Dataset:
     orphans_rooted: int
     id_order: IntArray  # nodes sorted by participant_id (output row order)
 
+    @cached_property
     def id_rank(self) -> IntArray:
-        """Each node's position in participant-id order (the output row order; ties in caps)."""
+        """Each node's position in participant-id order (output row order; ties in caps); computed once."""
         rank = np.empty(self.network.size, dtype=np.int64)
         rank[self.id_order] = np.arange(self.network.size, dtype=np.int64)
         return rank

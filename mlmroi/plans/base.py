@@ -75,3 +75,39 @@ def check_rates(rates: list[float], what: str) -> list[float]:
         if not is_ppm_exact(rate):
             raise ValueError(f"{what} {k} rate {rate} has more than 6 decimals")
     return rates
+
+
+class RowCollector:
+    """Collects a component's commission rows period by period and packages its :class:`ComponentResult`.
+
+    Also holds the exact attribution arrays the component's kernels add into (minor units × 10⁶).
+    """
+
+    def __init__(self, n: int) -> None:
+        self.received = np.zeros(n, dtype=np.int64)
+        self.generated = np.zeros(n, dtype=np.int64)
+        self._payee: list[IntArray] = [np.zeros(0, dtype=np.int64)]
+        self._period: list[npt.NDArray[np.int32]] = [np.zeros(0, dtype=np.int32)]
+        self._level: list[npt.NDArray[np.int16]] = [np.zeros(0, dtype=np.int16)]
+        self._amount: list[IntArray] = [np.zeros(0, dtype=np.int64)]
+
+    def add(self, period: int, level: int, payee: IntArray, amount: IntArray) -> None:
+        """Rows of one period and level (-1: none); rows whose rounded amount is 0 are not kept."""
+        keep = amount != 0
+        count = int(keep.sum())
+        self._payee.append(payee[keep])
+        self._period.append(np.full(count, period, dtype=np.int32))
+        self._level.append(np.full(count, level, dtype=np.int16))
+        self._amount.append(amount[keep])
+
+    def result(self, component: str) -> ComponentResult:
+        """The collected rows with the attribution."""
+        return ComponentResult(
+            component,
+            np.concatenate(self._payee),
+            np.concatenate(self._period),
+            np.concatenate(self._level),
+            np.concatenate(self._amount),
+            self.received,
+            self.generated,
+        )

@@ -24,9 +24,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlmroi._numba import kernel
-from mlmroi.money import RATE_SCALE, IntArray, divide_half_even, rate_ppm
+from mlmroi.money import RATE_SCALE, divide_half_even, rate_ppm
 from mlmroi.network import Network
-from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, check_rates
+from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, RowCollector, check_rates
 
 
 class RankConfig(BaseModel):
@@ -211,9 +211,7 @@ def stairstep(
     min_pv = np.array([round(r.min_pv * volume_scale) for r in config.ranks], dtype=np.int64)
     min_gv = np.array([round(r.min_gv * volume_scale) for r in config.ranks], dtype=np.int64)
     bucket_ppm = np.array([0, *[rate_ppm(r.rate) for r in config.ranks]], dtype=np.int64)
-    received = np.zeros(n, dtype=np.int64)
-    generated = np.zeros(n, dtype=np.int64)
-    payees, periods, levels, amounts = [], [], [], []
+    rows = RowCollector(n)
     bucket = np.empty((n, bucket_ppm.shape[0]), dtype=np.int64)
     unit = np.empty((n, bucket_ppm.shape[0]), dtype=np.int64)
     legs = np.empty((n, bucket_ppm.shape[0]), dtype=np.int32)
@@ -232,8 +230,8 @@ def stairstep(
             leg_bucket,
             bucket_ppm,
             config.personal_rebate,
-            received,
-            generated,
+            rows.received,
+            rows.generated,
             bucket,
             unit,
             legs,
@@ -244,18 +242,5 @@ def stairstep(
         # Differential pay: level null; generation overrides: level = the generation.
         for level, owed in ((-1, pay), *((g + 1, gen_pay[:, g]) for g in range(gen_pay.shape[1]))):
             payee = np.flatnonzero(owed)
-            amount: IntArray = divide_half_even(owed[payee], RATE_SCALE)
-            keep = amount != 0
-            payees.append(payee[keep])
-            amounts.append(amount[keep])
-            periods.append(np.full(int(keep.sum()), p, dtype=np.int32))
-            levels.append(np.full(int(keep.sum()), level, dtype=np.int16))
-    return ComponentResult(
-        component=config.label,
-        payee=np.concatenate(payees) if payees else np.zeros(0, np.int64),
-        period=np.concatenate(periods) if periods else np.zeros(0, np.int32),
-        level=np.concatenate(levels) if levels else np.zeros(0, np.int16),
-        amount=np.concatenate(amounts) if amounts else np.zeros(0, np.int64),
-        received_exact=received,
-        generated_exact=generated,
-    )
+            rows.add(p, level, payee, divide_half_even(owed[payee], RATE_SCALE))
+    return rows.result(config.label)

@@ -15,7 +15,7 @@ import numpy.typing as npt
 from mlmroi._numba import kernel
 from mlmroi.money import apply_rate
 from mlmroi.network import Network
-from mlmroi.plans.base import ComponentResult
+from mlmroi.plans.base import ComponentResult, RowCollector
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -99,9 +99,7 @@ def pay_uplines(
     """
     n_periods, n = source.shape
     unlock_k = np.zeros(level_ppm.shape[0], dtype=np.int64) if unlock is None else unlock
-    payees, periods, levels, amounts = [], [], [], []
-    received = np.zeros(n, dtype=np.int64)
-    generated = np.zeros(n, dtype=np.int64)
+    rows = RowCollector(n)
     level_volume = np.empty((level_ppm.shape[0], n), dtype=np.int64)
     for p in range(n_periods):
         volume = np.ascontiguousarray(source[p])
@@ -122,24 +120,13 @@ def pay_uplines(
             unlock_k,
             level_ppm,
             dynamic,
-            received,
-            generated,
+            rows.received,
+            rows.generated,
             level_volume,
         )
         for k in range(level_ppm.shape[0]):
             payee = np.flatnonzero(level_volume[k])
-            amount = apply_rate(level_volume[k, payee], int(level_ppm[k]))
-            keep = amount != 0
-            payees.append(payee[keep])
-            amounts.append(amount[keep])
-            periods.append(np.full(int(keep.sum()), p, dtype=np.int32))
-            levels.append(np.full(int(keep.sum()), k + 1 if levelled else -1, dtype=np.int16))
-    return ComponentResult(
-        component=component,
-        payee=np.concatenate(payees) if payees else np.zeros(0, np.int64),
-        period=np.concatenate(periods) if periods else np.zeros(0, np.int32),
-        level=np.concatenate(levels) if levels else np.zeros(0, np.int16),
-        amount=np.concatenate(amounts) if amounts else np.zeros(0, np.int64),
-        received_exact=received,
-        generated_exact=generated,
-    )
+            rows.add(
+                p, k + 1 if levelled else -1, payee, apply_rate(level_volume[k, payee], int(level_ppm[k]))
+            )
+    return rows.result(component)
