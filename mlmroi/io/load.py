@@ -89,8 +89,9 @@ class Dataset:
     def rows(self) -> dict[str, dict[str, int]]:
         """``in``, ``used`` and ``rejected`` rows per table (``in = used + rejected``)."""
         out = {}
+        rejected_by_table = self.rejects.rows_rejected()
         for table, count in self.rows_in.items():
-            rejected = self.rejects.rows_rejected(table)
+            rejected = rejected_by_table.get(table, 0)
             out[table] = {"in": count, "used": count - rejected, "rejected": rejected}
         return out
 

@@ -60,12 +60,12 @@ class Rejects:
             frame.with_columns(rank.alias("__t")).sort("__t", "table", "row", "column", "reason").drop("__t")
         )
 
-    def rows_rejected(self, table: str) -> int:
-        """Distinct rejected rows of ``table``."""
+    def rows_rejected(self) -> dict[str, int]:
+        """Distinct rejected rows per table (one pass over all lines)."""
         if not self._frames:
-            return 0
-        frame = pl.concat(self._frames)
-        return int(frame.filter(pl.col("table") == table)["row"].n_unique())
+            return {}
+        counts = pl.concat(self._frames).group_by("table").agg(pl.col("row").n_unique())
+        return {table: int(count) for table, count in counts.iter_rows()}
 
     def __len__(self) -> int:
         return sum(f.height for f in self._frames)
