@@ -121,7 +121,7 @@ def score(
         data = replace(data, costs=None, paid=None, attributes=data.attributes.released())
     with clock.stage("tables"):
         scale = 10**config.money.decimals
-        participants = participants_table(data, totals, personal, econ, config, scale)
+        participants = participants_table(data, totals, personal, econ, results, config, scale)
         commissions = commissions_table(data, results, labels, config.money.decimals)
         rejects = data.rejects.frame()
         run = _run_info(

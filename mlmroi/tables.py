@@ -39,6 +39,7 @@ def participants_table(
     totals: OrderTotals,
     personal: npt.NDArray[np.int64],
     econ: Economics,
+    results: list[ComponentResult],
     config: Config,
     scale: int,
 ) -> pl.DataFrame:
@@ -103,6 +104,8 @@ def participants_table(
         batch = names[start : start + 6]
         frame = frame.with_columns([pl.Series(k, money_columns[k][order]) for k in batch])
         frame = frame.with_columns([finished(k) for k in batch])
+    for result in results:  # the components' own columns (a stairstep's rank, a binary's carry)
+        frame = frame.with_columns(series.gather(pl.Series(order)) for series in result.columns.values())
     if econ.paid_commissions is not None:
         tolerance = round(config.audit.tolerance * 10**d)
         flag = np.abs(econ.paid_commissions - econ.computed_commissions)[order] > tolerance

@@ -380,3 +380,24 @@ def test_breakaway_matches_naive_twin(parents: list[int], pv: list[int]) -> None
         sponsor[ids[i]] = ids[r % i] if r % 6 else None
     pv_by = {v: pv[i] for i, v in enumerate(ids)}
     assert run_breakaway(sponsor, pv_by) == naive_breakaway(sponsor, pv_by)
+
+
+def test_highest_rank_is_an_output_column() -> None:
+    # Two periods: C reaches silver (GV 1,000) in the first only, A gold in the second only.
+    net = from_edges(["A", "B", "C"], [None, "A", "B"])
+    ids = net.ids.to_list()
+    pv = {"A": (0, 1500), "B": (0, 0), "C": (1000, 500)}
+    personal = np.array([[pv[v][p] * 100 for v in ids] for p in range(2)], dtype=np.int64)
+    result = stairstep(
+        net, PeriodVolumes(personal, ("2025-01", "2025-02")), StairstepConfig(ranks=GV_RANKS[1:]), 100
+    )
+    column = result.columns["rank_stairstep"]
+    assert dict(zip(ids, column.cast(str).to_list(), strict=True)) == {
+        "A": "gold",
+        "B": "silver",
+        "C": "silver",
+    }
+    quiet = stairstep(
+        net, PeriodVolumes(personal * 0, ("2025-01", "2025-02")), StairstepConfig(ranks=GV_RANKS[1:]), 100
+    )
+    assert quiet.columns["rank_stairstep"].null_count() == 3

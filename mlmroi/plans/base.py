@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlmroi.money import is_ppm_exact
@@ -51,6 +52,8 @@ class ComponentResult:
     received_exact: IntArray
     generated_exact: IntArray
     attribution_scale: float = 1.0  # paid / computed after caps (scales the attribution above a branch)
+    #: per-node output columns of the component, in node order (a stairstep's rank, a binary's carry)
+    columns: dict[str, pl.Series] = field(default_factory=dict)
 
 
 class ComponentModel(BaseModel):
@@ -100,8 +103,8 @@ class RowCollector:
         self._level.append(np.full(count, level, dtype=np.int16))
         self._amount.append(amount[keep])
 
-    def result(self, component: str) -> ComponentResult:
-        """The collected rows with the attribution."""
+    def result(self, component: str, columns: dict[str, pl.Series] | None = None) -> ComponentResult:
+        """The collected rows with the attribution (and the component's per-node output columns)."""
         return ComponentResult(
             component,
             np.concatenate(self._payee),
@@ -110,4 +113,5 @@ class RowCollector:
             np.concatenate(self._amount),
             self.received,
             self.generated,
+            columns=columns or {},
         )

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
+import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlmroi._numba import kernel
@@ -219,9 +220,10 @@ def stairstep(
     gen = np.empty((n, generation_ppm.shape[0]), dtype=np.int64)
     min_legs = np.array([r.min_legs for r in config.ranks], dtype=np.int64)
     leg_bucket = np.array(config.leg_buckets(), dtype=np.int64)
+    best = np.full(n, -1, dtype=np.int64)  # highest rank reached in the window
     for p in range(n_periods):
         pv = np.ascontiguousarray(volumes.personal[p])
-        pay, gen_pay, _ = _stairstep_period(
+        pay, gen_pay, rank = _stairstep_period(
             network.parent,
             pv,
             min_pv,
@@ -243,4 +245,8 @@ def stairstep(
         for level, owed in ((-1, pay), *((g + 1, gen_pay[:, g]) for g in range(gen_pay.shape[1]))):
             payee = np.flatnonzero(owed)
             rows.add(p, level, payee, divide_half_even(owed[payee], RATE_SCALE))
-    return rows.result(config.label)
+        np.maximum(best, rank, out=best)
+    names = pl.Enum([r.name for r in config.ranks])
+    highest = pl.Series(f"rank_{config.label}", [r.name for r in config.ranks], dtype=names)
+    column = highest.gather(pl.Series(np.maximum(best, 0))).set(pl.Series(best < 0), None)
+    return rows.result(config.label, {column.name: column})
