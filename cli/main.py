@@ -197,7 +197,7 @@ def simulate_cli(
         Path | None, typer.Option("--json", help="Also write the comparison as JSON here.")
     ] = None,
 ) -> None:
-    """Plans side by side on the same data: payout ratio, commissions by component and depth, ROI shifts.
+    """Plans side by side on one dataset: payout ratio, commissions by component, rank and depth, ROI shifts.
 
     Window, money and costs come from the dataset's config (or --config); each --plan file contributes
     only its [plan]. The dataset is read and aggregated once.
@@ -243,6 +243,29 @@ def simulate_cli(
     row("ROI turns negative", [plans[n].get("roi_turns_negative", "") for n in names])
     row("ROI turns positive", [plans[n].get("roi_turns_positive", "") for n in names])
     out.print(table)
+    for name in names:
+        by_rank = plans[name]["commissions_by_rank"]
+        if by_rank is None:
+            out.print(
+                f"{name}: no commissions by rank (no stairstep in the plan, no rank column in the dataset)",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
+            continue
+        ranks = Table(title=Text(f"{name}: commissions by rank ({plans[name]['rank_source']})"))
+        ranks.add_column("rank")
+        for column in ("participants", "commissions", "share", "mean"):
+            ranks.add_column(column, justify="right")
+        for r in by_rank:
+            ranks.add_row(
+                Text(r["rank"]),
+                Text(f"{r['participants']:,}"),
+                Text(r["commissions"]),
+                Text("—" if r["share"] is None else f"{r['share']:.2%}"),
+                Text("—" if r["mean"] is None else r["mean"]),
+            )
+        out.print(ranks)
     if result.changes.height:
         changes = Table(title="biggest changes in commissions against the baseline")
         for column in result.changes.columns:

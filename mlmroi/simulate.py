@@ -2,8 +2,12 @@
 
 The dataset is read, validated and aggregated once; shared costs are allocated once (they do not depend on
 the plan); then each plan runs on the same volumes. The first plan is the baseline the others are compared
-with: payout ratio per period, commissions per component and by depth band, how many participants' personal
-ROI changes sign, and the biggest winners and losers in commissions.
+with: payout ratio per period, commissions per component, by rank and by depth band, how many participants'
+personal ROI changes sign, and the biggest winners and losers in commissions.
+
+A participant's rank under a plan is the highest rank reached in the window in the plan's first stairstep
+component; a plan without a stairstep falls back on the dataset's own ``rank`` column; with neither, the plan
+has no rank breakdown.
 """
 
 from __future__ import annotations
@@ -19,14 +23,76 @@ import polars as pl
 from mlmroi.config import Config, parse_config
 from mlmroi.economics import allocate_costs, compute
 from mlmroi.errors import ConfigError, DataError
-from mlmroi.io.load import Orphans, load
-from mlmroi.money import IntArray, sum_by_index
+from mlmroi.io.load import Attributes, Orphans, load
+from mlmroi.io.parse import parse_text
+from mlmroi.money import IntArray, divide_half_even, sum_by_index
 from mlmroi.periods import aggregate_orders
 from mlmroi.pipeline import plan_volumes, resolve_window
-from mlmroi.plans import early_days, run_plan
+from mlmroi.plans import ComponentResult, StairstepConfig, early_days, run_plan
 from mlmroi.tables import money
 
 DEPTH_BANDS = ((0, 0), (1, 1), (2, 2), (3, 5), (6, 10), (11, 1_000_000))
+NO_RANK = "(no rank)"  # the group of participants without a rank
+
+
+@dataclass(frozen=True, eq=False)
+class Ranks:
+    """Each node's rank under a plan: ``code[node]`` indexes ``names``, ``-1`` = no rank."""
+
+    source: str  # "stairstep:<label>" or "dataset:rank"
+    names: list[str]  # in listing order: the plan's rank order, or alphabetical for the dataset column
+    code: IntArray
+    every_name: bool  # list every name even without participants (a plan's ranks), else only those present
+
+
+def plan_ranks(config: Config, results: list[ComponentResult], attributes: Attributes) -> Ranks | None:
+    """The rank of every node under a plan, or None when the plan has no rank source.
+
+    The plan's first stairstep component gives its ``rank_<label>`` (highest rank reached in the window);
+    otherwise the dataset's ``rank`` participants column (text, stripped; empty = no rank).
+    """
+    for component in config.plan.components:
+        if isinstance(component, StairstepConfig):
+            label = component.label
+            column = next(r.columns[f"rank_{label}"] for r in results if f"rank_{label}" in r.columns)
+            physical = column.to_physical().cast(pl.Int64).fill_null(-1).to_numpy()
+            return Ranks(f"stairstep:{label}", [r.name for r in component.ranks], physical, every_name=True)
+    if "rank" not in attributes.names:
+        return None
+    text = parse_text(attributes.frame["rank"]).gather(pl.Series(attributes.rows_by_node))
+    names = sorted(text.drop_nulls().unique().to_list())
+    positions = pl.Series(np.arange(len(names), dtype=np.int64))
+    code = text.replace_strict(names, positions, default=-1, return_dtype=pl.Int64).fill_null(-1)
+    return Ranks("dataset:rank", names, code.to_numpy().astype(np.int64), every_name=False)
+
+
+def commissions_by_rank(ranks: Ranks, commissions: IntArray, decimals: int) -> list[dict[str, Any]]:
+    """Per rank (then ``(no rank)``): participants, total commissions, share of the plan's total, mean.
+
+    Totals are exact sums of the participants' commissions, so they add up to the plan's total to the cent;
+    the mean is rounded half-to-even to the minor unit.
+    """
+    k = len(ranks.names)
+    group = np.where(ranks.code >= 0, ranks.code, k)
+    count = np.bincount(group, minlength=k + 1)
+    paid = sum_by_index(group, commissions, k + 1)
+    total = int(commissions.sum())
+    out = []
+    for g, name in enumerate([*ranks.names, NO_RANK]):
+        people, amount = int(count[g]), int(paid[g])
+        if people == 0 and (g == k or not ranks.every_name):
+            continue
+        mean = int(divide_half_even(np.array([amount], dtype=np.int64), people)[0]) if people else None
+        out.append(
+            {
+                "rank": name,
+                "participants": people,
+                "commissions": money(amount, decimals),
+                "share": round(amount / total, 6) if total else None,
+                "mean": None if mean is None else money(mean, decimals),
+            }
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -117,6 +183,11 @@ def simulate(
             },
             "profit": money(int(econ.profit.sum()), decimals),
         }
+        ranks = plan_ranks(config, results, data.attributes)
+        summaries[name]["rank_source"] = None if ranks is None else ranks.source
+        summaries[name]["commissions_by_rank"] = (
+            None if ranks is None else commissions_by_rank(ranks, econ.commissions, decimals)
+        )
     baseline = names[0]
     ids = data.network.ids
     frames = []
