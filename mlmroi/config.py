@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlmroi.errors import ConfigError
+from mlmroi.plans.binary import BinaryConfig
 from mlmroi.plans.caps import CapsConfig
 from mlmroi.plans.fast_start import FastStartConfig
 from mlmroi.plans.matching import MatchingConfig
@@ -30,9 +31,11 @@ COMPONENT_MODELS: dict[str, type[BaseModel]] = {
     "matching": MatchingConfig,
     "fast_start": FastStartConfig,
     "stairstep": StairstepConfig,
+    "binary": BinaryConfig,
 }
 AnyComponent = Annotated[
-    UnilevelConfig | MatchingConfig | FastStartConfig | StairstepConfig, Field(discriminator="type")
+    UnilevelConfig | MatchingConfig | FastStartConfig | StairstepConfig | BinaryConfig,
+    Field(discriminator="type"),
 ]
 
 

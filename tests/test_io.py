@@ -230,7 +230,7 @@ def test_column_mapping(tmp_path: Path) -> None:
 
 def test_config_errors_name_their_key(tmp_path: Path) -> None:
     config = (
-        '[[plan.components]]\ntype = "unilevel"\nlevels = [0.1, 2.0]\n[[plan.components]]\ntype = "binary"\n'
+        '[[plan.components]]\ntype = "unilevel"\nlevels = [0.1, 2.0]\n[[plan.components]]\ntype = "forced_matrix"\n'
         '[window]\nperiod = "day"\n'
     )
     folder = write_dataset(tmp_path, PEOPLE, ORDERS, config=config)
@@ -238,7 +238,7 @@ def test_config_errors_name_their_key(tmp_path: Path) -> None:
         mlmroi.load_config(dataset=folder)
     text = "\n".join(info.value.problems)
     assert "mlmroi.toml: window.period:" in text
-    assert "plan.components: unknown component type 'binary'" in text
+    assert "plan.components: unknown component type 'forced_matrix'" in text
 
 
 def test_config_error_path_inside_a_component(tmp_path: Path) -> None:

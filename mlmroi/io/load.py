@@ -8,7 +8,7 @@ participants follow them into ``rejects``. Every input row is either used or rej
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -22,7 +22,7 @@ from mlmroi.config import Config
 from mlmroi.io import parse
 from mlmroi.io.read import ROW, RawTable, read_table
 from mlmroi.io.rejects import Rejects
-from mlmroi.network import Network, from_parent_codes
+from mlmroi.network import Network, Placement, from_parent_codes
 from mlmroi.network import kernels as tree_kernels
 
 IntArray = npt.NDArray[np.int64]
@@ -187,6 +187,168 @@ def _chain(ids: list[object], parent: IntArray, start: int, stop: int) -> str:
     return " → ".join(names)
 
 
+@dataclass(frozen=True, eq=False)
+class _Tree:
+    """A parent relation over the id codes whose chains must reach a root (sponsor or placement)."""
+
+    name: str
+    column: str
+    parent_code: IntArray
+    leg: npt.NDArray[np.int8] | None = None  # placement only: 0 = L, 1 = R
+
+    def in_node_space(
+        self, accepted_codes: IntArray, node_of_sub: IntArray, node_of_code: IntArray
+    ) -> Placement:
+        """The placement tree over the accepted participants' network nodes."""
+        assert self.leg is not None
+        n = accepted_codes.size
+        parent = np.full(n, -1, dtype=np.int64)
+        leg = np.full(n, -1, dtype=np.int8)
+        codes_parent = self.parent_code[accepted_codes]
+        placed = codes_parent >= 0
+        parent[node_of_sub[placed]] = node_of_code[codes_parent[placed]]
+        leg[node_of_sub[placed]] = self.leg[accepted_codes[placed]]
+        return Placement.build(parent, leg)
+
+
+_LEGS = {"l": 0, "left": 0, "r": 1, "right": 1}
+
+
+def _placement_checks(
+    frame: pl.DataFrame,
+    checks: _Checks,
+    pid: pl.Series,
+    joined: pl.Series,
+    kind: pl.DataType,
+    u_rows: IntArray,
+    lookup: _IdLookup,
+) -> _Tree | None:
+    """Row checks of ``placement_id``/``placement_leg`` (binary plans); None when the table has neither.
+
+    A placement parent must be a participant, and each leg holds one participant: when several claim the
+    same leg, the one who joined first keeps it (then the smaller id) and the others are rejected.
+    """
+    if "placement_id" not in frame.columns and "placement_leg" not in frame.columns:
+        return None
+    if "placement_id" not in frame.columns or "placement_leg" not in frame.columns:
+        from mlmroi.errors import InputError
+
+        raise InputError(f"{checks.label}: placement_id and placement_leg must be given together")
+    reject = checks.reject
+    plid, plid_bad = parse.parse_id(frame["placement_id"], kind)
+    leg_text = parse.parse_text(frame["placement_leg"].cast(pl.String)).str.to_lowercase()
+    leg = leg_text.replace_strict(_LEGS, default=None, return_dtype=pl.Int8)
+    given = plid.is_not_null() | plid_bad
+    reject(leg_text.is_not_null() & leg.is_null(), "placement_leg", "bad placement_leg (expected L or R)")
+    reject(given & leg_text.is_null(), "placement_leg", "missing placement_leg (placement_id is given)")
+    reject(~given & leg_text.is_not_null(), "placement_id", "placement_leg given without placement_id")
+    reject(
+        (plid == pid).fill_null(False), "placement_id", "self-placement (placement_id equals participant_id)"
+    )
+    code = lookup.codes(plid.gather(u_rows))
+    u_given = given.gather(u_rows).to_numpy()
+    missing = u_given & (code < 0)
+    if missing.any():
+        mask = np.zeros(frame.height, dtype=bool)
+        mask[u_rows[missing]] = True
+        reason = "placement parent " + frame["placement_id"].cast(pl.String).fill_null("") + " does not exist"
+        reject(pl.Series(mask), "placement_id", reason)
+    u_leg = leg.gather(u_rows).fill_null(-1).to_numpy().astype(np.int8)
+    ok = ~checks.bad.gather(u_rows).to_numpy() & (code >= 0)
+    claims = pl.DataFrame(
+        {
+            "code": np.arange(code.size, dtype=np.int64),
+            "slot": code * 2 + u_leg,
+            "joined": joined.gather(u_rows),
+        }
+    ).filter(pl.Series(ok))
+    claims = claims.sort("slot", "joined", "code", nulls_last=True)
+    loser = claims.filter(~pl.col("slot").is_first_distinct())
+    if loser.height:
+        winner = claims.filter(pl.col("slot").is_first_distinct()).select("slot", winner="code")
+        loser = loser.join(winner, on="slot", how="left")
+        ids = lookup.ids
+        reasons = [
+            f"leg {'LR'[slot % 2]} of {ids[slot // 2]} is already taken by {ids[w]} (who joined first)"
+            for slot, w in zip(loser["slot"].to_list(), loser["winner"].to_list(), strict=True)
+        ]
+        mask = np.zeros(frame.height, dtype=bool)
+        rows = u_rows[loser["code"].to_numpy()]
+        mask[rows] = True
+        order = np.argsort(rows)
+        full = [""] * frame.height
+        for k in order:
+            full[int(rows[k])] = reasons[k]
+        reject(pl.Series(mask), "placement_leg", pl.Series(full))
+    parent = np.where(u_given & (code >= 0), code, -1).astype(np.int64)
+    return _Tree("placement", "placement_id", parent, u_leg)
+
+
+def _reach(
+    trees: list[_Tree],
+    ok: npt.NDArray[np.bool_],
+    frame: pl.DataFrame,
+    u_rows: IntArray,
+    lookup: _IdLookup,
+    rejects: Rejects,
+) -> npt.NDArray[np.bool_]:
+    """Which id codes are accepted: their row is good and every chain (sponsor, placement) reaches a root
+    through accepted participants. The others are rejected with the chain named; repeated until stable,
+    because a participant rejected for one tree breaks chains in the other."""
+    ids_list: list[object] | None = None
+    row_of = frame[ROW].to_numpy()
+    while True:
+        accepted = ok.copy()
+        for tree in trees:
+            _, reached = tree_kernels._bfs_order(tree.parent_code, ok)
+            kinds, blockers = tree_kernels._classify_unreached(tree.parent_code, ok, reached)
+            broken = np.flatnonzero((kinds != 0) & accepted)  # one reason per participant
+            accepted &= reached
+            if not broken.size:
+                continue
+            ids_list = ids_list if ids_list is not None else lookup.ids.to_list()
+            reasons = [
+                _chain_reason(tree, ids_list, kinds, blockers, int(code), row_of[u_rows[blockers[code]]])
+                for code in broken
+            ]
+            rows = pl.Series(row_of[u_rows[broken]])
+            rejects.add(
+                "participants",
+                rows,
+                tree.column,
+                frame[tree.column].gather(u_rows[broken]),
+                pl.Series(reasons),
+            )
+        if (accepted == ok).all():
+            return accepted
+        ok = accepted
+
+
+def _chain_reason(
+    tree: _Tree,
+    ids: list[object],
+    kinds: npt.NDArray[np.int8],
+    blockers: IntArray,
+    code: int,
+    blocker_row: int,
+) -> str:
+    parent, b = tree.parent_code, int(blockers[code])
+    if kinds[code] == tree_kernels.CHAIN_REJECTED_ANCESTOR:
+        return (
+            f"{tree.name} chain broken: {_chain(ids, parent, code, b)} reaches "
+            f"rejected participant {ids[b]} (row {blocker_row})"
+        )
+    if kinds[code] == tree_kernels.CHAIN_IN_CYCLE:
+        return f"{tree.name} cycle: {_chain(ids, parent, code, code)}"
+    entry = code
+    while kinds[entry] != tree_kernels.CHAIN_IN_CYCLE:
+        entry = int(parent[entry])
+    return (
+        f"{tree.name} chain broken: {_chain(ids, parent, code, entry)} reaches "
+        f"{tree.name} cycle {_chain(ids, parent, entry, entry)}"
+    )
+
+
 def _participants(
     raw: RawTable, rejects: Rejects, orphans: Orphans
 ) -> tuple[Network, pl.DataFrame, Attributes, _IdLookup, IntArray, dict[int, int], int]:
@@ -240,33 +402,11 @@ def _participants(
         )
         reject(pl.Series(miss_mask), "sponsor_id", reason)
     parent_code = np.where(sponsor_given & ~missing, sponsor_code, -1).astype(np.int64)
-    ok = ~checks.bad.gather(u_rows).to_numpy()
-    _, reached = tree_kernels._bfs_order(parent_code, ok)
-    kinds, blockers = tree_kernels._classify_unreached(parent_code, ok, reached)
-    broken = np.flatnonzero(kinds != 0)
-    if broken.size:
-        ids_list = lookup.ids.to_list()
-        row_of = frame[ROW].to_numpy()
-        reasons = []
-        for code in broken:
-            b = int(blockers[code])
-            if kinds[code] == tree_kernels.CHAIN_REJECTED_ANCESTOR:
-                reasons.append(
-                    f"sponsor chain broken: {_chain(ids_list, parent_code, int(code), b)} reaches "
-                    f"rejected participant {ids_list[b]} (row {row_of[u_rows[b]]})"
-                )
-            elif kinds[code] == tree_kernels.CHAIN_IN_CYCLE:
-                reasons.append(f"sponsor cycle: {_chain(ids_list, parent_code, int(code), int(code))}")
-            else:
-                entry = int(code)
-                while kinds[entry] != tree_kernels.CHAIN_IN_CYCLE:
-                    entry = int(parent_code[entry])
-                reasons.append(
-                    f"sponsor chain broken: {_chain(ids_list, parent_code, int(code), entry)} reaches "
-                    f"sponsor cycle {_chain(ids_list, parent_code, entry, entry)}"
-                )
-        rows = pl.Series(row_of[u_rows[broken]])
-        rejects.add(table, rows, "sponsor_id", frame["sponsor_id"].gather(u_rows[broken]), pl.Series(reasons))
+    trees = [_Tree("sponsor", "sponsor_id", parent_code)]
+    placement = _placement_checks(frame, checks, pid, cols["joined_on"], kind, u_rows, lookup)
+    if placement is not None:
+        trees.append(placement)
+    reached = _reach(trees, ~checks.bad.gather(u_rows).to_numpy(), frame, u_rows, lookup, rejects)
 
     # Accepted participants, relabelled to breadth-first nodes.
     accepted_codes = np.flatnonzero(reached)
@@ -278,6 +418,10 @@ def _participants(
     network, node_of_sub = from_parent_codes(lookup.ids.gather(accepted_codes), sub_parent.astype(np.int64))
     node_of_code = np.full(parent_code.shape[0], -1, dtype=np.int64)
     node_of_code[accepted_codes] = node_of_sub
+    if placement is not None:
+        network = replace(
+            network, placement=placement.in_node_space(accepted_codes, node_of_sub, node_of_code)
+        )
     rows_by_node = np.empty(accepted_codes.size, dtype=np.int64)
     rows_by_node[node_of_sub] = u_rows[accepted_codes]
     # Only the parsed columns are reordered into node order; the columns as read (often text) stay in

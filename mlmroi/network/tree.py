@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -10,6 +10,7 @@ import numpy.typing as npt
 import polars as pl
 
 from mlmroi.network import kernels
+from mlmroi.network.placement import Placement
 
 IntArray = npt.NDArray[np.int64]
 
@@ -30,6 +31,8 @@ class Network:
         Children of ``i`` are nodes ``child_start[i]:child_start[i + 1]`` (length n + 1).
     level_start : ndarray of int64
         Nodes at depth ``d`` are ``level_start[d]:level_start[d + 1]``.
+    placement : Placement or None
+        The binary placement tree over the same nodes, when the participants table has one.
     """
 
     ids: pl.Series
@@ -37,6 +40,7 @@ class Network:
     depth: npt.NDArray[np.int32]
     child_start: IntArray
     level_start: IntArray
+    placement: Placement | None = None
 
     @property
     def size(self) -> int:
@@ -163,3 +167,20 @@ def from_edges(participant_ids: list[Any] | pl.Series, sponsor_ids: list[Any] | 
         else:
             raise ValueError(f"sponsor {sponsor!r} is not a participant")
     return from_parent_codes(ids_sorted, parent_code)[0]
+
+
+def with_placement(network: Network, placed: dict[Any, tuple[Any, str]]) -> Network:
+    """``network`` with a binary placement tree: ``{participant: (placement parent, "L" | "R")}``.
+
+    Participants not in ``placed`` are placement roots. For tests and interop; datasets go through
+    :func:`mlmroi.io.load`, which turns bad placements into rejects. Raises ``ValueError``.
+    """
+    node_of = {pid: node for node, pid in enumerate(network.ids.to_list())}
+    parent = np.full(network.size, -1, dtype=np.int64)
+    leg = np.full(network.size, -1, dtype=np.int8)
+    for pid, (upline, side) in placed.items():
+        if pid not in node_of or upline not in node_of:
+            raise ValueError(f"placement {pid!r} under {upline!r}: not a participant")
+        parent[node_of[pid]] = node_of[upline]
+        leg[node_of[pid]] = "LR".index(side)
+    return replace(network, placement=Placement.build(parent, leg))

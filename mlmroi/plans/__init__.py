@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from mlmroi.errors import ConfigError
 from mlmroi.money import IntArray
 from mlmroi.network import Network
 from mlmroi.plans.base import ComponentResult, PeriodVolumes
+from mlmroi.plans.binary import BinaryConfig, binary
 from mlmroi.plans.caps import CapsConfig, apply_caps
 from mlmroi.plans.fast_start import FastStartConfig, fast_start
 from mlmroi.plans.matching import MatchingConfig, matching
@@ -22,7 +24,7 @@ from mlmroi.plans.unilevel import UnilevelConfig, unilevel
 if TYPE_CHECKING:
     from mlmroi.config import Config
 
-ComponentConfig = UnilevelConfig | MatchingConfig | FastStartConfig | StairstepConfig
+ComponentConfig = UnilevelConfig | MatchingConfig | FastStartConfig | StairstepConfig | BinaryConfig
 
 
 def run_plan(
@@ -42,6 +44,13 @@ def run_plan(
             results[i] = fast_start(network, volumes, component, scale)
         elif isinstance(component, StairstepConfig):
             results[i] = stairstep(network, volumes, component, scale)
+        elif isinstance(component, BinaryConfig):
+            if network.placement is None:
+                raise ConfigError(
+                    f"plan.components[{i}]: a binary component needs the placement tree "
+                    "(placement_id and placement_leg columns in participants)"
+                )
+            results[i] = binary(network, volumes, component, scale)
     base = [results[i] for i in sorted(results)]
     for i, component in enumerate(config.plan.components):
         if isinstance(component, MatchingConfig):
@@ -60,6 +69,7 @@ def early_days(config: Config) -> list[int]:
 
 
 __all__ = [
+    "BinaryConfig",
     "CapsConfig",
     "ComponentConfig",
     "ComponentResult",
@@ -68,6 +78,7 @@ __all__ = [
     "PeriodVolumes",
     "StairstepConfig",
     "UnilevelConfig",
+    "binary",
     "early_days",
     "fast_start",
     "matching",

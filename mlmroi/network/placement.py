@@ -1,0 +1,97 @@
+"""The binary placement tree: at most two children per participant (legs L and R), in sponsor-node space.
+
+The placement tree is separate from the sponsor tree (a sponsor may place a recruit deep in a leg:
+"spillover"), so it is kept as flat arrays indexed by the sponsor network's nodes rather than relabelled:
+``parent``, ``leg`` and ``child`` plus a top-down ``order`` and preorder intervals. Node ``v`` is in the
+placement subtree of ``u`` iff ``enter[u] <= enter[v] < leave[u]`` — O(1), which is how a binary plan
+finds the leg a personally sponsored participant sits in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from mlmroi._numba import kernel
+from mlmroi.network import kernels
+
+IntArray = npt.NDArray[np.int64]
+LEFT, RIGHT = 0, 1
+
+
+@kernel
+def _intervals(order, parent, child):  # type: ignore[no-untyped-def]
+    """Preorder ``enter`` and ``leave`` (enter + subtree size) of every node, left leg before right."""
+    n = order.shape[0]
+    size = np.ones(n, dtype=np.int64)
+    for k in range(n - 1, -1, -1):
+        v = order[k]
+        if parent[v] >= 0:
+            size[parent[v]] += size[v]
+    enter = np.empty(n, dtype=np.int64)
+    nxt = 0
+    for k in range(n):
+        v = order[k]
+        if parent[v] < 0:  # a placement root: its whole subtree gets the next block of numbers
+            enter[v] = nxt
+            nxt += size[v]
+        left, right = child[v, 0], child[v, 1]
+        first = enter[v] + 1
+        if left >= 0:
+            enter[left] = first
+            first += size[left]
+        if right >= 0:
+            enter[right] = first
+    return enter, enter + size
+
+
+@dataclass(frozen=True, eq=False)
+class Placement:
+    """A binary placement forest over the sponsor network's nodes.
+
+    Attributes
+    ----------
+    parent : placement parent's node, -1 for a placement root (someone placed nowhere is a root).
+    leg : 0 (L) or 1 (R): which leg of the parent the node sits on; -1 for a root.
+    child : (n, 2) the node on each leg, -1 when the leg is empty.
+    order : every node, placement parents before their children (breadth-first).
+    enter, leave : preorder intervals (see the module docstring).
+    """
+
+    parent: IntArray
+    leg: npt.NDArray[np.int8]
+    child: IntArray
+    order: IntArray
+    enter: IntArray
+    leave: IntArray
+
+    @classmethod
+    def build(cls, parent: IntArray, leg: npt.NDArray[np.int8]) -> Placement:
+        """From validated arrays: parents form a forest and each (parent, leg) holds at most one node."""
+        parent = np.ascontiguousarray(parent, dtype=np.int64)
+        leg = np.ascontiguousarray(leg, dtype=np.int8)
+        n = parent.shape[0]
+        child = np.full((n, 2), -1, dtype=np.int64)
+        placed = np.flatnonzero(parent >= 0)
+        child[parent[placed], leg[placed]] = placed
+        if int((child >= 0).sum()) != placed.size:
+            raise ValueError("two participants on one leg")
+        order, _ = kernels._bfs_order(parent, np.ones(n, dtype=np.bool_))
+        if order.shape[0] != n:
+            raise ValueError(f"{n - order.shape[0]} participants are not reachable from a placement root")
+        enter, leave = _intervals(order, parent, child)
+        return cls(parent, leg, child, order, enter, leave)
+
+    @property
+    def size(self) -> int:
+        """Number of nodes (= the sponsor network's)."""
+        return int(self.parent.shape[0])
+
+    def in_leg(self, node: IntArray, upline: IntArray, leg: int) -> npt.NDArray[np.bool_]:
+        """Per pair: is ``node`` inside the ``leg`` of ``upline`` (False when that leg is empty)?"""
+        top = self.child[upline, leg]
+        safe = np.maximum(top, 0)
+        inside = (self.enter[safe] <= self.enter[node]) & (self.enter[node] < self.leave[safe])
+        return np.asarray(inside & (top >= 0))
