@@ -143,6 +143,33 @@ def _tree_pass(sponsor: I64, joined: I64, left: I32, region: NDArray[np.int8], i
     return depth
 
 
+@kernel
+def _placements(sponsor: I64, distributor: Mask) -> tuple[I64, NDArray[np.int8]]:
+    """Binary placement by spillover: a sponsor's distributors go to their left and right legs in turn,
+    each at the bottom of that leg's outer edge (the usual automatic placement). Customers are not placed.
+    Sponsors precede recruits, so one forward pass suffices; each sponsor remembers where its edges end."""
+    n = sponsor.size
+    parent = np.full(n, -1, dtype=np.int64)
+    leg = np.full(n, -1, dtype=np.int8)
+    child = np.full((n, 2), -1, dtype=np.int64)
+    edge = np.arange(n).repeat(2).reshape(n, 2)  # the last node on each leg's outer edge, per sponsor
+    placed = np.zeros(n, dtype=np.int64)
+    for i in range(n):
+        s = sponsor[i]
+        if s < 0 or not distributor[i] or not distributor[s]:
+            continue
+        k = placed[s] % 2
+        placed[s] += 1
+        node = edge[s, k]
+        while child[node, k] >= 0:
+            node = child[node, k]
+        child[node, k] = i
+        edge[s, k] = i
+        parent[i] = node
+        leg[i] = k
+    return parent, leg
+
+
 def _participants(rng: np.random.Generator, n: int, w: _Window) -> _People:
     """Join days, roles, the sponsor tree, churn, regions and birth dates of ``n`` participants."""
     n_roots = min(n, int(np.clip(round(n**0.25 / 2), 1, 5)))
@@ -374,6 +401,7 @@ def _costs(
 
 
 def _participants_frame(p: _People) -> pl.DataFrame:
+    placement, leg = _placements(p.sponsor, p.distributor)
     return pl.DataFrame(
         {
             "participant_id": np.arange(1, p.joined.size + 1, dtype=np.int64),
@@ -383,6 +411,8 @@ def _participants_frame(p: _People) -> pl.DataFrame:
             "left_on": _col(p.left, p.left < _NEVER, date=True),
             "region": _labels(p.region, REGIONS),
             "birth_date": _col(p.birth, date=True),
+            "placement_id": _col(placement + 1, placement >= 0),
+            "placement_leg": _labels(leg, ("L", "R")),
         }
     )
 

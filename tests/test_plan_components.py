@@ -195,3 +195,5 @@ def test_example_plans_run_on_the_sample(plan: Path) -> None:
     for component in config.plan.components:
         assert result.participants[f"commissions_{component.label}"].sum() > 0, component.label
     assert Decimal(result.run["totals"]["commissions"]) == result.commissions["amount"].sum()
+    roots = result.participants.filter(pl.col("sponsor_id").is_null())
+    assert roots["branch_commissions"].sum() == result.participants["commissions"].sum()

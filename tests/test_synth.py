@@ -29,6 +29,8 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "left_on": pl.Date(),
         "region": pl.String(),
         "birth_date": pl.Date(),
+        "placement_id": pl.Int64(),
+        "placement_leg": pl.String(),
     },
     "orders": {
         "order_id": pl.Int64(),
@@ -129,6 +131,28 @@ def test_participants_form_a_tree(dataset: tuple[Path, str]) -> None:
     assert (left["left_on"] <= END).all()
     assert (p["birth_date"] < p["joined_on"]).all()
     assert 0.2 < (p["joined_on"] < START).mean() < 0.4  # type: ignore[operator]
+
+
+def test_binary_placement_is_spillover_below_the_sponsor(dataset: tuple[Path, str]) -> None:
+    folder, fmt = dataset
+    p = read(folder, "participants", fmt)
+    placed = p.filter(pl.col("placement_id").is_not_null())
+    # Distributors recruited by distributors are placed; customers and roots are not.
+    assert set(placed["role"]) == {"distributor"}
+    assert (
+        placed.height
+        == p.filter((pl.col("role") == "distributor") & pl.col("sponsor_id").is_not_null()).height
+    )
+    assert set(placed["placement_leg"]) == {"L", "R"}
+    assert placed.select("placement_id", "placement_leg").is_unique().all()  # one participant per leg
+    # Each placement is inside the sponsor's placement subtree: walking up from the placement parent
+    # reaches the sponsor.
+    up = dict(zip(placed["participant_id"].to_list(), placed["placement_id"].to_list(), strict=True))
+    for pid, sponsor, parent in placed.select("participant_id", "sponsor_id", "placement_id").iter_rows():
+        node = parent
+        while node != sponsor:
+            node = up[node]
+        assert node == sponsor, pid
 
 
 def test_recruiting_is_skewed_and_deep(summary: tuple[GeneratedSummary, pl.DataFrame]) -> None:
