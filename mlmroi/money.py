@@ -97,6 +97,32 @@ def split_largest_remainder(total: int, weights: IntArray) -> IntArray:
     return out
 
 
+def apportion(total: int, weights: IntArray) -> IntArray:
+    """Split ``total`` in proportion to ``weights`` of any sign (their sum must not be 0), exactly.
+
+    Shares are rounded down and the units left over go to the largest remainders (ties to the earlier
+    position), so they always add up to ``total``. Shares are computed in float64: for explanations and
+    apportionments, where a share may differ from the ideal by one unit at extreme magnitudes but the sum
+    is always exact. (Money that is *paid* is split with :func:`split_largest_remainder`.)
+    """
+    weights = np.asarray(weights, dtype=np.int64)
+    weight_sum = int(weights.sum())
+    if weights.size == 0 or weight_sum == 0:
+        raise ValueError("weights must not be empty or sum to zero")
+    ideal = weights.astype(np.float64) * (total / weight_sum)
+    shares = np.floor(ideal).astype(np.int64)
+    left = total - int(shares.sum())
+    order = np.lexsort((np.arange(weights.size), -(ideal - shares)))
+    if left > 0:
+        shares[order[: min(left, weights.size)]] += 1
+        left -= min(left, weights.size)
+    elif left < 0:  # float error only: take units back from the smallest remainders
+        shares[order[::-1][: min(-left, weights.size)]] -= 1
+        left += min(-left, weights.size)
+    shares[0] += left  # never in practice; keeps the sum exact whatever happens
+    return shares
+
+
 @kernel
 def _sum_by_index(index, values, n):  # type: ignore[no-untyped-def]
     out = np.zeros(n, dtype=np.int64)

@@ -28,12 +28,16 @@ ComponentConfig = UnilevelConfig | MatchingConfig | FastStartConfig | StairstepC
 
 
 def run_plan(
-    network: Network, volumes: PeriodVolumes, config: Config, rank: IntArray | None = None
+    network: Network,
+    volumes: PeriodVolumes,
+    config: Config,
+    rank: IntArray | None = None,
+    trace: int = -1,
 ) -> list[ComponentResult]:
     """Run every component of ``config.plan``, then its caps; results come back in plan order.
 
     ``rank[node]`` is the participant-id order used to break ties when caps scale payouts (node order if
-    not given).
+    not given). ``trace`` (a node) makes every component keep that participant's per-source detail.
     """
     scale = 10**config.money.decimals
     results: dict[int, ComponentResult] = {}
@@ -50,7 +54,7 @@ def run_plan(
                     f"plan.components[{i}]: a binary component needs the placement tree "
                     "(placement_id and placement_leg columns in participants)"
                 )
-            results[i] = binary(network, volumes, component, scale)
+            results[i] = binary(network, volumes, component, scale, trace)
     base = [results[i] for i in sorted(results)]
     for i, component in enumerate(config.plan.components):
         if isinstance(component, MatchingConfig):

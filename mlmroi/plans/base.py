@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -13,6 +14,7 @@ from mlmroi.money import is_ppm_exact
 from mlmroi.network import Network
 
 IntArray = npt.NDArray[np.int64]
+AnyInt = npt.NDArray[np.integer[Any]]
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,6 +38,27 @@ class PeriodVolumes:
 
 
 @dataclass(frozen=True, eq=False)
+class TraceRows:
+    """Detail rows for one traced participant: the other participant (the source of what they received,
+    or the payee of what their volume generated), period, level (-1: none) and the exact unrounded amount
+    in minor units × 10⁶."""
+
+    other: IntArray
+    period: npt.NDArray[np.int32]
+    level: npt.NDArray[np.int16]
+    exact: IntArray
+
+
+@dataclass(frozen=True, eq=False)
+class Trace:
+    """What one component paid a traced participant, per source, and what their volume generated above."""
+
+    node: int
+    received: TraceRows
+    generated: TraceRows
+
+
+@dataclass(frozen=True, eq=False)
 class ComponentResult:
     """Commission rows of one component plus the exact attribution used by branch ROI.
 
@@ -54,6 +77,8 @@ class ComponentResult:
     attribution_scale: float = 1.0  # paid / computed after caps (scales the attribution above a branch)
     #: per-node output columns of the component, in node order (a stairstep's rank, a binary's carry)
     columns: dict[str, pl.Series] = field(default_factory=dict)
+    #: per-source detail for one participant, when the plan was run with ``trace`` (``mlmroi explain``)
+    trace: Trace | None = None
 
 
 class ComponentModel(BaseModel):
@@ -86,9 +111,14 @@ class RowCollector:
     Also holds the exact attribution arrays the component's kernels add into (minor units × 10⁶).
     """
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, trace: int = -1) -> None:
         self.received = np.zeros(n, dtype=np.int64)
         self.generated = np.zeros(n, dtype=np.int64)
+        self.trace_node = trace  # the participant whose detail is kept (-1: none)
+        self._traced: dict[str, list[tuple[IntArray, AnyInt, AnyInt, IntArray]]] = {
+            "received": [],
+            "generated": [],
+        }
         self._payee: list[IntArray] = [np.zeros(0, dtype=np.int64)]
         self._period: list[npt.NDArray[np.int32]] = [np.zeros(0, dtype=np.int32)]
         self._level: list[npt.NDArray[np.int16]] = [np.zeros(0, dtype=np.int16)]
@@ -103,8 +133,28 @@ class RowCollector:
         self._level.append(np.full(count, level, dtype=np.int16))
         self._amount.append(amount[keep])
 
+    def trace(self, kind: str, other: IntArray, period: AnyInt, level: AnyInt, exact: IntArray) -> None:
+        """Detail rows of the traced participant: ``kind`` is "received" (other = source) or "generated"
+        (other = payee)."""
+        self._traced[kind].append((other, period, level, exact))
+
+    def _trace_rows(self, kind: str) -> TraceRows:
+        parts = self._traced[kind]
+        columns = [
+            np.concatenate([np.zeros(0, dtype=np.int64), *(part[k] for part in parts)]) for k in range(4)
+        ]
+        return TraceRows(
+            columns[0].astype(np.int64),
+            columns[1].astype(np.int32),
+            columns[2].astype(np.int16),
+            columns[3].astype(np.int64),
+        )
+
     def result(self, component: str, columns: dict[str, pl.Series] | None = None) -> ComponentResult:
         """The collected rows with the attribution (and the component's per-node output columns)."""
+        trace = None
+        if self.trace_node >= 0:
+            trace = Trace(self.trace_node, self._trace_rows("received"), self._trace_rows("generated"))
         return ComponentResult(
             component,
             np.concatenate(self._payee),
@@ -114,4 +164,5 @@ class RowCollector:
             self.received,
             self.generated,
             columns=columns or {},
+            trace=trace,
         )

@@ -32,7 +32,7 @@ import polars as pl
 from pydantic import Field, model_validator
 
 from mlmroi._numba import kernel
-from mlmroi.money import RATE_SCALE, divide_half_even, rate_ppm
+from mlmroi.money import RATE_SCALE, apportion, divide_half_even, rate_ppm
 from mlmroi.network import Network, Placement
 from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, RowCollector, check_rates
 
@@ -227,12 +227,16 @@ def binary_ledger(
 
 
 def binary(
-    network: Network, volumes: PeriodVolumes, config: BinaryConfig, volume_scale: int
+    network: Network, volumes: PeriodVolumes, config: BinaryConfig, volume_scale: int, trace: int = -1
 ) -> ComponentResult:
-    """One row per payee × period (level null); writes ``<name>_carry_left`` / ``_carry_right``."""
+    """One row per payee × period (level null); writes ``<name>_carry_left`` / ``_carry_right``.
+
+    With ``trace`` (a node), that participant's pay is apportioned to the sources in their legs and their
+    own volume's share of their placement uplines' pay is listed (see :func:`_trace`).
+    """
     ledger = binary_ledger(network, volumes, config, volume_scale)
     assert network.placement is not None
-    rows = RowCollector(network.size)
+    rows = RowCollector(network.size, trace)
     for p in range(ledger.pay_exact.shape[0]):
         payee = np.flatnonzero(ledger.pay_exact[p])
         rows.add(p, -1, payee, divide_half_even(ledger.pay_exact[p, payee], RATE_SCALE))
@@ -240,6 +244,8 @@ def binary(
     own_volume = volumes.personal.sum(axis=0)
     placement = network.placement
     _attribute(placement.order, placement.parent, rows.received, ledger.volume_in, own_volume, rows.generated)
+    if trace >= 0:
+        _trace(rows, placement, ledger, own_volume, trace)
     decimals = round(np.log10(volume_scale))
     columns = {}
     for side, leg in (("left", 0), ("right", 1)):
@@ -247,3 +253,28 @@ def binary(
         minor = pl.Series(name, ledger.carry[:, leg])
         columns[name] = (minor.cast(pl.Decimal(38, decimals)) / volume_scale).cast(pl.Decimal(18, decimals))
     return rows.result(config.label, columns)
+
+
+def _trace(
+    rows: RowCollector, placement: Placement, ledger: BinaryLedger, own_volume: IntArray, node: int
+) -> None:
+    """The traced participant's binary detail, by the attribution rule of branch ROI: each period's pay is
+    shared by the sources in their legs in proportion to their volume over the window; their own volume's
+    share of each placement upline's pay likewise."""
+    legs = (placement.enter > placement.enter[node]) & (placement.enter < placement.leave[node])
+    sources = np.flatnonzero(legs & (own_volume != 0))
+    for p in np.flatnonzero(ledger.pay_exact[:, node]):
+        if sources.size and int(own_volume[sources].sum()) != 0:
+            exact = apportion(int(ledger.pay_exact[p, node]), own_volume[sources])
+            keep = exact != 0
+            period = np.full(int(keep.sum()), p, dtype=np.int32)
+            rows.trace("received", sources[keep], period, np.full(period.size, -1), exact[keep])
+    upline = placement.parent[node]
+    while upline >= 0 and own_volume[node] != 0:
+        if ledger.volume_in[upline] > 0:
+            pay = ledger.pay_exact[:, upline]
+            share = np.rint(pay * (own_volume[node] / ledger.volume_in[upline])).astype(np.int64)
+            periods = np.flatnonzero(share)
+            payee = np.full(periods.size, upline, dtype=np.int64)
+            rows.trace("generated", payee, periods, np.full(periods.size, -1), share[periods])
+        upline = placement.parent[upline]
