@@ -8,12 +8,14 @@ PV ≥ ``active_min_pv``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
 from pydantic import Field, field_validator
 
-from mlmroi.money import IntArray, rate_ppm, sum_by_index
+from mlmroi._numba import kernel
+from mlmroi.money import IntArray, rate_ppm
 from mlmroi.network import Network
 from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, check_rates
 from mlmroi.plans.upline import pay_uplines
@@ -33,12 +35,29 @@ class MatchingConfig(ComponentModel):
         return check_rates(rates, "generation")
 
 
-def earned_by_period(results: list[ComponentResult], n: int, n_periods: int) -> IntArray:
-    """Σ commission amounts per period and payee, (periods, n), in minor units."""
-    out = np.zeros(n_periods * n, dtype=np.int64)
-    for result in results:
-        out += sum_by_index(result.period.astype(np.int64) * n + result.payee, result.amount, n_periods * n)
-    return out.reshape(n_periods, n)
+@kernel
+def _add_period_rows(period, payee, amount, p, out):  # type: ignore[no-untyped-def]
+    """``out[payee] += amount`` for every row of period ``p``."""
+    for j in range(payee.shape[0]):
+        if period[j] == p:
+            out[payee[j]] += amount[j]
+
+
+def earned_in_period(results: list[ComponentResult], n: int) -> Callable[[int], IntArray]:
+    """A function of the period giving Σ commission amounts per payee in it, (n,), in minor units.
+
+    It fills one buffer, overwritten at each call: at 10M participants a (periods, n) array of the
+    earnings took seconds to fault in, more than scanning the rows once per period.
+    """
+    out = np.zeros(n, dtype=np.int64)
+
+    def earned(p: int) -> IntArray:
+        out[:] = 0
+        for result in results:
+            _add_period_rows(result.period, result.payee, result.amount, p, out)
+        return out
+
+    return earned
 
 
 def matching(
@@ -49,10 +68,10 @@ def matching(
     matched: list[ComponentResult],
 ) -> ComponentResult:
     """Pay each upline ``rates[g-1]`` of what their generation-g recruits earned in ``matched``."""
-    n_periods, n = volumes.personal.shape
+    n = volumes.personal.shape[1]
     if config.on is not None:
         matched = [r for r in matched if r.component in config.on]
-    earned = earned_by_period(matched, n, n_periods)
+    earned = earned_in_period(matched, n)
     active = volumes.personal >= round(config.active_min_pv * volume_scale)
     level_ppm = np.array([rate_ppm(r) for r in config.rates], dtype=np.int64)
     return pay_uplines(network, config.label, earned, active, level_ppm)

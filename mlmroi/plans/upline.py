@@ -9,6 +9,8 @@ is kept for branch ROI.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import numpy.typing as npt
 
@@ -34,17 +36,22 @@ def _pay_uplines_period(  # type: ignore[no-untyped-def]
     received,
     generated,
     level_volume,
+    row_payee,
+    row_volume,
+    row_count,
 ):
-    """One period: volume credited per level and payee (``(levels, n)``), plus exact attribution.
+    """One period: the volume credited per level and payee, as rows ``row_payee[k, :row_count[k]]``
+    (ascending) and ``row_volume[k, :row_count[k]]``, plus exact attribution.
 
     Walks at most ``len(levels)`` steps up from each source (O(n × levels)); with dynamic compression
     each step jumps to the nearest active ancestor (``next_active``), precomputed in one forward pass.
     Adds to ``received`` / ``generated`` (minor units × 10⁶) what each payee received unrounded and what
-    each source's volume generated.
+    each source's volume generated. ``level_volume`` (levels, n) must be zero; reading out the rows zeroes
+    it again for the next period (a buffer reused across periods: new memory is slow to fault in at 10M,
+    and scanning for the rows here spares a numpy scan per level).
     """
     n = parent.shape[0]
     n_levels = level_ppm.shape[0]
-    level_volume[:] = 0  # a buffer reused across periods: zeroing beats fresh pages at 10M
     for s in range(n):
         v = volume[s]
         if v == 0:
@@ -58,12 +65,21 @@ def _pay_uplines_period(  # type: ignore[no-untyped-def]
                 received[payee] += v * level_ppm[k]
                 generated[s] += v * level_ppm[k]
             payee = next_active[payee] if dynamic else parent[payee]
+    for k in range(n_levels):
+        count = 0
+        for i in range(n):
+            if level_volume[k, i] != 0:
+                row_payee[k, count] = i
+                row_volume[k, count] = level_volume[k, i]
+                level_volume[k, i] = 0
+                count += 1
+        row_count[k] = count
 
 
 def pay_uplines(
     network: Network,
     component: str,
-    source: IntArray,
+    source: IntArray | Callable[[int], IntArray],
     active: BoolArray,
     level_ppm: IntArray,
     unlock: IntArray | None = None,
@@ -78,7 +94,7 @@ def pay_uplines(
         The sponsor forest.
     component : str
         The component's name in outputs.
-    source : ndarray (periods, n) of int64
+    source : ndarray (periods, n) of int64, or a function of the period giving its (n,) array
         What each node's amount is in each period, in minor units.
     active : ndarray (periods, n) of bool
         Who is active per period: only active uplines are paid; with ``dynamic`` compression inactive
@@ -97,12 +113,15 @@ def pay_uplines(
     ComponentResult
         One row per payee × period × level with a non-zero amount.
     """
-    n_periods, n = source.shape
-    unlock_k = np.zeros(level_ppm.shape[0], dtype=np.int64) if unlock is None else unlock
+    n_periods, n = active.shape
+    n_levels = level_ppm.shape[0]
+    unlock_k = np.zeros(n_levels, dtype=np.int64) if unlock is None else unlock
     rows = RowCollector(n)
-    level_volume = np.empty((level_ppm.shape[0], n), dtype=np.int64)
+    level_volume = np.zeros((n_levels, n), dtype=np.int64)
+    row_payee, row_volume = np.empty((n_levels, n), dtype=np.int64), np.empty((n_levels, n), dtype=np.int64)
+    row_count = np.zeros(n_levels, dtype=np.int64)
     for p in range(n_periods):
-        volume = np.ascontiguousarray(source[p])
+        volume = np.ascontiguousarray(source(p) if callable(source) else source[p])
         if not volume.any():
             continue
         active_p = np.ascontiguousarray(active[p])
@@ -123,10 +142,11 @@ def pay_uplines(
             rows.received,
             rows.generated,
             level_volume,
+            row_payee,
+            row_volume,
+            row_count,
         )
-        for k in range(level_ppm.shape[0]):
-            payee = np.flatnonzero(level_volume[k])
-            rows.add(
-                p, k + 1 if levelled else -1, payee, apply_rate(level_volume[k, payee], int(level_ppm[k]))
-            )
+        for k in range(n_levels):
+            count, level = row_count[k], k + 1 if levelled else -1
+            rows.add(p, level, row_payee[k, :count], apply_rate(row_volume[k, :count], int(level_ppm[k])))
     return rows.result(component)
