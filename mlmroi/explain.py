@@ -22,7 +22,7 @@ import polars as pl
 
 from mlmroi.config import Config, parse_config
 from mlmroi.errors import DataError, InputError
-from mlmroi.io.load import load
+from mlmroi.io.load import Orphans, load
 from mlmroi.io.read import fingerprint
 from mlmroi.money import RATE_SCALE, apportion, divide_half_even
 from mlmroi.periods import aggregate_orders
@@ -91,7 +91,7 @@ def explain(run_dir: str | Path, participant_id: str, dataset: str | Path | None
         | {"window": {"start": window["start"], "end": window["end"], "period": window["period"]}}
     )
     _check_inputs(dataset, info["inputs"])
-    orphans = "root" if info["network"].get("orphans_made_roots") else "reject"
+    orphans: Orphans = "root" if info["network"].get("orphans_made_roots") else "reject"
     data = load(dataset, config, orphans=orphans)
     node = _node_of(data.network.ids, participant_id)
     resolved = resolve_window(config, data.orders)

@@ -47,7 +47,7 @@ def run_plan(
         elif isinstance(component, FastStartConfig):
             results[i] = fast_start(network, volumes, component, scale)
         elif isinstance(component, StairstepConfig):
-            results[i] = stairstep(network, volumes, component, scale)
+            results[i] = stairstep(network, volumes, component, scale, trace)
         elif isinstance(component, BinaryConfig):
             if network.placement is None:
                 raise ConfigError(

@@ -28,6 +28,7 @@ from mlmroi._numba import kernel
 from mlmroi.money import RATE_SCALE, rate_ppm
 from mlmroi.network import Network
 from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, RowCollector, check_rates
+from mlmroi.plans.trace import record, trace_stairstep
 
 
 class RankConfig(BaseModel):
@@ -273,14 +274,17 @@ def _stairstep_period(  # type: ignore[no-untyped-def]
 
 
 def stairstep(
-    network: Network, volumes: PeriodVolumes, config: StairstepConfig, volume_scale: int
+    network: Network, volumes: PeriodVolumes, config: StairstepConfig, volume_scale: int, trace: int = -1
 ) -> ComponentResult:
-    """Run a stairstep component over every period; one row per payee × period (level null)."""
+    """Run a stairstep component over every period; one row per payee × period (level null).
+
+    ``trace`` (a node): keep that participant's per-source detail (:mod:`mlmroi.plans.trace`).
+    """
     n_periods, n = volumes.personal.shape
     min_pv = np.array([round(r.min_pv * volume_scale) for r in config.ranks], dtype=np.int64)
     min_gv = np.array([round(r.min_gv * volume_scale) for r in config.ranks], dtype=np.int64)
     bucket_ppm = np.array([0, *[rate_ppm(r.rate) for r in config.ranks]], dtype=np.int64)
-    rows = RowCollector(n)
+    rows = RowCollector(n, trace)
     generation_ppm = np.array([rate_ppm(r) for r in config.generation_rates], dtype=np.int64)
     n_gen = generation_ppm.shape[0]
     min_legs = np.array([r.min_legs for r in config.ranks], dtype=np.int64)
@@ -331,6 +335,19 @@ def stairstep(
             gen_level,
             gen_amount,
         )
+        if trace >= 0:
+            traced = trace_stairstep(
+                network.parent,
+                network.child_start,
+                np.ascontiguousarray(volumes.personal[p]),
+                rank_bucket,
+                bucket_ppm,
+                config.personal_rebate,
+                config.breakaway_bucket(),
+                generation_ppm,
+                trace,
+            )
+            record(rows, p, traced)
         # Differential pay: level null; generation overrides: level = the generation. Rows by payee.
         rows.add(p, -1, payee[:count][::-1], amount[:count][::-1])
         generation = gen_level[:gen_count][::-1]

@@ -15,9 +15,28 @@ amounts add up to what the production kernels computed.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
+import numpy.typing as npt
 
 from mlmroi._numba import kernel
+
+if TYPE_CHECKING:
+    from mlmroi.plans.base import RowCollector
+
+IntArray = npt.NDArray[np.int64]
+
+
+def record(rows: RowCollector, period: int, traced: tuple[IntArray, ...], levelled: bool = True) -> None:
+    """Add one period's output of a trace kernel to ``rows`` (levels kept only when ``levelled``)."""
+    sources, source_levels, received, payees, payee_levels, generated = traced
+    for kind, other, levels, exact in (
+        ("received", sources, source_levels, received),
+        ("generated", payees, payee_levels, generated),
+    ):
+        period_column = np.full(other.size, period, dtype=np.int32)
+        rows.trace(kind, other, period_column, levels if levelled else np.full(other.size, -1), exact)
 
 
 @kernel
@@ -96,9 +115,10 @@ def trace_stairstep(  # type: ignore[no-untyped-def]
 
     Differential: a source's volume pays each upline ``(own rate − highest rate between)⁺`` (the source
     itself counts as between with ``rebate``, and then earns its own rate), walking up until and including
-    the first breakaway leader (bucket ≥ ``breakaway``; 0 = no breakaway). Generations: the g-th breakaway
-    leader above a source's own leader earns ``generation_ppm[g-1]`` of it. Level -1 = differential, g =
-    generation. Returns ``(sources, levels, received, payees, levels, generated)``.
+    the first breakaway leader (bucket ≥ ``breakaway``, which lies beyond every bucket when the plan has no
+    breakaway). Generations: the g-th breakaway leader above a source's own leader earns
+    ``generation_ppm[g-1]`` of it. Level -1 = differential, g = generation.
+    Returns ``(sources, levels, received, payees, levels, generated)``.
     """
     n = parent.shape[0]
     n_gen = generation_ppm.shape[0]
@@ -110,7 +130,7 @@ def trace_stairstep(  # type: ignore[no-untyped-def]
     if rebate and pv[node] != 0 and own_rate > 0:
         src[0], src_level[0], got[0] = node, -1, pv[node] * own_rate
         count = 1
-    is_leader = breakaway > 0 and bucket[node] >= breakaway
+    is_leader = bucket[node] >= breakaway
     stack = np.empty(n, dtype=np.int64)
     high = np.empty(n, dtype=np.int64)  # highest rate strictly between node and the stacked node
     leaders = np.empty(n, dtype=np.int64)  # breakaway leaders strictly between node and the stacked node
@@ -122,7 +142,7 @@ def trace_stairstep(  # type: ignore[no-untyped-def]
         top -= 1
         s = stack[top]
         h = high[top]
-        lead = leaders[top] + (1 if (breakaway > 0 and bucket[s] >= breakaway) else 0)
+        lead = leaders[top] + (1 if (bucket[s] >= breakaway) else 0)
         v = pv[s]
         if v != 0:
             if lead == 0:
@@ -151,7 +171,7 @@ def trace_stairstep(  # type: ignore[no-untyped-def]
         if rebate and between > 0:
             payees[0], payee_level[0], gave[0] = node, -1, between * v
             paid = 1
-        leader = node if (breakaway > 0 and bucket[node] >= breakaway) else -1
+        leader = node if (bucket[node] >= breakaway) else -1
         payee = parent[node] if leader < 0 else -1
         while payee >= 0:
             rate = bucket_ppm[bucket[payee]]
@@ -159,7 +179,7 @@ def trace_stairstep(  # type: ignore[no-untyped-def]
                 payees[paid], payee_level[paid], gave[paid] = payee, -1, (rate - between) * v
                 paid += 1
             between = max(between, rate)
-            if breakaway > 0 and bucket[payee] >= breakaway:
+            if bucket[payee] >= breakaway:
                 leader = payee
                 break
             payee = parent[payee]
