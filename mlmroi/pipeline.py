@@ -139,6 +139,7 @@ def score(
             allocation.shared_total,
             paid_outside,
         )
+    run["dataset"] = str(Path(dataset).resolve())  # where `mlmroi explain` re-reads the inputs
     return Result(participants, commissions, rejects, run, clock.timings)
 
 

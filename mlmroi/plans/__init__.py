@@ -43,9 +43,9 @@ def run_plan(
     results: dict[int, ComponentResult] = {}
     for i, component in enumerate(config.plan.components):
         if isinstance(component, UnilevelConfig):
-            results[i] = unilevel(network, volumes, component, scale)
+            results[i] = unilevel(network, volumes, component, scale, trace)
         elif isinstance(component, FastStartConfig):
-            results[i] = fast_start(network, volumes, component, scale)
+            results[i] = fast_start(network, volumes, component, scale, trace)
         elif isinstance(component, StairstepConfig):
             results[i] = stairstep(network, volumes, component, scale, trace)
         elif isinstance(component, BinaryConfig):
@@ -58,7 +58,7 @@ def run_plan(
     base = [results[i] for i in sorted(results)]
     for i, component in enumerate(config.plan.components):
         if isinstance(component, MatchingConfig):
-            results[i] = matching(network, volumes, component, scale, base)
+            results[i] = matching(network, volumes, component, scale, base, trace)
     ordered = [results[i] for i in sorted(results)]
     if config.plan.caps.active:
         tie_order = rank if rank is not None else np.arange(network.size, dtype=np.int64)

@@ -33,7 +33,7 @@ class FastStartConfig(ComponentModel):
 
 
 def fast_start(
-    network: Network, volumes: PeriodVolumes, config: FastStartConfig, volume_scale: int
+    network: Network, volumes: PeriodVolumes, config: FastStartConfig, volume_scale: int, trace: int = -1
 ) -> ComponentResult:
     """Pay each sponsor ``rate`` of their recruits' early volume (``volumes.early[config.days]``)."""
     early = volumes.early.get(config.days)
@@ -41,4 +41,4 @@ def fast_start(
         raise ValueError(f"early volume for {config.days} days was not aggregated")
     active = volumes.personal >= round(config.active_min_pv * volume_scale)
     level_ppm = np.array([rate_ppm(config.rate)], dtype=np.int64)
-    return pay_uplines(network, config.label, early, active, level_ppm, levelled=False)
+    return pay_uplines(network, config.label, early, active, level_ppm, levelled=False, trace=trace)

@@ -66,6 +66,7 @@ def matching(
     config: MatchingConfig,
     volume_scale: int,
     matched: list[ComponentResult],
+    trace: int = -1,
 ) -> ComponentResult:
     """Pay each upline ``rates[g-1]`` of what their generation-g recruits earned in ``matched``."""
     n = volumes.personal.shape[1]
@@ -74,4 +75,4 @@ def matching(
     earned = earned_in_period(matched, n)
     active = volumes.personal >= round(config.active_min_pv * volume_scale)
     level_ppm = np.array([rate_ppm(r) for r in config.rates], dtype=np.int64)
-    return pay_uplines(network, config.label, earned, active, level_ppm)
+    return pay_uplines(network, config.label, earned, active, level_ppm, trace=trace)

@@ -45,7 +45,7 @@ class UnilevelConfig(ComponentModel):
 
 
 def unilevel(
-    network: Network, volumes: PeriodVolumes, config: UnilevelConfig, volume_scale: int
+    network: Network, volumes: PeriodVolumes, config: UnilevelConfig, volume_scale: int, trace: int = -1
 ) -> ComponentResult:
     """Run a unilevel component over every period.
 
@@ -59,6 +59,8 @@ def unilevel(
         The component.
     volume_scale : int
         Minor units per volume point (100 when volumes carry cents), to compare PV with ``active_min_pv``.
+    trace : int
+        A node whose per-source detail is kept (``mlmroi explain``); -1 for none.
 
     Returns
     -------
@@ -68,8 +70,9 @@ def unilevel(
     level_ppm = np.array([rate_ppm(r) for r in config.levels], dtype=np.int64)
     unlock = np.array(config.unlock, dtype=np.int64) if config.unlock is not None else None
     active = volumes.personal >= round(config.active_min_pv * volume_scale)
+    dynamic = config.compression == "dynamic"
     return pay_uplines(
-        network, config.label, volumes.personal, active, level_ppm, unlock, config.compression == "dynamic"
+        network, config.label, volumes.personal, active, level_ppm, unlock, dynamic, trace=trace
     )
 
 

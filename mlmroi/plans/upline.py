@@ -18,6 +18,7 @@ from mlmroi._numba import kernel
 from mlmroi.money import apply_rate
 from mlmroi.network import Network
 from mlmroi.plans.base import ComponentResult, RowCollector
+from mlmroi.plans.trace import record, trace_uplines
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
@@ -85,6 +86,7 @@ def pay_uplines(
     unlock: IntArray | None = None,
     dynamic: bool = False,
     levelled: bool = True,
+    trace: int = -1,
 ) -> ComponentResult:
     """Credit ``source[p, i]`` to node ``i``'s uplines at levels 1..L, every period ``p``.
 
@@ -107,6 +109,8 @@ def pay_uplines(
         Dynamic compression.
     levelled : bool
         False for components whose rows carry no level (written as null).
+    trace : int
+        A node whose per-source detail is kept (:mod:`mlmroi.plans.trace`); -1 for none.
 
     Returns
     -------
@@ -116,7 +120,7 @@ def pay_uplines(
     n_periods, n = active.shape
     n_levels = level_ppm.shape[0]
     unlock_k = np.zeros(n_levels, dtype=np.int64) if unlock is None else unlock
-    rows = RowCollector(n)
+    rows = RowCollector(n, trace)
     level_volume = np.zeros((n_levels, n), dtype=np.int64)
     row_payee, row_volume = np.empty((n_levels, n), dtype=np.int64), np.empty((n_levels, n), dtype=np.int64)
     row_count = np.zeros(n_levels, dtype=np.int64)
@@ -146,6 +150,20 @@ def pay_uplines(
             row_volume,
             row_count,
         )
+        if trace >= 0:
+            traced = trace_uplines(
+                network.parent,
+                network.child_start,
+                next_active,
+                volume,
+                active_p,
+                active_frontline,
+                unlock_k,
+                level_ppm,
+                dynamic,
+                trace,
+            )
+            record(rows, p, traced, levelled)
         for k in range(n_levels):
             count, level = row_count[k], k + 1 if levelled else -1
             rows.add(p, level, row_payee[k, :count], apply_rate(row_volume[k, :count], int(level_ppm[k])))
