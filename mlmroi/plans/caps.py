@@ -24,7 +24,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from mlmroi._numba import kernel
 from mlmroi.money import IntArray, apply_rate, rate_ppm, split_largest_remainder
 from mlmroi.plans.base import ComponentResult
-from mlmroi.sorting import counting_order
 
 _INT64_MAX = np.iinfo(np.int64).max
 
@@ -91,6 +90,41 @@ def _cap_groups(amount, rows, starts, ends, cap):  # type: ignore[no-untyped-def
     return overflow
 
 
+@kernel
+def _over_cap(payee, amount, rows, cap, total):  # type: ignore[no-untyped-def]
+    """The rows among ``rows`` of the payees whose positive amounts add up to more than ``cap``, grouped by
+    payee (in their order within a group), with each group's start and end. ``total`` (n,) must be zero
+    and is left zero."""
+    for j in rows:
+        if amount[j] > 0:
+            total[payee[j]] += amount[j]
+    count = 0
+    for j in rows:
+        if total[payee[j]] > cap:
+            count += 1
+    hit = np.empty(count, dtype=np.int64)
+    count = 0
+    for j in rows:
+        if total[payee[j]] > cap:
+            hit[count] = j
+            count += 1
+    for j in rows:
+        total[payee[j]] = 0
+    hit = hit[np.argsort(payee[hit], kind="mergesort")]  # stable: rows keep their order within a payee
+    starts = np.empty(count, dtype=np.int64)
+    groups = 0
+    for k in range(count):
+        if k == 0 or payee[hit[k]] != payee[hit[k - 1]]:
+            starts[groups] = k
+            groups += 1
+    starts = starts[:groups]
+    ends = np.empty(groups, dtype=np.int64)
+    ends[:-1] = starts[1:]
+    if groups:
+        ends[-1] = count
+    return hit, starts, ends
+
+
 def apply_caps(
     results: list[ComponentResult], period_volume: IntArray, rank: IntArray, caps: CapsConfig, decimals: int
 ) -> list[ComponentResult]:
@@ -99,33 +133,29 @@ def apply_caps(
         return results
     sizes = [r.amount.size for r in results]
     payee = np.concatenate([r.payee for r in results])
-    period = np.concatenate([r.period for r in results]).astype(np.int64)
+    period = np.concatenate([r.period for r in results])
     amount = np.concatenate([r.amount for r in results])  # a new array: scaled in place
-    # Rows in tie order: period, then participant id, then component and level as they come.
-    by_rank = counting_order(rank[payee], int(rank.max()) + 1 if rank.size else 1)
-    order = by_rank[counting_order(period[by_rank], period_volume.size)]  # stable: rank order within a period
-    bounds = np.searchsorted(period[order], np.arange(period_volume.size + 1))
     per_payee_cap = (
         None
         if caps.cap_per_participant_period is None
         else round(caps.cap_per_participant_period * 10**decimals)
     )
+    total = np.zeros(rank.size, dtype=np.int64)  # scratch for _over_cap
     for p in range(period_volume.size):
-        rows = order[bounds[p] : bounds[p + 1]]
+        rows = np.flatnonzero(period == p)  # as they come: component and level order within a payee
         if rows.size == 0:
             continue
         if per_payee_cap is not None:
-            keys = rank[payee[rows]]
-            starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-            ends = np.r_[starts[1:], rows.size]
-            positive = np.add.reduceat(np.maximum(amount[rows], 0), starts)
-            over = np.flatnonzero(positive > per_payee_cap)  # only the payees over the cap
-            overflow = _cap_groups(amount, rows, starts[over], ends[over], per_payee_cap)
-            for g in over[overflow]:
-                _scale_to(amount, rows[starts[g] : ends[g]], per_payee_cap)
+            hit, starts, ends = _over_cap(payee, amount, rows, per_payee_cap, total)
+            overflow = _cap_groups(amount, hit, starts, ends, per_payee_cap)
+            for g in np.flatnonzero(overflow):
+                _scale_to(amount, hit[starts[g] : ends[g]], per_payee_cap)
         if caps.max_payout_ratio is not None:
             ceiling = int(apply_rate(np.array([period_volume[p]]), rate_ppm(caps.max_payout_ratio))[0])
-            _scale_to(amount, rows, ceiling)
+            values = amount[rows]
+            if int(values[values > 0].sum()) > max(ceiling - int(values[values < 0].sum()), 0):
+                # It binds: rows in tie order, participant id then as they come (sorting only then).
+                _scale_to(amount, rows[np.argsort(rank[payee[rows]], kind="stable")], ceiling)
     capped = []
     offset = 0
     for result, size in zip(results, sizes, strict=True):
