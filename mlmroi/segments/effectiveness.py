@@ -1,0 +1,103 @@
+"""Segment effectiveness: one table for every segmentation and value (segments.parquet).
+
+Per (segmentation, value): participants, share, buyers, conversion (buyers / participants), orders,
+revenue, revenue share, average check (revenue / orders), mean CLV (when CLV is computed), margin, costs,
+commissions, profit, ROI % (profit / costs), churn rate (the share of the previous equal-length window's
+buyers who did not buy in this one) and the flags ``unprofitable`` (ROI < 0) and ``weak_conversion``
+(conversion below half the overall rate). Sums are exact integers (bincounts over the codes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from mlmroi.money import IntArray, sum_by_index
+from mlmroi.segments.base import Segmentation
+from mlmroi.segments.measures import Measures
+
+MONEY = ("revenue", "margin", "costs", "commissions", "profit")
+
+
+def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
+    out = np.full(numerator.shape, np.nan)
+    np.divide(numerator, denominator, out=out, where=denominator != 0)
+    return out
+
+
+def effectiveness(
+    segmentations: list[Segmentation], measures: Measures, decimals: int, clv: IntArray | None = None
+) -> pl.DataFrame:
+    """The segment-effectiveness table, segmentations in the given order, values in label order."""
+    n = max(measures.size, 1)
+    buyer = measures.buyers.astype(np.int64)
+    overall_conversion = buyer.sum() / n
+    previous = measures.bought_previously.astype(np.int64)
+    lost = (measures.bought_previously & ~measures.buyers).astype(np.int64)
+    frames = []
+    for seg in segmentations:
+        k = len(seg.labels)
+        codes = seg.codes.astype(np.int64)
+        count = np.bincount(codes, minlength=k)
+        sums = {name: sum_by_index(codes, measures.measure(name), k) for name in (*MONEY, "orders")}
+        buyers = sum_by_index(codes, buyer, k)
+        columns: dict[str, object] = {
+            "segmentation": [seg.name] * k,
+            "value": list(seg.labels),
+            "participants": count,
+            "share": count / n,
+            "buyers": buyers,
+            "conversion": _ratio(buyers, count),
+            "orders": sums["orders"],
+            **{name: sums[name] for name in MONEY},
+            "revenue_share": _ratio(sums["revenue"], np.full(k, max(int(measures.revenue.sum()), 0))),
+            "average_check": np.where(
+                sums["orders"] > 0, np.round(_ratio(sums["revenue"], sums["orders"])), 0
+            ).astype(np.int64),
+            "roi_pct": _ratio(sums["profit"] * 100.0, sums["costs"]),
+            "churn_rate": _ratio(sum_by_index(codes, lost, k), sum_by_index(codes, previous, k)),
+        }
+        if clv is not None:
+            columns["mean_clv"] = np.round(_ratio(sum_by_index(codes, clv, k), count)).astype(np.int64)
+        frames.append(pl.DataFrame(columns))
+    frame = pl.concat(frames, how="diagonal_relaxed")
+    scale = 10**decimals
+
+    def money_column(name: str) -> pl.Expr:
+        scaled: pl.Expr = pl.col(name).cast(pl.Decimal(38, decimals)) / scale
+        return scaled.cast(pl.Decimal(18, decimals))
+
+    money_names = [*MONEY, "average_check", *(["mean_clv"] if clv is not None else [])]
+    frame = frame.with_columns(
+        [money_column(name) for name in money_names]
+        + [pl.col(c).fill_nan(None) for c in ("conversion", "revenue_share", "roi_pct", "churn_rate")]
+        + [pl.col(c).round(6) for c in ("share",)]
+    )
+    frame = frame.with_columns(
+        (pl.col("roi_pct") < 0).fill_null(False).alias("unprofitable"),
+        (pl.col("conversion") < overall_conversion / 2).fill_null(False).alias("weak_conversion"),
+    )
+    if clv is None:
+        frame = frame.with_columns(pl.lit(None, dtype=pl.Decimal(18, decimals)).alias("mean_clv"))
+    order = [
+        "segmentation",
+        "value",
+        "participants",
+        "share",
+        "buyers",
+        "conversion",
+        "orders",
+        "revenue",
+        "revenue_share",
+        "average_check",
+        "mean_clv",
+        "margin",
+        "costs",
+        "commissions",
+        "profit",
+        "roi_pct",
+        "churn_rate",
+        "unprofitable",
+        "weak_conversion",
+    ]
+    return frame.select(order)

@@ -1,0 +1,61 @@
+"""The per-participant figures every segmentation reads, in network-node order."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+NEVER = np.iinfo(np.int32).min  # "no such day" in day-number arrays
+
+
+@dataclass(frozen=True, eq=False)
+class Measures:
+    """Figures per node (money and volume in minor units, days since 1970-01-01).
+
+    ``revenue_by_period`` / ``purchased`` are (periods, n); ``join_period`` is the first window period a
+    participant belongs to (0 when they joined before the window, ``periods`` when after it);
+    ``last_order_day`` is the day of their last order with a positive amount up to the window end, ever
+    (``NEVER`` if none); ``bought_previously`` marks buyers of the equal-length window before this one.
+    ``id_rank`` orders participants by id (ties are broken by it, never by input order).
+    """
+
+    id_rank: IntArray
+    end_day: int
+    revenue: IntArray
+    margin: IntArray
+    profit: IntArray
+    costs: IntArray
+    commissions: IntArray
+    orders: IntArray
+    personal_volume: IntArray
+    group_volume: IntArray
+    gv_growth: IntArray
+    frontline: IntArray
+    downline_size: IntArray
+    revenue_by_period: IntArray
+    purchased: BoolArray
+    join_period: IntArray
+    last_order_day: IntArray
+    bought_previously: BoolArray
+    left_on_day: IntArray  # NEVER when not left
+    rank: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # -1: none; see rank_names
+    rank_names: tuple[str, ...] = ()
+
+    @property
+    def size(self) -> int:
+        """Number of participants."""
+        return int(self.id_rank.shape[0])
+
+    def measure(self, name: str) -> IntArray:
+        """A named measure (``abc.measure``, ``bcg.x``, …)."""
+        value: IntArray = getattr(self, name)
+        return value
+
+    @property
+    def buyers(self) -> BoolArray:
+        """Participants with at least one order in the window."""
+        return np.asarray(self.orders > 0)
