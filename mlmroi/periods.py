@@ -15,6 +15,7 @@ from mlmroi._numba import kernel
 from mlmroi.money import rate_ppm
 
 IntArray = npt.NDArray[np.int64]
+NEVER = int(np.iinfo(np.int32).min)  # "no such day" in day-number arrays
 Period = Literal["week", "month", "quarter"]
 
 
@@ -80,9 +81,16 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
     orders,
     margin_total,
     retail_revenue,
+    purchased,
+    last_day,
+    bought_previously,
 ):
     """One pass over (a chunk of) the orders, adding into the per-period (periods, n) and per-node arrays;
     returns the count of orders outside the window.
+
+    For segments it also records, for orders with a positive amount: the periods with a purchase, the last
+    order day up to the window end (orders before the window count), and who bought in the equal-length
+    window just before this one.
 
     ``period_of_day[d - first_day]`` is the period of day number ``d`` (-1 outside the window). An order's
     margin is ``amount − cost`` when it has a cost, else ``amount × margin_ppm / 10⁶`` rounded half-to-even.
@@ -92,11 +100,15 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
     for i in range(node.shape[0]):
         k = day[i] - first_day
         p = period_of_day[k] if 0 <= k < span else -1
-        if p < 0:
-            outside += 1
-            continue
         v = node[i]
         a = amount[i]
+        if a > 0 and k < span and day[i] > last_day[v]:
+            last_day[v] = day[i]
+        if p < 0:
+            if a > 0 and -span <= k < 0:
+                bought_previously[v] = True
+            outside += 1
+            continue
         volume_by_period[p, v] += volume[i]
         revenue_by_period[p, v] += a
         if has_cost[i]:
@@ -110,6 +122,7 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
             margin_total[v] += q
         if a > 0:
             orders[v] += 1
+            purchased[p, v] = True
         if retail[i]:
             retail_revenue[v] += a
     return outside
@@ -155,6 +168,11 @@ class OrderTotals:
     retail_revenue: IntArray
     outside_window: int  # order rows dated outside the window (used, not counted in figures)
     early: dict[int, IntArray] = field(default_factory=dict)  # days -> (periods, n) early volume
+    # For segments: periods with a purchase, the last order day up to the window end (NEVER: none), and
+    # who bought in the equal-length window before this one.
+    purchased: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.bool_))
+    last_order_day: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    bought_previously: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
 
     revenue: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # window net revenue
 
@@ -191,6 +209,9 @@ def aggregate_orders(
         retail_revenue=np.zeros(n, dtype=np.int64),
         outside_window=0,
         early={d: np.zeros((len(window.labels), n), dtype=np.int64) for d in early_days},
+        purchased=np.zeros((len(window.labels), n), dtype=np.bool_),
+        last_order_day=np.full(n, NEVER, dtype=np.int64),
+        bought_previously=np.zeros(n, dtype=np.bool_),
     )
     outside = 0
     for orders in chunks:
@@ -211,6 +232,9 @@ def aggregate_orders(
             totals.orders,
             totals.margin,
             totals.retail_revenue,
+            totals.purchased,
+            totals.last_order_day,
+            totals.bought_previously,
         )
         for days, early in totals.early.items():
             assert joined_day is not None

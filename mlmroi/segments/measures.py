@@ -7,9 +7,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
+from mlmroi.periods import NEVER
+
+__all__ = ["NEVER", "Measures"]
+
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
-NEVER = np.iinfo(np.int32).min  # "no such day" in day-number arrays
 
 
 @dataclass(frozen=True, eq=False)
