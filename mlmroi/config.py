@@ -23,7 +23,7 @@ from mlmroi.plans.stairstep import StairstepConfig
 from mlmroi.plans.unilevel import UnilevelConfig
 
 CONFIG_FILE = "mlmroi.toml"
-TABLES = ("participants", "orders", "costs")
+TABLES = ("participants", "orders", "costs", "commissions", "events", "leads")
 
 #: component type -> config model; later plan components register here.
 COMPONENT_MODELS: dict[str, type[BaseModel]] = {
@@ -143,9 +143,9 @@ class Config(_Model):
 
     window: WindowConfig = WindowConfig()
     money: MoneyConfig = MoneyConfig()
-    columns: dict[Literal["participants", "orders", "costs", "commissions"], dict[str, str]] = Field(
-        default_factory=dict
-    )
+    columns: dict[
+        Literal["participants", "orders", "costs", "commissions", "events", "leads"], dict[str, str]
+    ] = Field(default_factory=dict)
     audit: AuditConfig = AuditConfig()
     plan: PlanConfig = PlanConfig()
     costs: CostsConfig = CostsConfig()

@@ -2,8 +2,9 @@
 
 Flow: read and map columns (structural problems stop the run) → parse cells (bad cells become rejects) →
 participants: duplicates, self-sponsorship, missing sponsors, then the sponsor chains (cycles and rejected
-ancestors) → build the :class:`~mlmroi.network.Network` → orders and costs keyed by node; rows of rejected
-participants follow them into ``rejects``. Every input row is either used or rejected.
+ancestors) → build the :class:`~mlmroi.network.Network` → orders, costs, paid commissions and events keyed
+by node; rows of rejected participants follow them into ``rejects`` → leads (prospects, keyed by their own
+``lead_id``). Every input row is either used or rejected.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from mlmroi.network import kernels as tree_kernels
 
 IntArray = npt.NDArray[np.int64]
 Orphans = Literal["reject", "root"]
-TableName = Literal["participants", "orders", "costs", "commissions"]
-TABLE_NAMES: tuple[TableName, ...] = ("participants", "orders", "costs", "commissions")
+TableName = Literal["participants", "orders", "costs", "commissions", "events", "leads"]
+TABLE_NAMES: tuple[TableName, ...] = ("participants", "orders", "costs", "commissions", "events", "leads")
 _CHAIN_SHOWN = 6  # ids shown in a chain before an ellipsis
 
 
@@ -78,6 +79,9 @@ class Dataset:
     files: dict[str, Path]
     orphans_rooted: int
     id_order: IntArray  # nodes sorted by participant_id (output row order)
+    # Optional tables for the segments (SPEC §6), ``None`` when the dataset has none:
+    events: pl.DataFrame | None = None  # node (Int64), occurred_on (Date), type (String), value (Float64)
+    leads: pl.DataFrame | None = None  # lead_id (Int64 or String), brand, attractiveness, closeness (Int8)
 
     @cached_property
     def id_rank(self) -> IntArray:
@@ -672,6 +676,12 @@ def load(dataset: str | Path, config: Config, orphans: Orphans = "reject") -> Da
     paid = None
     if paid_raw is not None:
         paid = _paid(paid_raw, owners)
+    events_raw = raws.pop("events")
+    events = None if events_raw is None else _events(events_raw, owners)
+    del events_raw
+    leads_raw = raws.pop("leads")
+    leads = None if leads_raw is None else _leads(leads_raw, rejects)
+    del leads_raw
     id_order = node_of_code[node_of_code >= 0]  # codes ascend with id
     return Dataset(
         network,
@@ -685,6 +695,8 @@ def load(dataset: str | Path, config: Config, orphans: Orphans = "reject") -> Da
         files,
         orphans_rooted,
         id_order,
+        events,
+        leads,
     )
 
 
@@ -711,4 +723,82 @@ def _paid(
             "component": component.alias("component"),
         }
     )
+    return used.filter(~checks.bad) if bool(checks.bad.any()) else used
+
+
+def _event_types(raw: pl.Series) -> pl.Series:
+    """Event types stripped and lower-cased (empty = null); the text work is done once per distinct value."""
+    text = raw.cast(pl.String)
+    distinct = text.drop_nulls().unique()
+    clean = parse.parse_text(distinct).str.to_lowercase()
+    if bool(clean.eq_missing(distinct).all()):  # the usual export: nothing to clean, no copy
+        return text.alias("type")
+    return text.replace_strict(distinct, clean, return_dtype=pl.String).alias("type")
+
+
+_SURVEY_SCORES = (0.0, 10.0)  # SPEC says 1–10 for CSI; NPS counts 0–6 as detractors, so 0 is a valid score
+
+
+def _events(raw: RawTable, owners: _Owners) -> pl.DataFrame:
+    """Contacts, events, newsletter responses, feedback, referrals, paid invoices, surveys (and custom types).
+
+    ``value`` is the days to pay for ``invoice_paid`` (≥ 0) and the score for ``survey`` (required, 0–10);
+    other types keep whatever number they carry (or null).
+    """
+    frame = raw.frame()
+    checks = _Checks("events", raw.label, frame, owners.rejects)
+    node, checks.bad = _owner(frame, "events", owners, required=True)
+    reject = checks.reject
+    occurred_on = checks.date("occurred_on")
+    kind = _event_types(frame["type"])
+    reject(kind.is_null(), "type", "missing type")
+    if "value" in frame.columns:
+        value = checks.number("value", required=False)
+        absent = frame["value"].is_null()
+    else:
+        value = pl.repeat(None, frame.height, dtype=pl.Float64, eager=True)
+        absent = pl.repeat(True, frame.height, dtype=pl.Boolean, eager=True)
+    invoice = (kind == "invoice_paid").fill_null(False)
+    reject(
+        invoice & (value < 0).fill_null(False),
+        "value",
+        "negative value for invoice_paid (days to pay must be ≥ 0)",
+    )
+    survey = (kind == "survey").fill_null(False)
+    reject(survey & absent, "value", "missing value (a survey needs a score 0–10)")
+    low, high = _SURVEY_SCORES
+    reject(survey & ((value < low) | (value > high)).fill_null(False), "value", "survey score outside 0–10")
+    used = pl.DataFrame(
+        {
+            "node": pl.Series(node),
+            "occurred_on": occurred_on.alias("occurred_on"),
+            "type": kind,
+            "value": value.alias("value"),
+        }
+    )
+    return used.filter(~checks.bad) if bool(checks.bad.any()) else used
+
+
+_LEAD_SCORES = ("brand", "attractiveness", "closeness")
+
+
+def _leads(raw: RawTable, rejects: Rejects) -> pl.DataFrame:
+    """Prospects who never became participants, each scored 1–5 on brand, attractiveness and closeness."""
+    frame = raw.frame()
+    checks = _Checks("leads", raw.label, frame, rejects)
+    reject = checks.reject
+    lead_id, _ = parse.parse_id(frame["lead_id"], parse.id_kind(frame["lead_id"]))
+    reject(lead_id.is_null(), "lead_id", "missing lead_id")
+    first = lead_id.is_first_distinct() | lead_id.is_null()
+    if not bool(first.all()):
+        first_row = frame.select(pl.col(ROW).first().over(lead_id).alias("r"))["r"]
+        reject(~first, "lead_id", "duplicate lead_id (first at row " + first_row.cast(pl.String) + ")")
+    cols: dict[str, pl.Series] = {"lead_id": lead_id.alias("lead_id")}
+    for column in _LEAD_SCORES:
+        values, bad = parse.parse_number(raw.label, frame[column])
+        reject(frame[column].is_null(), column, f"missing {column}")
+        outside = ((values != values.round(0)) | (values < 1) | (values > 5)).fill_null(False)
+        reject(bad | outside, column, f"bad {column} (expected an integer 1–5)")
+        cols[column] = values.cast(pl.Int8, strict=False).alias(column)
+    used = pl.DataFrame(cols)
     return used.filter(~checks.bad) if bool(checks.bad.any()) else used

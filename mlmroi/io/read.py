@@ -25,6 +25,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "orders": ("participant_id", "ordered_on", "amount"),
     "costs": ("participant_id", "incurred_on", "category", "amount"),
     "commissions": ("participant_id", "paid_on", "amount"),
+    "events": ("participant_id", "occurred_on", "type"),
+    "leads": ("lead_id", "brand", "attractiveness", "closeness"),
 }
 MANDATORY_TABLES = ("participants", "orders")
 
