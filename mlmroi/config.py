@@ -21,6 +21,7 @@ from mlmroi.plans.fast_start import FastStartConfig
 from mlmroi.plans.matching import MatchingConfig
 from mlmroi.plans.stairstep import StairstepConfig
 from mlmroi.plans.unilevel import UnilevelConfig
+from mlmroi.segments.config import SegmentsConfig
 
 CONFIG_FILE = "mlmroi.toml"
 TABLES = ("participants", "orders", "costs", "commissions", "events", "leads")
@@ -150,6 +151,7 @@ class Config(_Model):
     plan: PlanConfig = PlanConfig()
     costs: CostsConfig = CostsConfig()
     distributor: DistributorConfig = DistributorConfig()
+    segments: SegmentsConfig = SegmentsConfig()
 
     def resolved(self) -> dict[str, Any]:
         """The config as plain JSON-able data (for run.json)."""

@@ -17,7 +17,8 @@ TABLES = ("participants", "commissions", "rejects")
 def write(
     result: Result, out_dir: str | Path, formats: Iterable[str] = ("parquet",), inputs: Iterable[Path] = ()
 ) -> Path:
-    """Write participants, commissions, rejects (parquet, and csv if asked), run.json and timings.json.
+    """Write participants, commissions, rejects, segments (parquet, and csv if asked), run.json and
+    timings.json.
 
     Everything but ``timings.json`` is byte-identical for the same inputs and config. An existing output
     folder is replaced only once the new one is complete; a folder holding input files is refused.
@@ -35,6 +36,7 @@ def write(
             "participants": result.participants,
             "commissions": result.commissions,
             "rejects": result.rejects,
+            "segments": result.segments,
         }
         for name, frame in frames.items():
             if "parquet" in formats:

@@ -23,6 +23,7 @@ from mlmroi.io.read import fingerprint
 from mlmroi.periods import OrderTotals, Window, aggregate_orders, move_customer_volume
 from mlmroi.plans import early_days, run_plan
 from mlmroi.plans.base import ComponentResult, PeriodVolumes
+from mlmroi.segments.run import check_columns, run_segments
 from mlmroi.tables import commissions_table, money, participants_table
 
 Progress = Callable[[str], None]
@@ -37,6 +38,7 @@ class Result:
     rejects: pl.DataFrame
     run: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
+    segments: pl.DataFrame = field(default_factory=pl.DataFrame)  # the segment-effectiveness table
 
 
 def resolve_window(config: Config, orders: Sequence[pl.DataFrame]) -> Window:
@@ -90,6 +92,7 @@ def score(
     clock = _Clock(progress)
     with clock.stage("reading and validating"):
         data = load(dataset, config, orphans=orphans)
+        check_columns(config.segments, data.attributes.names)
     # Hashing the inputs (hashlib releases the GIL) overlaps with the rest of the run.
     hasher = ThreadPoolExecutor(max_workers=1)
     hashes = {name: hasher.submit(fingerprint, path) for name, path in sorted(data.files.items())}
@@ -119,12 +122,20 @@ def score(
             (None, 0) if data.paid is None else paid_by_node(data.paid, window, data.network.size)
         )
         econ = compute(data.network, data.participants, totals, results, allocation, config, paid)
-        # What only cost allocation needed is released before the output tables are built (peak memory).
+    with clock.stage("segments"):
+        segments = run_segments(
+            data, totals, personal, econ, results, window, config.segments, config.money.decimals
+        )
+        # What only costs and segments needed is released before the output tables are built (peak memory).
         totals = totals.release_period_revenue()
-        data = replace(data, costs=None, paid=None, attributes=data.attributes.released())
+        data = replace(
+            data, costs=None, paid=None, events=None, leads=None, attributes=data.attributes.released()
+        )
     with clock.stage("tables"):
         scale = 10**config.money.decimals
-        participants = participants_table(data, totals, personal, econ, results, config, scale)
+        participants = participants_table(
+            data, totals, personal, econ, results, config, scale, segments.columns()
+        )
         commissions = commissions_table(data, results, labels, config.money.decimals)
         rejects = data.rejects.frame()
         run = _run_info(
@@ -140,7 +151,8 @@ def score(
             paid_outside,
         )
     run["dataset"] = str(Path(dataset).resolve())  # where `mlmroi explain` re-reads the inputs
-    return Result(participants, commissions, rejects, run, clock.timings)
+    run["segments"] = segments.summary
+    return Result(participants, commissions, rejects, run, clock.timings, segments.table)
 
 
 def plan_volumes(

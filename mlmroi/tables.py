@@ -42,6 +42,7 @@ def participants_table(
     results: list[ComponentResult],
     config: Config,
     scale: int,
+    segments: list[pl.Series] | None = None,
 ) -> pl.DataFrame:
     """participants.parquet: SPEC §8 columns this release fills, one row per participant in id order."""
     net, d = data.network, config.money.decimals
@@ -106,6 +107,7 @@ def participants_table(
         frame = frame.with_columns([finished(k) for k in batch])
     for result in results:  # the components' own columns (a stairstep's rank, a binary's carry)
         frame = frame.with_columns(series.gather(pl.Series(order)) for series in result.columns.values())
+    frame = frame.with_columns(series.gather(pl.Series(order)) for series in segments or [])
     if econ.paid_commissions is not None:
         tolerance = round(config.audit.tolerance * 10**d)
         flag = np.abs(econ.paid_commissions - econ.computed_commissions)[order] > tolerance
