@@ -112,6 +112,35 @@ def _summary(result) -> Table:  # type: ignore[no-untyped-def]
     return table
 
 
+def _segments_table(segments: pl.DataFrame) -> Table:
+    """Which segments pay off: the effectiveness table, one row per segmentation value (abcxyz left out:
+    it is the product of abc and xyz; every column is in segments.parquet)."""
+    table = Table(title="segments: which pay off (full table: segments.parquet)")
+    for column in ("segment", "value", "people", "conversion", "revenue", "ROI %", "churn", "flags"):
+        table.add_column(column, justify="left" if column in ("segment", "value", "flags") else "right")
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None else f"{value:.0%}"
+
+    previous = None
+    for row in segments.filter(pl.col("segmentation") != "abcxyz").iter_rows(named=True):
+        flags = [
+            short for name, short in (("unprofitable", "loss"), ("weak_conversion", "weak")) if row[name]
+        ]
+        table.add_row(
+            Text("" if row["segmentation"] == previous else row["segmentation"]),
+            Text(row["value"]),
+            Text(f"{row['participants']:,}"),
+            Text(pct(row["conversion"])),
+            Text(pct(row["revenue_share"])),
+            Text("—" if row["roi_pct"] is None else f"{row['roi_pct']:,.0f}"),
+            Text(pct(row["churn_rate"])),
+            Text(" ".join(flags)),
+        )
+        previous = row["segmentation"]
+    return table
+
+
 @app.command("score")
 def score_cli(
     dataset: DatasetArg,
@@ -133,7 +162,8 @@ def score_cli(
 ) -> None:
     """Score a dataset: network metrics, commissions, costs and ROI per participant and per branch.
 
-    Writes participants.parquet, commissions.parquet, rejects.parquet, run.json and timings.json to --out.
+    Writes participants.parquet, commissions.parquet, segments.parquet, rejects.parquet, run.json and
+    timings.json to --out.
     """
     from mlmroi.output import write
 
@@ -145,6 +175,8 @@ def score_cli(
     except MlmRoiError as exc:
         raise _fail(exc) from None
     out.print(_summary(result))
+    if result.segments.height:
+        out.print(_segments_table(result.segments))
     rejected = result.rejects.height
     note = f" ({rejected:,} reject lines — see rejects.parquet)" if rejected else ""
     out.print(f"wrote {path}{note}", highlight=False, soft_wrap=True, markup=False)
