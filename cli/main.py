@@ -378,6 +378,48 @@ def explain_cli(
         out.print(f"wrote {detail_out}", highlight=False, soft_wrap=True, markup=False)
 
 
+@app.command("compare")
+def compare_cli(
+    run_a: Annotated[Path, typer.Argument(help="The earlier run's output folder.")],
+    run_b: Annotated[Path, typer.Argument(help="The later run's output folder.")],
+    segmentation: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--segmentation", help="Compare these (repeat); default abc, xyz, rfm_segment, lifecycle."
+        ),
+    ] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="Write migrations.parquet and members.parquet (who is in each cell) here."
+        ),
+    ] = None,
+) -> None:
+    """Segment migration between two runs: how many A became B, C became B, … per segmentation."""
+    from mlmroi.compare import DEFAULT_SEGMENTATIONS, compare
+
+    try:
+        result = compare(run_a, run_b, tuple(segmentation) if segmentation else DEFAULT_SEGMENTATIONS)
+    except MlmRoiError as exc:
+        raise _fail(exc) from None
+    for name in dict.fromkeys(result.migrations["segmentation"].to_list()):
+        matrix = result.matrix(name)
+        out.print(Text(f"{name}: rows = {run_a.name}, columns = {run_b.name}"), soft_wrap=True)
+        table = Table()
+        for column in matrix.columns:
+            table.add_column(
+                Text(name if column == "from" else column), justify="left" if column == "from" else "right"
+            )
+        for row in matrix.iter_rows():
+            table.add_row(Text(str(row[0])), *[Text(f"{v:,}") for v in row[1:]])
+        out.print(table)
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        result.migrations.write_parquet(out_dir / "migrations.parquet")
+        result.members.write_parquet(out_dir / "members.parquet")
+        out.print(f"wrote {out_dir}", highlight=False, soft_wrap=True, markup=False)
+
+
 @app.command("generate")
 def generate_cli(
     out_dir: Annotated[Path, typer.Argument(help="Folder to write the dataset into.")],
