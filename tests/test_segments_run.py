@@ -1,0 +1,78 @@
+"""Segments in a scoring run: columns, the effectiveness table, determinism under shuffled inputs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+import mlmroi
+from mlmroi.config import parse_config
+from mlmroi.errors import ConfigError
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+SEGMENT_COLUMNS = [
+    "abc",
+    "abcd",
+    "xyz",
+    "abcxyz",
+    "rfm_r",
+    "rfm_f",
+    "rfm_m",
+    "rfm_segment",
+    "bcg",
+    "lifecycle",
+]
+
+
+def test_sample_run_has_every_segmentation_and_the_table_reconciles() -> None:
+    config = mlmroi.load_config(dataset=SAMPLE)
+    result = mlmroi.score(SAMPLE, config)
+    people = result.participants
+    assert set(SEGMENT_COLUMNS) <= set(people.columns)
+    for name in ("abc", "abcd", "xyz", "abcxyz", "rfm_segment", "bcg", "lifecycle"):
+        assert people[name].null_count() == 0, name  # exactly one value each
+        table = result.segments.filter(pl.col("segmentation") == name)
+        counts = dict(people[name].cast(pl.String).value_counts().iter_rows())
+        assert {v: n for v, n in table.select("value", "participants").iter_rows() if n} == counts
+        assert table["revenue"].sum() == people["revenue"].sum()  # to the cent
+        assert table["profit"].sum() == people["profit"].sum()
+    health = result.run["segments"]["abc_health"]
+    a_share = (people["abc"] == "A").mean()
+    assert health["a_share_of_participants"] == pytest.approx(a_share)
+
+
+def shuffled_copy(tmp_path: Path, seed: int) -> Path:
+    folder = tmp_path / f"shuffled{seed}"
+    shutil.copytree(SAMPLE, folder)
+    for name in ("participants", "orders", "costs"):
+        path = folder / f"{name}.csv"
+        frame = pl.read_csv(path, infer_schema=False)
+        frame.sample(fraction=1.0, shuffle=True, seed=seed).write_csv(path)
+    return folder
+
+
+def test_outputs_do_not_depend_on_input_row_order(tmp_path: Path) -> None:
+    runs = []
+    for folder in (SAMPLE, shuffled_copy(tmp_path, 1), shuffled_copy(tmp_path, 2)):
+        config = mlmroi.load_config(dataset=folder)
+        runs.append(mlmroi.score(folder, config))
+    first = runs[0]
+    for other in runs[1:]:
+        assert other.participants.equals(first.participants)
+        assert other.segments.equals(first.segments)
+        assert other.commissions.equals(first.commissions)
+
+
+def test_attribute_segments_and_a_missing_column(tmp_path: Path) -> None:
+    base = mlmroi.load_config(dataset=SAMPLE).model_dump()
+    config = parse_config(base | {"segments": {"by": ["region", "age_band"]}})
+    result = mlmroi.score(SAMPLE, config)
+    regions = result.segments.filter(pl.col("segmentation") == "region")["value"].to_list()
+    assert regions == ["central", "east", "north", "south", "west"]
+    assert result.participants["age_band"].null_count() == 0
+    bad = parse_config(base | {"segments": {"by": ["channel"]}})
+    with pytest.raises(ConfigError, match="segments.by: 'channel' needs a participants column 'channel'"):
+        mlmroi.score(SAMPLE, bad)
