@@ -37,6 +37,7 @@ def write(
             "commissions": result.commissions,
             "rejects": result.rejects,
             "segments": result.segments,
+            **result.outputs,
         }
         for name, frame in frames.items():
             if "parquet" in formats:

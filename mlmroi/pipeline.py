@@ -39,6 +39,7 @@ class Result:
     run: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     segments: pl.DataFrame = field(default_factory=pl.DataFrame)  # the segment-effectiveness table
+    outputs: dict[str, pl.DataFrame] = field(default_factory=dict)  # surveys, leads (when given)
 
 
 def resolve_window(config: Config, orders: Sequence[pl.DataFrame]) -> Window:
@@ -152,7 +153,7 @@ def score(
         )
     run["dataset"] = str(Path(dataset).resolve())  # where `mlmroi explain` re-reads the inputs
     run["segments"] = segments.summary
-    return Result(participants, commissions, rejects, run, clock.timings, segments.table)
+    return Result(participants, commissions, rejects, run, clock.timings, segments.table, segments.outputs)
 
 
 def plan_volumes(

@@ -144,9 +144,13 @@ def test_tables_are_optional(tmp_path: Path) -> None:
 def test_score_works_with_and_without_the_new_tables(tmp_path: Path) -> None:
     without = run(dataset(tmp_path / "without", events=None, leads=None))
     with_them = run(dataset(tmp_path / "with"))
-    assert with_them.participants.equals(without.participants)  # unused by scoring for now
+    # Events feed the loyalty profile and surveys only; every other figure is the same.
+    loyalty = pl.selectors.starts_with("loyalty_")
+    assert with_them.participants.drop(loyalty).equals(without.participants.drop(loyalty))
     assert with_them.commissions.equals(without.commissions)
     assert with_them.run["totals"] == without.run["totals"]
+    assert set(with_them.outputs) == {"surveys", "leads"} and without.outputs == {}
+    assert "surveys" in with_them.run["segments"] and "surveys" not in without.run["segments"]
     assert set(with_them.run["inputs"]) == {"participants", "orders", "events", "leads"}
     assert set(without.run["inputs"]) == {"participants", "orders"}
 

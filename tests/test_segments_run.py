@@ -74,5 +74,5 @@ def test_attribute_segments_and_a_missing_column(tmp_path: Path) -> None:
     assert regions == ["central", "east", "north", "south", "west"]
     assert result.participants["age_band"].null_count() == 0
     bad = parse_config(base | {"segments": {"by": ["channel"]}})
-    with pytest.raises(ConfigError, match="segments.by: 'channel' needs a participants column 'channel'"):
+    with pytest.raises(ConfigError, match=r"segments.by: 'channel' needs a participants column 'channel'"):
         mlmroi.score(SAMPLE, bad)

@@ -17,7 +17,10 @@ from mlmroi.io.load import Dataset
 from mlmroi.periods import NEVER, OrderTotals, Window
 from mlmroi.plans.base import ComponentResult
 from mlmroi.segments import Measures, Segmentation, SegmentsConfig, effectiveness, segment
+from mlmroi.segments.leads import renew_index
+from mlmroi.segments.loyalty import loyalty
 from mlmroi.segments.measures import IntArray
+from mlmroi.segments.survey import company_figures, survey_table
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -29,6 +32,7 @@ class SegmentsResult:
     segmentations: list[Segmentation]
     table: pl.DataFrame
     summary: dict[str, Any]
+    outputs: dict[str, pl.DataFrame]  # further tables: surveys (with events), leads (with leads)
 
     def columns(self) -> list[pl.Series]:
         """participants.parquet columns in node order: each segmentation plus RFM's scores."""
@@ -153,6 +157,19 @@ def run_segments(
         else:
             columns[name] = data.attributes.frame[name].gather(rows)
     segmentations = segment(figures, config, 10**decimals, columns, window.end)
+    net = data.network
+    joined = data.participants["joined_on"].cast(pl.Int32).to_numpy()
+    window_days = (_day(window.start), _day(window.end))
+    new = (joined >= window_days[0]) & (joined <= window_days[1])
+    recruits = net.count_children_where(new).astype(np.int64)
+    segmentations.append(loyalty(data.events, figures, recruits, window_days))
     table = effectiveness(segmentations, figures, decimals)
-    summary = {"abc_health": segmentations[0].health}
-    return SegmentsResult(segmentations, table, summary)
+    summary: dict[str, Any] = {"abc_health": segmentations[0].health}
+    outputs = {}
+    if data.events is not None:
+        surveys = survey_table(data.events, window, net.parent, net.ids, segmentations)
+        outputs["surveys"] = surveys
+        summary["surveys"] = company_figures(surveys)
+    if data.leads is not None:
+        outputs["leads"] = renew_index(data.leads)
+    return SegmentsResult(segmentations, table, summary, outputs)
