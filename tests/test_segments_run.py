@@ -76,3 +76,31 @@ def test_attribute_segments_and_a_missing_column(tmp_path: Path) -> None:
     bad = parse_config(base | {"segments": {"by": ["channel"]}})
     with pytest.raises(ConfigError, match=r"segments.by: 'channel' needs a participants column 'channel'"):
         mlmroi.score(SAMPLE, bad)
+
+
+def test_events_and_leads_give_loyalty_surveys_and_renew_index(tmp_path: Path) -> None:
+    folder = tmp_path / "data"
+    shutil.copytree(SAMPLE, folder)
+    # ORACLES.md 7 (seeds/003): survey scores [10, 9, 8, 8, 7, 5, 3, 2] -> CSI 2.0, NPS -12.5.
+    scores = [10, 9, 8, 8, 7, 5, 3, 2]
+    lines = ["participant_id,occurred_on,type,value"]
+    lines += [f"{k + 1},2025-03-0{k + 1},survey,{v}" for k, v in enumerate(scores)]
+    lines += ["1,2025-04-01,referral,", "2,2025-04-01,feedback,", "3,2025-04-02,invoice_paid,2"]
+    (folder / "events.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (folder / "leads.csv").write_text(
+        "lead_id,brand,attractiveness,closeness\nL1,5,4,5\nL2,1,1,1\n", encoding="utf-8"
+    )
+    result = mlmroi.score(folder, mlmroi.load_config(dataset=folder))
+    out = mlmroi.write(result, tmp_path / "out")
+    surveys = pl.read_parquet(out / "surveys.parquet")
+    company = surveys.filter(pl.col("scope") == "company").row(0, named=True)
+    assert (company["attract"], company["detract"], company["csi"], company["nps"]) == (4, 2, 2.0, -12.5)
+    assert result.run["segments"]["surveys"]["csi"] == 2.0
+    leads = pl.read_parquet(out / "leads.parquet")
+    assert leads.select("lead_id", "renew_index", "rank").rows() == [("L1", 14, 1), ("L2", 3, 2)]
+    people = pl.read_parquet(out / "participants.parquet")
+    assert people["loyalty_type"].null_count() == 0
+    first = people.filter(pl.col("participant_id") == 2).row(0, named=True)
+    assert first["loyalty_evaluation"] > 0  # participant 2's feedback
+    table = pl.read_parquet(out / "segments.parquet")
+    assert table.filter(pl.col("segmentation") == "loyalty_type")["participants"].sum() == people.height
