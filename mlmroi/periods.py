@@ -84,13 +84,15 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
     purchased,
     last_day,
     bought_previously,
+    week_bits,
 ):
     """One pass over (a chunk of) the orders, adding into the per-period (periods, n) and per-node arrays;
     returns the count of orders outside the window.
 
-    For segments it also records, for orders with a positive amount: the periods with a purchase, the last
-    order day up to the window end (orders before the window count), and who bought in the equal-length
-    window just before this one.
+    For segments and CLV it also records, for orders with a positive amount: the periods and the weeks of
+    the window (``week_bits``: one bit per week, 64 weeks per word) with a purchase, the last order day up to
+    the window end (orders before the window count), and who bought in the equal-length window just before
+    this one.
 
     ``period_of_day[d - first_day]`` is the period of day number ``d`` (-1 outside the window). An order's
     margin is ``amount − cost`` when it has a cost, else ``amount × margin_ppm / 10⁶`` rounded half-to-even.
@@ -123,6 +125,8 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
         if a > 0:
             orders[v] += 1
             purchased[p, v] = True
+            week = k // 7
+            week_bits[v, week // 64] |= np.uint64(1) << np.uint64(week % 64)
         if retail[i]:
             retail_revenue[v] += a
     return outside
@@ -173,6 +177,7 @@ class OrderTotals:
     purchased: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.bool_))
     last_order_day: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     bought_previously: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
+    week_bits: npt.NDArray[np.uint64] = field(default_factory=lambda: np.zeros((0, 1), dtype=np.uint64))
 
     revenue: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # window net revenue
 
@@ -212,6 +217,7 @@ def aggregate_orders(
         purchased=np.zeros((len(window.labels), n), dtype=np.bool_),
         last_order_day=np.full(n, NEVER, dtype=np.int64),
         bought_previously=np.zeros(n, dtype=np.bool_),
+        week_bits=np.zeros((n, ((window.end - window.start).days // 7) // 64 + 1), dtype=np.uint64),
     )
     outside = 0
     for orders in chunks:
@@ -235,6 +241,7 @@ def aggregate_orders(
             totals.purchased,
             totals.last_order_day,
             totals.bought_previously,
+            totals.week_bits,
         )
         for days, early in totals.early.items():
             assert joined_day is not None
