@@ -139,6 +139,22 @@ class AuditConfig(_Model):
     )
 
 
+class ValueConfig(_Model):
+    """``[value]``: customer lifetime value (SPEC §7)."""
+
+    model: Literal["bgnbd", "none"] = Field(
+        default="bgnbd", description="BG/NBD + Gamma-Gamma for clv_predicted and p_alive, or none"
+    )
+    horizon_months: int = Field(default=12, ge=1, le=120, description="clv_predicted looks this far ahead")
+    discount_rate: float = Field(default=0.01, ge=0.0, lt=1.0, description="monthly discount rate")
+    lifetime_months: float | None = Field(
+        default=24.0, gt=0.0, description="clv_formula's expected lifetime; null = 1 / observed churn"
+    )
+    holdout_periods: int = Field(
+        default=0, ge=0, description="last periods of the window kept out of the fit to check predictions"
+    )
+
+
 class Config(_Model):
     """The whole configuration of a run."""
 
@@ -152,6 +168,7 @@ class Config(_Model):
     costs: CostsConfig = CostsConfig()
     distributor: DistributorConfig = DistributorConfig()
     segments: SegmentsConfig = SegmentsConfig()
+    value: ValueConfig = ValueConfig()
 
     def resolved(self) -> dict[str, Any]:
         """The config as plain JSON-able data (for run.json)."""
