@@ -450,7 +450,8 @@ def generate_cli(
         raise typer.Exit(2) from None
     out.print(
         f"wrote {summary.out_dir}: {summary.participants:,} participants, {summary.orders:,} orders, "
-        f"{summary.costs:,} costs, max depth {summary.max_depth}",
+        f"{summary.costs:,} costs, {summary.events:,} events, {summary.leads:,} leads, "
+        f"max depth {summary.max_depth}",
         highlight=False,
         soft_wrap=True,
         markup=False,

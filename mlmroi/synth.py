@@ -1,9 +1,12 @@
-"""Deterministic, vectorised synthetic MLM datasets: participants, orders, costs and a matching config.
+"""Deterministic, vectorised synthetic MLM datasets: participants, orders, costs, events, leads and a
+matching config.
 
 Built for scale (10 million participants and 100 million orders in minutes): every step is a numpy array
 operation, the one sequential pass over the sponsor tree runs in numba, and orders are generated and written
-in slices of days (one parquet row group per slice), so memory is bounded by the largest slice. All draws
-come from one ``numpy.random.default_rng(seed)`` stream in a fixed order: same arguments, same bytes.
+in slices of days (one parquet row group per slice), so memory is bounded by the largest slice. Participants,
+orders and costs come from one ``numpy.random.default_rng(seed)`` stream in a fixed order; events and leads
+from a second stream, ``default_rng([seed, 1])``, drawn after everything else, so adding them left the first
+three tables unchanged. Same arguments, same bytes.
 """
 
 from __future__ import annotations
@@ -44,6 +47,24 @@ _HISTORY_DAYS = 3 * 365  # pre-window participants joined up to three years befo
 _SLICE_ORDERS = 4_000_000  # expected orders per slice (= parquet row group)
 _NEVER = np.iinfo(np.int32).max
 
+# Events (docs/data-contract.md): types in output code order.
+_EVENT_TYPES = ("contact", "event", "newsletter_response", "referral", "feedback", "invoice_paid", "survey")
+_CONTACT, _EVENT, _NEWSLETTER, _REFERRAL, _FEEDBACK, _INVOICE, _SURVEY = range(len(_EVENT_TYPES))
+_INVOICED_ORDERS = 0.07  # mean share of a participant's orders with an invoice_paid event
+_SURVEYED = 0.15  # share of participants (active in the window) answering a survey
+# Survey scores 0..10 of a satisfied and of a disappointed respondent; the disappointed share is higher among
+# those who stopped ordering. Together: CSI (8-10 / 1-3) about 3-5, NPS (% 9-10 - % 0-6) about +10 to +25.
+_SATISFIED = np.array([0.0, 0.0, 0.0, 0.005, 0.01, 0.02, 0.05, 0.12, 0.22, 0.27, 0.305])
+_DISAPPOINTED = np.array([0.03, 0.22, 0.30, 0.25, 0.10, 0.05, 0.03, 0.02, 0.0, 0.0, 0.0])
+# Leads: the share of cold and warm prospects scoring 1..5 on brand, attractiveness and closeness.
+_LEADS_PER_PARTICIPANT = 0.15
+_WARM_LEADS = 0.3
+_LEAD_SCORES = {
+    "brand": ((0.08, 0.20, 0.35, 0.25, 0.12), (0.02, 0.08, 0.25, 0.38, 0.27)),
+    "attractiveness": ((0.20, 0.32, 0.28, 0.14, 0.06), (0.05, 0.15, 0.30, 0.30, 0.20)),
+    "closeness": ((0.40, 0.32, 0.18, 0.08, 0.02), (0.05, 0.15, 0.30, 0.30, 0.20)),
+}
+
 _CONFIG = """[window]
 start = {start}
 end = {end}
@@ -76,8 +97,8 @@ class GeneratedSummary:
     ----------
     out_dir : Path
         The dataset folder.
-    participants, orders, costs : int
-        Row counts of the three tables.
+    participants, orders, costs, events, leads : int
+        Row counts of the five tables.
     max_depth : int
         Deepest sponsor level (roots are level 0).
     files : tuple of str
@@ -88,6 +109,8 @@ class GeneratedSummary:
     participants: int
     orders: int
     costs: int
+    events: int
+    leads: int
     max_depth: int
     files: tuple[str, ...]
 
@@ -400,6 +423,92 @@ def _costs(
     )
 
 
+def _pick(weights: F64, u: F64) -> I64:
+    """Index drawn from ``weights`` (summing to 1) by uniform numbers ``u`` (inverse CDF); may reach
+    ``len(weights)`` only by rounding, so callers clip."""
+    index: I64 = np.searchsorted(np.cumsum(weights), u * weights.sum(), side="right").astype(np.int64)
+    return index
+
+
+def _events(rng: np.random.Generator, p: _People, w: _Window, per_person: I64) -> pl.DataFrame:
+    """Touches, referrals, paid invoices, feedback and surveys, each on a day of the participant's active span
+    ``[lo, hi)`` in the window; sorted by (occurred_on, participant_id, type). About two events per
+    participant and window year (four to five per year of active membership): contacts and company events
+    (more for distributors and frequent buyers), responses from the two in five who read the newsletter,
+    referrals mostly from those who recruit (by frontline size), ``invoice_paid`` for about one order in
+    fourteen (value = days to pay: 0-3 for most, later by personal habit), rare feedback, and a survey from
+    about one participant in seven (value = the score 0-10)."""
+    n = p.rate.size
+    span = p.hi - p.lo
+    years = span / 365.25
+    # Engagement: rises with buying activity, less than proportionally, and varies by person (mean about 1).
+    touch = np.sqrt(p.rate / p.rate.mean()) * rng.lognormal(-0.125, 0.5, n)
+    frontline = np.bincount(p.sponsor[p.sponsor >= 0], minlength=n)
+    rates = (  # per year, of the types drawn as Poisson counts (contact ... feedback)
+        np.where(p.distributor, 2.0, 0.8) * touch,
+        np.where(p.distributor, 0.8, 0.2) * touch,
+        (rng.random(n) < 0.4) * 1.5 * touch,  # newsletter readers who respond
+        np.where(p.distributor, 0.03, 0.01) + 0.3 * frontline,  # referrals: mostly from recruiters
+        0.04 * touch,
+    )
+    counts = [rng.poisson(rate * years) for rate in rates]
+    share = rng.beta(1.5, 1.5 / _INVOICED_ORDERS - 1.5, n)  # invoiced share of orders: individual
+    counts.append(np.where(span > 0, rng.binomial(per_person, share), 0))
+    counts.append(((span > 0) & (rng.random(n) < _SURVEYED)).astype(np.int64))
+    sizes = [int(c.sum()) for c in counts]
+    kind = np.repeat(np.arange(len(_EVENT_TYPES), dtype=np.int64), sizes)
+    who = np.concatenate([np.repeat(np.arange(n, dtype=np.int64), c) for c in counts])
+    del counts
+    lo, hi = p.lo[who], p.hi[who]
+    day = lo + (rng.random(who.size) * (hi - lo)).astype(np.int64)  # uniform over the span
+    value = np.full(who.size, -1, dtype=np.int64)  # -1: no value
+
+    # Invoices: ordered on an order-like day (the orders' seasonality), paid 0-3 days later by most, with a
+    # personal share of late payments (4 days and more); a payment after the span is not in the data.
+    invoice = np.flatnonzero(kind == _INVOICE)
+    cum = np.concatenate([[0.0], np.cumsum(_ORDER_MONTH[w.calendar_month] * _ORDER_WEEKDAY[w.weekday])])
+    c_lo, c_hi = cum[lo[invoice]], cum[hi[invoice]]
+    ordered = np.searchsorted(cum, c_lo + rng.random(invoice.size) * (c_hi - c_lo), side="right") - 1
+    late = rng.random(invoice.size) < rng.beta(0.6, 4.0, n)[who[invoice]]
+    on_time = rng.choice(4, invoice.size, p=[0.40, 0.30, 0.18, 0.12])
+    value[invoice] = np.where(late, 3 + rng.geometric(1 / 7, invoice.size), on_time)
+    day[invoice] = np.clip(ordered, lo[invoice], hi[invoice] - 1) + value[invoice]
+
+    # Surveys: disappointed more often among those who stopped ordering.
+    survey = np.flatnonzero(kind == _SURVEY)
+    stopped = hi[survey] < w.days
+    sad = rng.random(survey.size) < np.where(stopped, 0.37, 0.17)
+    u = rng.random(survey.size)
+    value[survey] = np.minimum(np.where(sad, _pick(_DISAPPOINTED, u), _pick(_SATISFIED, u)), 10)
+
+    keep = day < hi
+    who, day, kind, value = who[keep], day[keep], kind[keep], value[keep]
+    order = np.argsort((day * n + who) * len(_EVENT_TYPES) + kind, kind="stable")  # one key: faster
+    who, day, kind, value = who[order], day[order], kind[order], value[order]
+    return pl.DataFrame(
+        {
+            "participant_id": who + 1,
+            "occurred_on": _col(day + w.start, date=True),
+            "type": _labels(kind, _EVENT_TYPES),
+            "value": _col(value, value >= 0),
+        }
+    )
+
+
+def _leads(rng: np.random.Generator, participants: int) -> pl.DataFrame:
+    """Prospects who never joined, about one per seven participants, ids ``L000001``...: brand, attractiveness
+    and closeness 1-5, higher for the warm leads (three in ten) than for the cold."""
+    k = max(1, round(_LEADS_PER_PARTICIPANT * participants))
+    warm = rng.random(k) < _WARM_LEADS
+    columns: dict[str, pl.Series] = {}
+    for name, (cold, hot) in _LEAD_SCORES.items():
+        u = rng.random(k)
+        score = np.minimum(np.where(warm, _pick(np.array(hot), u), _pick(np.array(cold), u)), 4) + 1
+        columns[name] = pl.Series(name, score, dtype=pl.Int64)
+    ids = pl.Series(np.arange(1, k + 1, dtype=np.int64)).cast(pl.String).str.zfill(max(6, len(str(k))))
+    return pl.DataFrame({"lead_id": "L" + ids, **columns})
+
+
 def _participants_frame(p: _People) -> pl.DataFrame:
     placement, leg = _placements(p.sponsor, p.distributor)
     return pl.DataFrame(
@@ -434,7 +543,8 @@ def generate(
     orders_per_participant: float | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> GeneratedSummary:
-    """Write a synthetic MLM dataset (participants, orders, costs, ``mlmroi.toml``) into ``out_dir``.
+    """Write a synthetic MLM dataset (participants, orders, costs, events, leads, ``mlmroi.toml``) into
+    ``out_dir``.
 
     Parameters
     ----------
@@ -445,15 +555,16 @@ def generate(
     months : int
         Window length in months, at least 1; the window ends the day before ``start`` + ``months``.
     seed : int
-        Seed of the random stream; the same arguments give byte-identical files.
+        Seed of the random streams; the same arguments give byte-identical files.
     start : datetime.date
         First day of the window (normally the first of a month).
     fmt : {"csv", "parquet"}
-        Format of the three tables.
+        Format of the five tables.
     orders_per_participant : float, optional
         Mean number of orders per participant in the window; default ``10 * months / 12``.
     progress : callable, optional
-        Called with ``"participants"``, ``"orders"``, ``"costs"`` and ``"writing"`` as each stage starts.
+        Called with ``"participants"``, ``"orders"``, ``"costs"``, ``"events"`` and ``"writing"`` as each
+        stage starts.
 
     Returns
     -------
@@ -482,7 +593,8 @@ def generate(
     end = dt.date(after // 12, after % 12 + 1, 1) + dt.timedelta(days=start.day - 2)  # start + months - 1 day
     window = _Window.of(start, end)
     rng = np.random.default_rng(seed)
-    files = (f"participants.{fmt}", f"orders.{fmt}", f"costs.{fmt}", "mlmroi.toml")
+    files = tuple(f"{name}.{fmt}" for name in ("participants", "orders", "costs", "events", "leads"))
+    files += ("mlmroi.toml",)
 
     report("participants")
     people = _participants(rng, participants, window)
@@ -492,8 +604,15 @@ def generate(
     )
     report("costs")
     costs = _costs(rng, people, window, per_month, per_month_dist, per_person)
+    report("events")
+    extra = np.random.default_rng([seed, 1])  # events and leads: their own stream, after all the above
+    events = _events(extra, people, window, per_person)
+    leads = _leads(extra, participants)
     report("writing")
     _write(_participants_frame(people), out / files[0], fmt)
-    _write(costs, out / files[2], fmt)
-    (out / files[3]).write_text(_CONFIG.format(start=start, end=end), encoding="utf-8")
-    return GeneratedSummary(out, participants, n_orders, costs.height, people.max_depth, files)
+    for frame, name in ((costs, files[2]), (events, files[3]), (leads, files[4])):
+        _write(frame, out / name, fmt)
+    (out / files[5]).write_text(_CONFIG.format(start=start, end=end), encoding="utf-8")
+    return GeneratedSummary(
+        out, participants, n_orders, costs.height, events.height, leads.height, people.max_depth, files
+    )

@@ -13,7 +13,7 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from mlmroi import synth
+from mlmroi import load_config, score, synth
 from mlmroi.synth import GeneratedSummary, generate
 
 START = dt.date(2025, 1, 1)
@@ -50,7 +50,20 @@ SCHEMAS: dict[str, dict[str, pl.DataType]] = {
         "filter_column": pl.String(),
         "filter_value": pl.String(),
     },
+    "events": {
+        "participant_id": pl.Int64(),
+        "occurred_on": pl.Date(),
+        "type": pl.String(),
+        "value": pl.Int64(),
+    },
+    "leads": {
+        "lead_id": pl.String(),
+        "brand": pl.Int64(),
+        "attractiveness": pl.Int64(),
+        "closeness": pl.Int64(),
+    },
 }
+EVENT_TYPES = {"contact", "event", "newsletter_response", "feedback", "referral", "invoice_paid", "survey"}
 ACQUISITION = {"advertising", "signup_bonus", "starter_kit"}
 RETENTION = {"loyalty", "training", "support"}
 
@@ -82,7 +95,7 @@ def summary(tmp_path_factory: pytest.TempPathFactory) -> tuple[GeneratedSummary,
 def test_files_and_columns(dataset: tuple[Path, str]) -> None:
     folder, fmt = dataset
     names = {p.name for p in folder.iterdir()}
-    assert names == {f"participants.{fmt}", f"orders.{fmt}", f"costs.{fmt}", "mlmroi.toml"}
+    assert names == {f"{name}.{fmt}" for name in SCHEMAS} | {"mlmroi.toml"}
     for name, schema in SCHEMAS.items():
         frame = read(folder, name, fmt)
         assert frame.columns == list(schema), name
@@ -93,11 +106,20 @@ def test_files_and_columns(dataset: tuple[Path, str]) -> None:
 def test_summary_matches_files(summary: tuple[GeneratedSummary, pl.DataFrame]) -> None:
     result, participants = summary
     assert result.participants == N == participants.height
-    assert result.files == ("participants.parquet", "orders.parquet", "costs.parquet", "mlmroi.toml")
+    assert result.files == (
+        "participants.parquet",
+        "orders.parquet",
+        "costs.parquet",
+        "events.parquet",
+        "leads.parquet",
+        "mlmroi.toml",
+    )
     assert (
         result.orders == pl.scan_parquet(result.out_dir / "orders.parquet").select(pl.len()).collect().item()
     )
     assert result.costs == read(result.out_dir, "costs", "parquet").height
+    assert result.events == read(result.out_dir, "events", "parquet").height > 0
+    assert result.leads == read(result.out_dir, "leads", "parquet").height > 0
 
 
 def test_participants_form_a_tree(dataset: tuple[Path, str]) -> None:
@@ -232,6 +254,83 @@ def test_costs(dataset: tuple[Path, str]) -> None:
     assert_shared_allocatable(p, o, c)
 
 
+def test_events_valid_and_realistic(dataset: tuple[Path, str]) -> None:
+    folder, fmt = dataset
+    p = read(folder, "participants", fmt)
+    e = read(folder, "events", fmt)
+    assert set(e["type"]) == EVENT_TYPES  # every type of the contract, nothing else
+    assert e.select("occurred_on", "participant_id").equals(
+        e.select("occurred_on", "participant_id").sort(pl.all())
+    )
+    joined = e.join(p, on="participant_id", how="left")
+    assert joined["joined_on"].null_count() == 0  # every event's participant exists
+    assert (joined["occurred_on"] >= joined["joined_on"]).all()
+    assert (e["occurred_on"] >= START).all() and (e["occurred_on"] <= END).all()
+    left = joined.filter(pl.col("left_on").is_not_null())
+    assert left.height and (left["occurred_on"] < left["left_on"]).all()
+    # About two events per participant over 12 months, so 10M-participant datasets stay manageable.
+    assert 1.5 < e.height / N < 4.0
+    counts = e["type"].value_counts()
+    share = dict(zip(counts["type"], (counts["count"] / e.height).to_list(), strict=True))
+    assert share["feedback"] < 0.02 and share["invoice_paid"] < 0.5 and share["contact"] > 0.15
+
+    # Values: days to pay for every invoice, a 0-10 integer score for every survey, nothing for the rest.
+    valued = pl.col("type").is_in(["invoice_paid", "survey"])
+    assert e.filter(~valued)["value"].null_count() == e.filter(~valued).height
+    invoices = e.filter(pl.col("type") == "invoice_paid")["value"]
+    assert invoices.null_count() == 0 and (invoices >= 0).all()
+    assert 0.75 < (invoices <= 3).mean() < 0.95  # type: ignore[operator]  # most paid within 3 days
+    assert invoices.max() > 14  # type: ignore[operator]  # a tail of late payers
+    scores = e.filter(pl.col("type") == "survey")["value"]
+    assert scores.null_count() == 0 and set(scores) <= set(range(11))
+    assert 0.10 <= e.filter(pl.col("type") == "survey")["participant_id"].n_unique() / N <= 0.20
+    attract, detract = scores.is_between(8, 10).sum(), scores.is_between(1, 3).sum()
+    nps = 100 * (scores.is_between(9, 10).mean() - scores.is_between(0, 6).mean())  # type: ignore[operator]
+    assert 2.0 <= attract / detract <= 6.0  # CSI: skewed positive, with detractors
+    assert 5.0 <= nps <= 40.0  # NPS positive, not extreme
+
+    # Referrals come mostly from recruiters; distributors are touched more often than customers.
+    frontline = p.group_by("sponsor_id").len().rename({"sponsor_id": "participant_id", "len": "frontline"})
+    referrals = e.filter(pl.col("type") == "referral").join(frontline, on="participant_id", how="left")
+    assert referrals.height > 0 and referrals["frontline"].is_not_null().mean() > 0.8  # type: ignore[operator]
+    touches = (
+        e.filter(pl.col("type").is_in(["contact", "event"]))
+        .group_by("participant_id")
+        .len()
+        .join(p.select("participant_id", "role"), on="participant_id", how="right")
+        .group_by("role")
+        .agg(pl.col("len").fill_null(0).mean())
+    )
+    per_role = dict(touches.iter_rows())
+    assert per_role["distributor"] > 1.5 * per_role["customer"]
+
+
+def test_leads_valid(dataset: tuple[Path, str]) -> None:
+    folder, fmt = dataset
+    leads = read(folder, "leads", fmt)
+    assert 0.10 * N <= leads.height <= 0.20 * N
+    assert leads["lead_id"].is_unique().all()
+    assert leads["lead_id"].str.contains(r"^L\d{6}$").all()
+    assert leads["lead_id"][0] == "L000001"
+    for column in ("brand", "attractiveness", "closeness"):
+        assert set(leads[column]) == {1, 2, 3, 4, 5}, column
+    means = leads.select(pl.col("brand", "attractiveness", "closeness").mean()).row(0)
+    assert means[0] > means[1] > means[2]  # the brand is known; few leads came close to a deal
+
+
+def test_generated_dataset_scores_without_rejects(dataset: tuple[Path, str]) -> None:
+    folder, _fmt = dataset
+    result = score(folder, load_config(dataset=folder), strict=True)
+    assert result.rejects.height == 0
+    rows = result.run["rows"]
+    for name in ("participants", "orders", "costs", "events", "leads"):
+        assert rows[name]["rejected"] == 0 and rows[name]["in"] == rows[name]["used"] > 0, name
+    assert set(result.outputs) >= {"surveys", "leads"}
+    company = result.outputs["surveys"].filter(pl.col("scope") == "company").row(0, named=True)
+    assert 2.0 <= company["csi"] <= 6.0 and 5.0 <= company["nps"] <= 40.0
+    assert result.participants["loyalty_type"].n_unique() >= 5
+
+
 def assert_shared_allocatable(p: pl.DataFrame, o: pl.DataFrame, c: pl.DataFrame) -> None:
     """Every shared cost falls in a month where someone (matching its filter) joined or ordered."""
     shared = c.filter(pl.col("participant_id").is_null())
@@ -304,9 +403,15 @@ def test_deterministic(tmp_path: Path, fmt: Literal["csv", "parquet"]) -> None:
     assert first.files == second.files
     for name in first.files:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
-    for name in first.files[:3]:
+    for name in first.files[:5]:
         assert (tmp_path / "a" / name).read_bytes() != (tmp_path / "c" / name).read_bytes(), name
-    assert (first.orders, first.costs, first.max_depth) == (second.orders, second.costs, second.max_depth)
+    assert (first.orders, first.costs, first.events, first.leads, first.max_depth) == (
+        second.orders,
+        second.costs,
+        second.events,
+        second.leads,
+        second.max_depth,
+    )
     assert (first.orders, first.costs) != (other.orders, other.costs)
 
 
@@ -332,7 +437,7 @@ def test_progress_out_dir_and_orders_per_participant(tmp_path: Path) -> None:
     result = generate(
         out, 1000, 6, seed=1, start=dt.date(2024, 2, 1), orders_per_participant=3.0, progress=stages.append
     )
-    assert stages == ["participants", "orders", "costs", "writing"]
+    assert stages == ["participants", "orders", "costs", "events", "writing"]
     assert out.is_dir()
     assert 2.5 < result.orders / 1000 < 3.5
     config = tomllib.loads((out / "mlmroi.toml").read_text(encoding="utf-8"))
@@ -353,6 +458,11 @@ def test_tiny_and_empty(tmp_path: Path) -> None:
     none_csv = generate(tmp_path / "none_csv", 50, 12, seed=0, orders_per_participant=0.0)
     assert none_csv.orders == 0
     assert read(tmp_path / "none_csv", "orders", "csv").height == 0
+    events = read(tmp_path / "none_csv", "events", "csv")  # no orders: no invoices, other events still
+    assert events.height == none_csv.events and "invoice_paid" not in set(events["type"])
+    for folder, fmt in ((tmp_path / "one", "csv"), (tmp_path / "none", "parquet")):
+        for name in ("events", "leads"):
+            assert read(folder, name, fmt).columns == list(SCHEMAS[name])
 
 
 def test_scale_smoke(tmp_path: Path) -> None:
