@@ -47,8 +47,7 @@ def test_sample_run_has_every_segmentation_and_the_table_reconciles() -> None:
 def shuffled_copy(tmp_path: Path, seed: int) -> Path:
     folder = tmp_path / f"shuffled{seed}"
     shutil.copytree(SAMPLE, folder)
-    for name in ("participants", "orders", "costs"):
-        path = folder / f"{name}.csv"
+    for path in sorted(folder.glob("*.csv")):  # every input table
         frame = pl.read_csv(path, infer_schema=False)
         frame.sample(fraction=1.0, shuffle=True, seed=seed).write_csv(path)
     return folder
@@ -64,6 +63,9 @@ def test_outputs_do_not_depend_on_input_row_order(tmp_path: Path) -> None:
         assert other.participants.equals(first.participants)
         assert other.segments.equals(first.segments)
         assert other.commissions.equals(first.commissions)
+        assert set(other.outputs) == set(first.outputs) == {"surveys", "leads"}
+        for name, frame in first.outputs.items():
+            assert other.outputs[name].equals(frame), name
 
 
 def test_attribute_segments_and_a_missing_column(tmp_path: Path) -> None:
