@@ -36,3 +36,10 @@ class NetworkError(MlmRoiError):
 
 class OutputError(MlmRoiError):
     """The output folder cannot be written safely."""
+
+
+class ModelError(MlmRoiError):
+    """A customer-value model cannot be fitted or applied to these data (too few repeat buyers, degenerate
+    values, no convergence); the message says why instead of returning NaN parameters."""
+
+    exit_code = 1
