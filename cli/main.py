@@ -109,6 +109,18 @@ def _summary(result) -> Table:  # type: ignore[no-untyped-def]
         table.add_row(key.replace("_", " "), f"{float(totals[key]):,.2f}")
     table.add_row("payout ratio", "—" if totals["payout_ratio"] is None else f"{totals['payout_ratio']:.2%}")
     table.add_row("ROI %", "—" if totals["roi_pct"] is None else f"{totals['roi_pct']:,.1f}")
+    value = run.get("value", {})
+    if "clv_predicted" in totals:
+        months = run["config"]["value"]["horizon_months"]
+        table.add_row(
+            f"CLV predicted (next {months} months, margin)", f"{float(totals['clv_predicted']):,.2f}"
+        )
+    holdout = value.get("holdout")
+    if holdout:
+        table.add_row(
+            "holdout purchase weeks expected / actual",
+            f"{holdout['expected_purchase_weeks']:,.0f} / {holdout['actual_purchase_weeks']:,}",
+        )
     return table
 
 
@@ -174,6 +186,8 @@ def score_cli(
         path = write(result, out_dir, formats=sorted(formats), inputs=inputs)
     except MlmRoiError as exc:
         raise _fail(exc) from None
+    for warning in result.warnings:
+        err.print(Text.assemble(("warning: ", "yellow"), warning), highlight=False, soft_wrap=True)
     out.print(_summary(result))
     if result.segments.height:
         out.print(_segments_table(result.segments))

@@ -16,6 +16,7 @@ import polars as pl
 
 from mlmroi import __version__
 from mlmroi.config import Config
+from mlmroi.customer_value import MONEY_COLUMNS, ValueResult, holdout_by_segment, run_value
 from mlmroi.economics import Economics, allocate_costs, compute, paid_by_node
 from mlmroi.errors import ConfigError, DataError
 from mlmroi.io.load import Dataset, Orphans, load
@@ -24,7 +25,7 @@ from mlmroi.periods import OrderTotals, Window, aggregate_orders, move_customer_
 from mlmroi.plans import early_days, run_plan
 from mlmroi.plans.base import ComponentResult, PeriodVolumes
 from mlmroi.segments.run import check_columns, run_segments
-from mlmroi.tables import commissions_table, money, participants_table
+from mlmroi.tables import commissions_table, decimal_series, money, participants_table
 
 Progress = Callable[[str], None]
 
@@ -39,7 +40,8 @@ class Result:
     run: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)
     segments: pl.DataFrame = field(default_factory=pl.DataFrame)  # the segment-effectiveness table
-    outputs: dict[str, pl.DataFrame] = field(default_factory=dict)  # surveys, leads (when given)
+    outputs: dict[str, pl.DataFrame] = field(default_factory=dict)  # surveys, leads, holdout (when given)
+    warnings: list[str] = field(default_factory=list)  # one line each (e.g. a CLV model that did not fit)
 
 
 def resolve_window(config: Config, orders: Sequence[pl.DataFrame]) -> Window:
@@ -123,10 +125,26 @@ def score(
             (None, 0) if data.paid is None else paid_by_node(data.paid, window, data.network.size)
         )
         econ = compute(data.network, data.participants, totals, results, allocation, config, paid)
-    with clock.stage("segments"):
-        segments = run_segments(
-            data, totals, personal, econ, results, window, config.segments, config.money.decimals
+    with clock.stage("customer value"):
+        value = run_value(
+            data.network, totals, econ.margin, joined_day, window, config.value, config.money.margin_rate
         )
+    with clock.stage("segments"):
+        fitted = value.summary.get("model", {}).get("status") == "fitted"
+        segments = run_segments(
+            data,
+            totals,
+            personal,
+            econ,
+            results,
+            window,
+            config.segments,
+            config.money.decimals,
+            value.columns["clv_predicted"] if fitted else None,
+        )
+        holdout = holdout_by_segment(value, segments.segmentations)
+        if holdout is not None:
+            segments.outputs["holdout"] = holdout
         # What only costs and segments needed is released before the output tables are built (peak memory).
         totals = totals.release_period_revenue()
         data = replace(
@@ -134,9 +152,8 @@ def score(
         )
     with clock.stage("tables"):
         scale = 10**config.money.decimals
-        participants = participants_table(
-            data, totals, personal, econ, results, config, scale, segments.columns()
-        )
+        extra = value_columns(value, config.money.decimals) + segments.columns()
+        participants = participants_table(data, totals, personal, econ, results, config, scale, extra)
         commissions = commissions_table(data, results, labels, config.money.decimals)
         rejects = data.rejects.frame()
         run = _run_info(
@@ -153,7 +170,29 @@ def score(
         )
     run["dataset"] = str(Path(dataset).resolve())  # where `mlmroi explain` re-reads the inputs
     run["segments"] = segments.summary
-    return Result(participants, commissions, rejects, run, clock.timings, segments.table, segments.outputs)
+    run["value"] = value.summary
+    if value.summary.get("model", {}).get("status") == "fitted":
+        run["totals"]["clv_predicted"] = money(
+            int(value.columns["clv_predicted"].sum()), config.money.decimals
+        )
+    warnings = [value.warning] if value.warning else []
+    return Result(
+        participants, commissions, rejects, run, clock.timings, segments.table, segments.outputs, warnings
+    )
+
+
+def value_columns(value: ValueResult, decimals: int) -> list[pl.Series]:
+    """participants.parquet's customer-value columns in node order: money as exact decimals, model figures
+    as floats (null where a participant has none)."""
+    out = []
+    for name, column in value.columns.items():
+        if name in MONEY_COLUMNS:
+            out.append(decimal_series(name, column, decimals))
+        elif column.dtype.kind == "f":
+            out.append(pl.Series(name, np.round(column, 6)).fill_nan(None))
+        else:
+            out.append(pl.Series(name, column))
+    return out
 
 
 def plan_volumes(

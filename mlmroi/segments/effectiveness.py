@@ -58,7 +58,8 @@ def effectiveness(
             "churn_rate": _ratio(sum_by_index(codes, lost, k), sum_by_index(codes, previous, k)),
         }
         if clv is not None:
-            columns["mean_clv"] = np.round(_ratio(sum_by_index(codes, clv, k), count)).astype(np.int64)
+            mean = np.where(count > 0, np.round(_ratio(sum_by_index(codes, clv, k), count)), 0)
+            columns["mean_clv"] = mean.astype(np.int64)
         frames.append(pl.DataFrame(columns))
     frame = pl.concat(frames, how="diagonal_relaxed")
     scale = 10**decimals

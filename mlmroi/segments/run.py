@@ -145,8 +145,10 @@ def run_segments(
     window: Window,
     config: SegmentsConfig,
     decimals: int,
+    clv: IntArray | None = None,
 ) -> SegmentsResult:
-    """Every segmentation and the effectiveness table for a run."""
+    """Every segmentation and the effectiveness table for a run (``clv``: predicted CLV per node, for the
+    table's mean CLV)."""
     figures = measures(data, totals, personal, econ, results, window, config)
     columns: dict[str, pl.Series] = {}
     rows = pl.Series(data.attributes.rows_by_node)
@@ -163,7 +165,7 @@ def run_segments(
     new = (joined >= window_days[0]) & (joined <= window_days[1])
     recruits = net.count_children_where(new).astype(np.int64)
     segmentations.append(loyalty(data.events, figures, recruits, window_days))
-    table = effectiveness(segmentations, figures, decimals)
+    table = effectiveness(segmentations, figures, decimals, clv)
     summary: dict[str, Any] = {"abc_health": segmentations[0].health}
     outputs = {}
     if data.events is not None:
