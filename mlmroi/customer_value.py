@@ -99,11 +99,23 @@ def _calibration_weeks(window: Window, holdout_periods: int) -> tuple[int, int]:
     return first_holdout_day // 7, total
 
 
-def _distinct_rows(*columns: IntArray) -> tuple[list[IntArray], IntArray]:
-    """The distinct rows of integer columns and, per input row, the index of its distinct row."""
-    stacked = np.stack(columns, axis=1)
-    unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
-    return [unique[:, k] for k in range(unique.shape[1])], inverse.reshape(-1)
+def _distinct_rows(
+    x: IntArray, recency: IntArray, age: IntArray, weeks: int
+) -> tuple[list[IntArray], IntArray]:
+    """The distinct (x, recency, age) rows (each in [0, weeks]) and, per input row, its distinct row's index.
+
+    The values are small integers, so a row is one integer key and the distinct keys come from a counting
+    pass (O(n), no sort of the customers)."""
+    base = weeks + 1
+    key = (x * base + recency) * base + age
+    if base**3 <= 64_000_000:
+        present = np.flatnonzero(np.bincount(key, minlength=base**3))
+        lookup = np.zeros(base**3, dtype=np.int64)
+        lookup[present] = np.arange(present.size, dtype=np.int64)
+        inverse = lookup[key]
+    else:  # a window of many years: sort the keys instead
+        present, inverse = np.unique(key, return_inverse=True)
+    return [present // (base * base), present // base % base, present % base], inverse.reshape(-1)
 
 
 def run_value(
@@ -178,7 +190,7 @@ def run_value(
         return ValueResult(columns, summary, warning=f"CLV model not fitted: {exc}")
     summary["model"] = {"status": "fitted", "bgnbd": purchases.as_dict(), "gamma_gamma": spend.as_dict()}
     # The model's figures on the distinct (x, t_x, T) rows only, then gathered (far fewer than customers).
-    (ux, ut, uage), back = _distinct_rows(x[buyer], t_x[buyer], age)
+    (ux, ut, uage), back = _distinct_rows(x[buyer], t_x[buyer], age, total_weeks)
     steps = np.arange(1, config.horizon_months + 1) * WEEKS_PER_MONTH
     cumulative = np.stack([expected_purchases(purchases, t, ux, ut, uage) for t in steps])  # (months, rows)
     per_month = np.diff(cumulative, axis=0, prepend=0.0)

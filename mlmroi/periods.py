@@ -81,18 +81,17 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
     orders,
     margin_total,
     retail_revenue,
-    purchased,
-    last_day,
+    last_before,
     bought_previously,
     week_bits,
 ):
     """One pass over (a chunk of) the orders, adding into the per-period (periods, n) and per-node arrays;
     returns the count of orders outside the window.
 
-    For segments and CLV it also records, for orders with a positive amount: the periods and the weeks of
-    the window (``week_bits``: one bit per week, 64 weeks per word) with a purchase, the last order day up to
-    the window end (orders before the window count), and who bought in the equal-length window just before
-    this one.
+    For segments and CLV it also records, for orders with a positive amount: the weeks of the window with a
+    purchase (``week_bits``: one bit per week, 64 weeks per word; one more touch of memory per order, so
+    the last order day is read from it afterwards rather than kept per order), the last order day before
+    the window, and who bought in the equal-length window just before this one.
 
     ``period_of_day[d - first_day]`` is the period of day number ``d`` (-1 outside the window). An order's
     margin is ``amount − cost`` when it has a cost, else ``amount × margin_ppm / 10⁶`` rounded half-to-even.
@@ -104,11 +103,12 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
         p = period_of_day[k] if 0 <= k < span else -1
         v = node[i]
         a = amount[i]
-        if a > 0 and k < span and day[i] > last_day[v]:
-            last_day[v] = day[i]
         if p < 0:
-            if a > 0 and -span <= k < 0:
-                bought_previously[v] = True
+            if a > 0 and k < 0:
+                if day[i] > last_before[v]:
+                    last_before[v] = day[i]
+                if k >= -span:
+                    bought_previously[v] = True
             outside += 1
             continue
         volume_by_period[p, v] += volume[i]
@@ -124,7 +124,6 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
             margin_total[v] += q
         if a > 0:
             orders[v] += 1
-            purchased[p, v] = True
             week = k // 7
             week_bits[v, week // 64] |= np.uint64(1) << np.uint64(week % 64)
         if retail[i]:
@@ -172,9 +171,9 @@ class OrderTotals:
     retail_revenue: IntArray
     outside_window: int  # order rows dated outside the window (used, not counted in figures)
     early: dict[int, IntArray] = field(default_factory=dict)  # days -> (periods, n) early volume
-    # For segments: periods with a purchase, the last order day up to the window end (NEVER: none), and
-    # who bought in the equal-length window before this one.
-    purchased: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros((0, 0), dtype=np.bool_))
+    # For segments and CLV: the last order day up to the window end (NEVER: none; inside the window, the last
+    # day of the last week with a purchase), who bought in the equal-length window before this one, and the
+    # weeks of the window with a purchase.
     last_order_day: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     bought_previously: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
     week_bits: npt.NDArray[np.uint64] = field(default_factory=lambda: np.zeros((0, 1), dtype=np.uint64))
@@ -214,7 +213,6 @@ def aggregate_orders(
         retail_revenue=np.zeros(n, dtype=np.int64),
         outside_window=0,
         early={d: np.zeros((len(window.labels), n), dtype=np.int64) for d in early_days},
-        purchased=np.zeros((len(window.labels), n), dtype=np.bool_),
         last_order_day=np.full(n, NEVER, dtype=np.int64),
         bought_previously=np.zeros(n, dtype=np.bool_),
         week_bits=np.zeros((n, ((window.end - window.start).days // 7) // 64 + 1), dtype=np.uint64),
@@ -238,7 +236,6 @@ def aggregate_orders(
             totals.orders,
             totals.margin,
             totals.retail_revenue,
-            totals.purchased,
             totals.last_order_day,
             totals.bought_previously,
             totals.week_bits,
@@ -255,7 +252,24 @@ def aggregate_orders(
                 first,
                 early,
             )
+    end = (window.end - dt.date(1970, 1, 1)).days
+    _last_purchase_day(totals.week_bits, totals.last_order_day, first, end)
     return replace(totals, outside_window=int(outside), revenue=totals.revenue_by_period.sum(axis=0))
+
+
+@kernel
+def _last_purchase_day(week_bits, last_day, first_day, end_day):  # type: ignore[no-untyped-def]
+    """``last_day[v]``: the last day of v's last purchase week in the window (capped at the window end),
+    else the last order day before the window it already holds."""
+    for v in range(week_bits.shape[0]):
+        for word in range(week_bits.shape[1] - 1, -1, -1):
+            bits = week_bits[v, word]
+            if bits:
+                top = 63
+                while not (bits >> np.uint64(top)) & np.uint64(1):
+                    top -= 1
+                last_day[v] = min(first_day + 7 * (word * 64 + top) + 6, end_day)
+                break
 
 
 def move_customer_volume(

@@ -248,3 +248,18 @@ def test_every_participant_gets_exactly_one_value_and_the_table_adds_up(m: Measu
             assert positive[a].sum() * 100 >= 75 * total
             smallest = positive[a].min()
             assert (positive[a].sum() - smallest) * 100 < 75 * total
+
+
+@given(
+    st.lists(st.integers(-(10**15), 10**15), min_size=1, max_size=40),
+    st.booleans(),
+)
+def test_descending_order_matches_a_two_key_sort(values: list[int], huge: bool) -> None:
+    from mlmroi.segments.base import descending
+
+    measure = np.array(values, dtype=np.int64) if huge else np.array(values, dtype=np.int64) % 1000
+    rank = np.arange(measure.size, dtype=np.int64)[::-1].copy()  # ids in reverse node order
+    assert descending(measure, rank).tolist() == np.lexsort((rank, -measure)).tolist()
+    subset = np.arange(0, measure.size, 2)
+    expected = subset[np.lexsort((rank[subset], -measure[subset]))]
+    assert subset[descending(measure[subset], rank[subset])].tolist() == expected.tolist()

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from mlmroi.segments.base import Segmentation
+from mlmroi.segments.base import Segmentation, descending
 from mlmroi.segments.config import AbcConfig
 from mlmroi.segments.measures import IntArray, Measures
 
@@ -20,14 +20,18 @@ LABELS = ("A", "B", "C")
 A, B, C = 0, 1, 2
 
 
-def abc_cumulative(measure: IntArray, id_rank: IntArray, thresholds: tuple[float, float]) -> IntArray:
-    """Class per node by cumulative share (see the module docstring); exact integer comparisons."""
+def abc_cumulative(
+    measure: IntArray, id_rank: IntArray, thresholds: tuple[float, float], order: IntArray | None = None
+) -> IntArray:
+    """Class per node by cumulative share (see the module docstring); exact integer comparisons.
+
+    ``order``: the nodes by measure descending, ties by id, when already known."""
     codes = np.full(measure.shape[0], C, dtype=np.int64)
     positive = np.maximum(measure, 0)
     total = int(positive.sum())
     if total == 0:
         return codes
-    order = np.lexsort((id_rank, -measure))
+    order = descending(measure, id_rank) if order is None else order
     cumulative = np.cumsum(positive[order])
     # cumulative / total ≥ t  ⟺  cumulative ≥ ⌈t·total⌉, with t in parts per million (exact in Python ints)
     targets = [-(-round(t * 1_000_000) * total // 1_000_000) for t in thresholds]
@@ -52,13 +56,14 @@ def abc_mean_multiple(measure: IntArray, multiples: tuple[float, float]) -> IntA
     return codes
 
 
-def pareto_share(revenue: IntArray, id_rank: IntArray, share: float = 0.80) -> float | None:
-    """The smallest share of participants that makes ``share`` of the (positive) revenue."""
+def pareto_share(revenue: IntArray, order: IntArray, share: float = 0.80) -> float | None:
+    """The smallest share of participants that makes ``share`` of the (positive) revenue (``order``: the
+    nodes by revenue, highest first)."""
     positive = np.maximum(revenue, 0)
     total = int(positive.sum())
     if total == 0 or revenue.size == 0:
         return None
-    cumulative = np.cumsum(positive[np.lexsort((id_rank, -revenue))])
+    cumulative = np.cumsum(positive[order])
     needed = int(np.searchsorted(cumulative, math.ceil(share * total), side="left")) + 1
     return round(needed / revenue.size, 6)
 
@@ -66,8 +71,10 @@ def pareto_share(revenue: IntArray, id_rank: IntArray, share: float = 0.80) -> f
 def abc(measures: Measures, config: AbcConfig) -> tuple[Segmentation, Segmentation]:
     """The ``abc`` and ``abcd`` segmentations, with health figures on ``abc``."""
     measure = measures.measure(config.measure)
+    by_revenue = descending(measures.revenue, measures.id_rank)
     if config.method == "cumulative":
-        codes = abc_cumulative(measure, measures.id_rank, config.thresholds)
+        order = by_revenue if config.measure == "revenue" else None
+        codes = abc_cumulative(measure, measures.id_rank, config.thresholds, order)
     else:
         codes = abc_mean_multiple(measure, config.multiples)
     n = max(measures.size, 1)
@@ -82,7 +89,7 @@ def abc(measures: Measures, config: AbcConfig) -> tuple[Segmentation, Segmentati
         "a_share_of_revenue": round(int(np.maximum(revenue[codes == A], 0).sum()) / positive_revenue, 6)
         if positive_revenue
         else None,
-        "participants_making_80pct_of_revenue": pareto_share(revenue, measures.id_rank),
+        "participants_making_80pct_of_revenue": pareto_share(revenue, by_revenue),
     }
     first = Segmentation("abc", codes.astype(np.int16), LABELS, health=health)
     with_d = np.where(measures.profit < 0, 3, codes).astype(np.int16)

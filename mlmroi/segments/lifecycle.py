@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from mlmroi.segments.base import Segmentation
+from mlmroi.segments.base import Segmentation, descending
 from mlmroi.segments.config import LifecycleConfig
 from mlmroi.segments.measures import NEVER, Measures
 
@@ -31,7 +31,11 @@ def lifecycle(measures: Measures, config: LifecycleConfig) -> Segmentation:
         leader |= measures.rank >= threshold
     top = math.ceil(config.leader_top_share * n)
     if top:
-        best = np.lexsort((measures.id_rank, -measures.group_volume))[:top]
+        # Only the top few matter: partition them out, then order just those (ties by id at the cut).
+        gv = measures.group_volume
+        cut = np.partition(gv, n - top)[n - top] if top < n else gv.min()
+        contenders = np.flatnonzero(gv >= cut)
+        best = contenders[descending(gv[contenders], measures.id_rank[contenders])][:top]
         leader[best[measures.frontline[best] >= config.leader_min_frontline]] = True
     left = (measures.left_on_day != NEVER) & (measures.left_on_day <= measures.end_day)
     lapsed = bought & (measures.end_day - measures.last_order_day >= config.churn_days)

@@ -126,7 +126,7 @@ def measures(
         frontline=net.frontline().astype(np.int64),
         downline_size=net.downline_size(),
         revenue_by_period=totals.revenue_by_period,
-        purchased=totals.purchased,
+        purchased=totals.revenue_by_period > 0,  # a purchase in a period: positive net revenue in it
         join_period=_join_period(people["joined_on"], window),
         last_order_day=totals.last_order_day,
         bought_previously=totals.bought_previously,
