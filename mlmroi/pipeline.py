@@ -125,6 +125,9 @@ def score(
             (None, 0) if data.paid is None else paid_by_node(data.paid, window, data.network.size)
         )
         econ = compute(data.network, data.participants, totals, results, allocation, config, paid)
+        # The exact attribution arrays served branch ROI only: free them (2 × n int64 per component).
+        empty = np.zeros(0, dtype=np.int64)
+        results = [replace(r, received_exact=empty, generated_exact=empty) for r in results]
     with clock.stage("customer value"):
         value = run_value(
             data.network, totals, econ.margin, joined_day, window, config.value, config.money.margin_rate
@@ -145,15 +148,20 @@ def score(
         holdout = holdout_by_segment(value, segments.segmentations)
         if holdout is not None:
             segments.outputs["holdout"] = holdout
-        # What only costs and segments needed is released before the output tables are built (peak memory).
-        totals = totals.release_period_revenue()
+        # The new participant columns as Series; then what only costs, CLV and segments needed is released
+        # before the output tables are built (peak memory: the tables stage is the run's high-water mark).
+        extra = value_columns(value, config.money.decimals) + segments.columns()
+        clv_total = int(value.columns["clv_predicted"].sum()) if fitted else None
+        value = replace(value, columns={})
+        segments = replace(segments, segmentations=[])
+        totals = replace(totals.release_period_revenue(), week_bits=totals.week_bits[:0])
         data = replace(
             data, costs=None, paid=None, events=None, leads=None, attributes=data.attributes.released()
         )
     with clock.stage("tables"):
         scale = 10**config.money.decimals
-        extra = value_columns(value, config.money.decimals) + segments.columns()
         participants = participants_table(data, totals, personal, econ, results, config, scale, extra)
+        del extra
         commissions = commissions_table(data, results, labels, config.money.decimals)
         rejects = data.rejects.frame()
         run = _run_info(
@@ -171,10 +179,8 @@ def score(
     run["dataset"] = str(Path(dataset).resolve())  # where `mlmroi explain` re-reads the inputs
     run["segments"] = segments.summary
     run["value"] = value.summary
-    if value.summary.get("model", {}).get("status") == "fitted":
-        run["totals"]["clv_predicted"] = money(
-            int(value.columns["clv_predicted"].sum()), config.money.decimals
-        )
+    if clv_total is not None:
+        run["totals"]["clv_predicted"] = money(clv_total, config.money.decimals)
     warnings = [value.warning] if value.warning else []
     return Result(
         participants, commissions, rejects, run, clock.timings, segments.table, segments.outputs, warnings
