@@ -138,7 +138,8 @@ def simulate(
     if len(names) < 1:
         raise ConfigError("simulate: give at least one --plan")
     base = configs[names[0]]
-    data = load(dataset, base, orphans=orphans)
+    binary = any(c.type == "binary" for config in configs.values() for c in config.plan.components)
+    data = load(dataset, base, orphans=orphans, placement=binary)
     window = resolve_window(base, data.orders)
     labels = window.labels
     joined_day = data.participants["joined_on"].cast(pl.Int32).to_numpy().astype(np.int64)

@@ -344,3 +344,16 @@ def test_binary_without_placement_tree_is_a_config_error(tmp_path: Path) -> None
         ConfigError, match=r"plan.components\[0\]: a binary component needs the placement tree"
     ):
         run(folder)
+
+
+def test_placement_is_checked_only_for_plans_that_use_it(tmp_path: Path) -> None:
+    people = """
+participant_id,sponsor_id,joined_on,placement_id,placement_leg
+A,,2024-01-01,,
+B,A,2024-01-05,A,L
+C,A,2024-01-02,A,L
+"""
+    unilevel = BINARY_PLAN.replace('type = "binary"\nunit = 100\nrate = 0.1', 'type = "unilevel"\nlevels = [0.1]')
+    result = run(write_dataset(tmp_path, people, ORDERS, config=unilevel))
+    assert result.rejects.height == 0  # placement columns are plain attributes here
+    assert result.participants.height == 3

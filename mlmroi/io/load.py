@@ -354,7 +354,7 @@ def _chain_reason(
 
 
 def _participants(
-    raw: RawTable, rejects: Rejects, orphans: Orphans
+    raw: RawTable, rejects: Rejects, orphans: Orphans, placement_used: bool
 ) -> tuple[Network, pl.DataFrame, Attributes, _IdLookup, IntArray, dict[int, int], int]:
     frame, label, table = raw.frame(), raw.label, "participants"
     kind = parse.id_kind(frame["participant_id"])
@@ -407,7 +407,11 @@ def _participants(
         reject(pl.Series(miss_mask), "sponsor_id", reason)
     parent_code = np.where(sponsor_given & ~missing, sponsor_code, -1).astype(np.int64)
     trees = [_Tree("sponsor", "sponsor_id", parent_code)]
-    placement = _placement_checks(frame, checks, pid, cols["joined_on"], kind, u_rows, lookup)
+    placement = (
+        _placement_checks(frame, checks, pid, cols["joined_on"], kind, u_rows, lookup)
+        if placement_used
+        else None
+    )
     if placement is not None:
         trees.append(placement)
     reached = _reach(trees, ~checks.bad.gather(u_rows).to_numpy(), frame, u_rows, lookup, rejects)
@@ -646,8 +650,15 @@ def _costs(
     return used.filter(~checks.bad) if bool(checks.bad.any()) else used
 
 
-def load(dataset: str | Path, config: Config, orphans: Orphans = "reject") -> Dataset:
-    """Read and validate a dataset folder (see module docstring); structural problems raise InputError."""
+def load(
+    dataset: str | Path, config: Config, orphans: Orphans = "reject", placement: bool | None = None
+) -> Dataset:
+    """Read and validate a dataset folder (see module docstring); structural problems raise InputError.
+
+    The binary placement tree (``placement_id``/``placement_leg``) is built and checked only when a plan
+    uses it — by default when ``config``'s plan has a binary component (``placement`` overrides, e.g. for
+    simulating several plans); otherwise those columns are plain attributes, at no cost.
+    """
     dataset = Path(dataset)
     if not dataset.is_dir():
         from mlmroi.errors import InputError
@@ -661,8 +672,10 @@ def load(dataset: str | Path, config: Config, orphans: Orphans = "reject") -> Da
     participants_raw, orders_raw = raws.pop("participants"), raws.pop("orders")
     assert participants_raw is not None and orders_raw is not None  # read_table raised otherwise
     rejects = Rejects()
+    if placement is None:
+        placement = any(c.type == "binary" for c in config.plan.components)
     network, participants, attributes, lookup, node_of_code, rejected_row, orphans_rooted = _participants(
-        participants_raw, rejects, orphans
+        participants_raw, rejects, orphans, placement
     )
     del participants_raw
     owners = _Owners(lookup, node_of_code, rejected_row, rejects, config.money.decimals)
