@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from mlmroi._numba import kernel
 from mlmroi.segments.base import Segmentation
 from mlmroi.segments.config import XyzConfig
 from mlmroi.segments.measures import Measures
@@ -16,26 +17,45 @@ from mlmroi.segments.measures import Measures
 LABELS = ("X", "Y", "Z")
 
 
-def xyz(measures: Measures, config: XyzConfig) -> Segmentation:
-    """The ``xyz`` segmentation (period by period: no (periods, n) temporaries)."""
-    n_periods, n = measures.revenue_by_period.shape
+@kernel
+def _stability(revenue_by_period, purchased, join_period):  # type: ignore[no-untyped-def]
+    """Per node over its periods since joining: (periods counted, periods with a purchase, mean revenue,
+    population standard deviation), two passes over the node's few periods (numerically stable)."""
+    n_periods, n = revenue_by_period.shape
     counted = np.zeros(n, dtype=np.int64)
-    total = np.zeros(n, dtype=np.float64)
     bought = np.zeros(n, dtype=np.int64)
-    for p in range(n_periods):
-        member = measures.join_period <= p
-        counted += member
-        total += np.where(member, measures.revenue_by_period[p], 0)
-        bought += member & measures.purchased[p]
+    mean = np.zeros(n, dtype=np.float64)
+    spread = np.zeros(n, dtype=np.float64)
+    for v in range(n):
+        first = max(join_period[v], 0)
+        k = n_periods - first
+        if k <= 0:
+            continue
+        total = 0.0
+        for p in range(first, n_periods):
+            total += revenue_by_period[p, v]
+            if purchased[p, v]:
+                bought[v] += 1
+        m = total / k
+        squares = 0.0
+        for p in range(first, n_periods):
+            d = revenue_by_period[p, v] - m
+            squares += d * d
+        counted[v] = k
+        mean[v] = m
+        spread[v] = np.sqrt(squares / k)
+    return counted, bought, mean, spread
+
+
+def xyz(measures: Measures, config: XyzConfig) -> Segmentation:
+    """The ``xyz`` segmentation."""
+    counted, bought, mean, spread = _stability(
+        measures.revenue_by_period, measures.purchased, measures.join_period
+    )
     first, second = config.bounds
+    n = counted.shape[0]
     codes = np.full(n, 2, dtype=np.int16)
     if config.method == "cv":
-        mean = np.divide(total, counted, out=np.zeros(n), where=counted > 0)
-        squares = np.zeros(n, dtype=np.float64)
-        for p in range(n_periods):
-            member = measures.join_period <= p
-            squares += np.where(member, (measures.revenue_by_period[p] - mean) ** 2, 0.0)
-        spread = np.sqrt(np.divide(squares, counted, out=np.zeros(n), where=counted > 0))
         usable = (bought > 0) & (mean > 0)
         cv = np.divide(spread, mean, out=np.full(n, np.inf), where=usable)
         cv = np.round(cv, 9)  # float noise must not move a participant across a threshold
