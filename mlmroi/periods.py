@@ -84,6 +84,9 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
     last_before,
     bought_previously,
     week_bits,
+    joined_day,
+    early_days,
+    early,
 ):
     """One pass over (a chunk of) the orders, adding into the per-period (periods, n) and per-node arrays;
     returns the count of orders outside the window.
@@ -92,6 +95,9 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
     purchase (``week_bits``: one bit per week, 64 weeks per word; one more touch of memory per order, so
     the last order day is read from it afterwards rather than kept per order), the last order day before
     the window, and who bought in the equal-length window just before this one.
+
+    For fast start, ``early[e, p, v]`` sums v's own volume in period p placed 0..``early_days[e]`` days
+    after v joined (``joined_day``), in the same pass.
 
     ``period_of_day[d - first_day]`` is the period of day number ``d`` (-1 outside the window). An order's
     margin is ``amount − cost`` when it has a cost, else ``amount × margin_ppm / 10⁶`` rounded half-to-even.
@@ -113,6 +119,11 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
             continue
         volume_by_period[p, v] += volume[i]
         revenue_by_period[p, v] += a
+        if early_days.shape[0]:
+            age = day[i] - joined_day[v]
+            for e in range(early_days.shape[0]):
+                if 0 <= age <= early_days[e]:
+                    early[e, p, v] += volume[i]
         if has_cost[i]:
             margin_total[v] += a - cost[i]
         else:
@@ -129,21 +140,6 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
         if retail[i]:
             retail_revenue[v] += a
     return outside
-
-
-@kernel
-def _early_volume(node, day, volume, joined_day, days, period_of_day, first_day, out):  # type: ignore[no-untyped-def]
-    """Add to ``out[p, v]`` the volume of v's own orders placed 0..``days`` days after v joined."""
-    span = period_of_day.shape[0]
-    for i in range(node.shape[0]):
-        k = day[i] - first_day
-        p = period_of_day[k] if 0 <= k < span else -1
-        if p < 0:
-            continue
-        v = node[i]
-        age = day[i] - joined_day[v]
-        if 0 <= age <= days:
-            out[p, v] += volume[i]
 
 
 @kernel
@@ -212,11 +208,14 @@ def aggregate_orders(
         margin=np.zeros(n, dtype=np.int64),
         retail_revenue=np.zeros(n, dtype=np.int64),
         outside_window=0,
-        early={d: np.zeros((len(window.labels), n), dtype=np.int64) for d in early_days},
+        early={},
         last_order_day=np.full(n, NEVER, dtype=np.int64),
         bought_previously=np.zeros(n, dtype=np.bool_),
         week_bits=np.zeros((n, ((window.end - window.start).days // 7) // 64 + 1), dtype=np.uint64),
     )
+    days = np.array(sorted(early_days), dtype=np.int64)
+    early = np.zeros((days.size, len(window.labels), n) if days.size else (0, 1, 1), dtype=np.int64)
+    joined = joined_day if joined_day is not None and days.size else np.zeros(1, dtype=np.int64)
     outside = 0
     for orders in chunks:
         cost = orders["cost"]
@@ -239,19 +238,11 @@ def aggregate_orders(
             totals.last_order_day,
             totals.bought_previously,
             totals.week_bits,
+            joined,
+            days,
+            early,
         )
-        for days, early in totals.early.items():
-            assert joined_day is not None
-            _early_volume(
-                orders["node"].to_numpy(),
-                orders["ordered_on"].cast(pl.Int32).to_numpy(),
-                orders["volume"].to_numpy(),
-                joined_day,
-                days,
-                period_of_day,
-                first,
-                early,
-            )
+    totals = replace(totals, early={int(d): early[e] for e, d in enumerate(days)})
     end = (window.end - dt.date(1970, 1, 1)).days
     _last_purchase_day(totals.week_bits, totals.last_order_day, first, end)
     return replace(totals, outside_window=int(outside), revenue=totals.revenue_by_period.sum(axis=0))

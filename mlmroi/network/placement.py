@@ -88,10 +88,3 @@ class Placement:
     def size(self) -> int:
         """Number of nodes (= the sponsor network's)."""
         return int(self.parent.shape[0])
-
-    def in_leg(self, node: IntArray, upline: IntArray, leg: int) -> npt.NDArray[np.bool_]:
-        """Per pair: is ``node`` inside the ``leg`` of ``upline`` (False when that leg is empty)?"""
-        top = self.child[upline, leg]
-        safe = np.maximum(top, 0)
-        inside = (self.enter[safe] <= self.enter[node]) & (self.enter[node] < self.leave[safe])
-        return np.asarray(inside & (top >= 0))

@@ -168,6 +168,26 @@ def _attribute(order, parent, received, volume_in, own_volume, generated):  # ty
         generated[v] += remainder[v]
 
 
+@kernel
+def _sponsored_legs(parent, child, enter, leave, active):  # type: ignore[no-untyped-def]
+    """Active nodes with an active personally sponsored participant in each placement leg (one pass over
+    the recruits; a recruit is in a leg when its preorder number lies in that leg's interval)."""
+    n = parent.shape[0]
+    legs = np.zeros((n, 2), dtype=np.bool_)
+    for c in range(n):
+        s = parent[c]
+        if s < 0 or not active[c]:
+            continue
+        for leg in range(2):
+            top = child[s, leg]
+            if top >= 0 and enter[top] <= enter[c] < leave[top]:
+                legs[s, leg] = True
+    out = np.empty(n, dtype=np.bool_)
+    for v in range(n):
+        out[v] = active[v] and legs[v, 0] and legs[v, 1]
+    return out
+
+
 def qualified_nodes(
     network: Network, placement: Placement, pv: IntArray, config: BinaryConfig, volume_scale: int
 ) -> npt.NDArray[np.bool_]:
@@ -175,12 +195,10 @@ def qualified_nodes(
     active = pv >= round(config.active_min_pv * volume_scale)
     if not config.sponsored_legs:
         return np.asarray(active)
-    recruit = np.flatnonzero(active & (network.parent >= 0))
-    sponsor = network.parent[recruit]
-    legs = np.zeros((network.size, 2), dtype=np.bool_)
-    for leg in (0, 1):
-        legs[sponsor[placement.in_leg(recruit, sponsor, leg)], leg] = True
-    return np.asarray(active & legs[:, 0] & legs[:, 1])
+    out: npt.NDArray[np.bool_] = _sponsored_legs(
+        network.parent, placement.child, placement.enter, placement.leave, active
+    )
+    return out
 
 
 def binary_ledger(
