@@ -191,6 +191,17 @@ def score_cli(
     out.print(_summary(result))
     if result.segments.height:
         out.print(_segments_table(result.segments))
+        health = result.run["segments"]["abc_health"]
+        if health["a_share_of_revenue"] is not None:
+            verdict = "healthy" if health["a_share_in_healthy_range"] else "outside the healthy 20–30 %"
+            out.print(
+                f"ABC health: A is {health['a_share_of_participants']:.1%} of participants ({verdict}) and "
+                f"brings {health['a_share_of_revenue']:.1%} of revenue; "
+                f"{health['participants_making_80pct_of_revenue']:.1%} of participants make 80 % of revenue",
+                highlight=False,
+                soft_wrap=True,
+                markup=False,
+            )
     rejected = result.rejects.height
     note = f" ({rejected:,} reject lines — see rejects.parquet)" if rejected else ""
     out.print(f"wrote {path}{note}", highlight=False, soft_wrap=True, markup=False)

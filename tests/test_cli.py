@@ -159,3 +159,15 @@ def test_empty_tables_do_not_crash(tmp_path: Path) -> None:
     result = invoke("score", str(folder), "--out", str(tmp_path / "out"))
     assert result.exit_code == 0, result.output
     assert json.loads((tmp_path / "out" / "run.json").read_text())["rows"]["participants"]["in"] == 0
+
+
+def test_score_prints_the_segment_table_and_abc_health(tmp_path: Path) -> None:
+    result = invoke("score", str(SAMPLE), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0, result.output
+    assert "segments: which pay off" in result.output
+    run = json.loads((tmp_path / "out" / "run.json").read_text())
+    health = run["segments"]["abc_health"]
+    line = next(x for x in result.output.splitlines() if x.startswith("ABC health:"))
+    assert f"A is {health['a_share_of_participants']:.1%} of participants" in line
+    assert f"{health['participants_making_80pct_of_revenue']:.1%} of participants make 80 % of revenue" in line
+    assert (tmp_path / "out" / "segments.parquet").is_file()
