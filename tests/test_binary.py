@@ -353,7 +353,9 @@ A,,2024-01-01,,
 B,A,2024-01-05,A,L
 C,A,2024-01-02,A,L
 """
-    unilevel = BINARY_PLAN.replace('type = "binary"\nunit = 100\nrate = 0.1', 'type = "unilevel"\nlevels = [0.1]')
+    unilevel = BINARY_PLAN.replace(
+        'type = "binary"\nunit = 100\nrate = 0.1', 'type = "unilevel"\nlevels = [0.1]'
+    )
     result = run(write_dataset(tmp_path, people, ORDERS, config=unilevel))
     assert result.rejects.height == 0  # placement columns are plain attributes here
     assert result.participants.height == 3

@@ -39,6 +39,10 @@ def test_sample_run_has_every_segmentation_and_the_table_reconciles() -> None:
         assert {v: n for v, n in table.select("value", "participants").iter_rows() if n} == counts
         assert table["revenue"].sum() == people["revenue"].sum()  # to the cent
         assert table["profit"].sum() == people["profit"].sum()
+    empty = result.segments.filter(pl.col("participants") == 0)
+    assert (
+        empty.height and empty["average_check"].null_count() == empty["mean_clv"].null_count() == empty.height
+    )
     health = result.run["segments"]["abc_health"]
     a_share = (people["abc"] == "A").mean()
     assert health["a_share_of_participants"] == pytest.approx(a_share)

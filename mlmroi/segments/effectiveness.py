@@ -74,6 +74,13 @@ def effectiveness(
         + [pl.col(c).fill_nan(None) for c in ("conversion", "revenue_share", "roi_pct", "churn_rate")]
         + [pl.col(c).round(6) for c in ("share",)]
     )
+    # Averages over nobody are unknown, not zero.
+    frame = frame.with_columns(
+        pl.when(pl.col("orders") > 0).then(pl.col("average_check")).alias("average_check"),
+        pl.when(pl.col("participants") > 0).then(pl.col("mean_clv")).alias("mean_clv")
+        if clv is not None
+        else [],
+    )
     frame = frame.with_columns(
         (pl.col("roi_pct") < 0).fill_null(False).alias("unprofitable"),
         (pl.col("conversion") < overall_conversion / 2).fill_null(False).alias("weak_conversion"),
