@@ -80,6 +80,11 @@ class ValueResult:
     summary: dict[str, Any] = field(default_factory=dict)
     warning: str | None = None  # a one-line reason when the model could not be fitted
 
+    @property
+    def fitted(self) -> bool:
+        """Whether the BG/NBD and Gamma-Gamma models were fitted (else clv_predicted is all 0)."""
+        return bool(self.summary.get("model", {}).get("status") == "fitted")
+
 
 def _calibration_weeks(window: Window, holdout_periods: int) -> tuple[int, int]:
     """(weeks in the calibration part, weeks in the window): the calibration part ends where the first
@@ -156,12 +161,13 @@ def run_value(
     formula = clv_formula(np.maximum(aov, 0.0), orders / member_months, lifetime)
     columns["clv_formula"] = np.rint(formula).astype(np.int64)
     summary: dict[str, Any] = {"lifetime_months": round(lifetime, 4), "lifetime_source": churn_note}
+    # Model figures: 0 / null unless the models are fitted below.
     columns["clv_predicted"] = np.zeros(n, dtype=np.int64)
     columns["p_alive"] = np.full(n, np.nan)
     columns["expected_purchases"] = np.full(n, np.nan)
+    columns["branch_clv"] = np.zeros(n, dtype=np.int64)
     if config.model == "none":
         summary["model"] = {"status": "off"}
-        columns["branch_clv"] = np.zeros(n, dtype=np.int64)
         return ValueResult(columns, summary)
     calibration_weeks, total_weeks = _calibration_weeks(window, config.holdout_periods)
     first, x, t_x, holdout = purchase_summary(totals.week_bits, calibration_weeks, total_weeks)
@@ -180,13 +186,10 @@ def run_value(
     }
     try:
         purchases = fit_bgnbd(x[buyer], t_x[buyer], age)
-        spenders = x[buyer] > 0
-        positive = spenders & (monetary > 0)
+        positive = (x[buyer] > 0) & (monetary > 0)
         spend = fit_gamma_gamma(x[buyer][positive], monetary[positive])
     except ModelError as exc:
         summary["model"] = {"status": "failed", "reason": str(exc)}
-        columns["clv_predicted"] = np.zeros(n, dtype=np.int64)
-        columns["branch_clv"] = np.zeros(n, dtype=np.int64)
         return ValueResult(columns, summary, warning=f"CLV model not fitted: {exc}")
     summary["model"] = {"status": "fitted", "bgnbd": purchases.as_dict(), "gamma_gamma": spend.as_dict()}
     # The model's figures on the distinct (x, t_x, T) rows only, then gathered (far fewer than customers).

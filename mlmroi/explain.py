@@ -25,8 +25,7 @@ from mlmroi.errors import DataError, InputError
 from mlmroi.io.load import Orphans, load
 from mlmroi.io.read import fingerprint
 from mlmroi.money import RATE_SCALE, apportion, divide_half_even
-from mlmroi.periods import aggregate_orders
-from mlmroi.pipeline import plan_volumes, resolve_window
+from mlmroi.pipeline import aggregate, plan_volumes
 from mlmroi.plans import early_days, run_plan
 from mlmroi.plans.base import ComponentResult
 from mlmroi.tables import decimal_series, money
@@ -94,11 +93,7 @@ def explain(run_dir: str | Path, participant_id: str, dataset: str | Path | None
     orphans: Orphans = "root" if info["network"].get("orphans_made_roots") else "reject"
     data = load(dataset, config, orphans=orphans)
     node = _node_of(data.network.ids, participant_id)
-    resolved = resolve_window(config, data.orders)
-    joined_day = data.participants["joined_on"].cast(pl.Int32).to_numpy().astype(np.int64)
-    totals = aggregate_orders(
-        data.orders, data.network.size, resolved, config.money.margin_rate, joined_day, early_days(config)
-    )
+    resolved, totals = aggregate(data, config, early_days(config))
     data = replace(data, orders=())
     volumes = plan_volumes(data, totals, resolved.labels, config)
     results = run_plan(data.network, volumes, config, data.id_rank, trace=node)

@@ -101,12 +101,8 @@ def score(
     hashes = {name: hasher.submit(fingerprint, path) for name, path in sorted(data.files.items())}
     hasher.shutdown(wait=False)
     with clock.stage("aggregating orders"):
-        window = resolve_window(config, data.orders)
+        window, totals = aggregate(data, config, early_days(config))
         labels = window.labels
-        joined_day = data.participants["joined_on"].cast(pl.Int32).to_numpy().astype(np.int64)
-        totals = aggregate_orders(
-            data.orders, data.network.size, window, config.money.margin_rate, joined_day, early_days(config)
-        )
         data = replace(data, orders=())  # every later stage uses the totals: free the order rows
         volumes = plan_volumes(data, totals, labels, config)
         personal = volumes.personal
@@ -130,10 +126,9 @@ def score(
         results = [replace(r, received_exact=empty, generated_exact=empty) for r in results]
     with clock.stage("customer value"):
         value = run_value(
-            data.network, totals, econ.margin, joined_day, window, config.value, config.money.margin_rate
+            data.network, totals, econ.margin, data.joined_day, window, config.value, config.money.margin_rate
         )
     with clock.stage("segments"):
-        fitted = value.summary.get("model", {}).get("status") == "fitted"
         segments = run_segments(
             data,
             totals,
@@ -143,7 +138,7 @@ def score(
             window,
             config.segments,
             config.money.decimals,
-            value.columns["clv_predicted"] if fitted else None,
+            value.columns["clv_predicted"] if value.fitted else None,
         )
         holdout = holdout_by_segment(value, segments.segmentations)
         if holdout is not None:
@@ -151,7 +146,7 @@ def score(
         # The new participant columns as Series; then what only costs, CLV and segments needed is released
         # before the output tables are built (peak memory: the tables stage is the run's high-water mark).
         extra = value_columns(value, config.money.decimals) + segments.columns()
-        clv_total = int(value.columns["clv_predicted"].sum()) if fitted else None
+        clv_total = int(value.columns["clv_predicted"].sum()) if value.fitted else None
         value = replace(value, columns={})
         segments = replace(segments, segmentations=[])
         totals = replace(totals.release_period_revenue(), week_bits=totals.week_bits[:0])
@@ -199,6 +194,15 @@ def value_columns(value: ValueResult, decimals: int) -> list[pl.Series]:
         else:
             out.append(pl.Series(name, column))
     return out
+
+
+def aggregate(data: Dataset, config: Config, early: Sequence[int]) -> tuple[Window, OrderTotals]:
+    """The resolved window and the order totals of ``data`` (``early``: fast-start windows in days)."""
+    window = resolve_window(config, data.orders)
+    totals = aggregate_orders(
+        data.orders, data.network.size, window, config.money.margin_rate, data.joined_day, early
+    )
+    return window, totals
 
 
 def plan_volumes(

@@ -26,8 +26,7 @@ from mlmroi.errors import ConfigError, DataError
 from mlmroi.io.load import Attributes, Orphans, load
 from mlmroi.io.parse import parse_text
 from mlmroi.money import IntArray, divide_half_even, sum_by_index
-from mlmroi.periods import aggregate_orders
-from mlmroi.pipeline import plan_volumes, resolve_window
+from mlmroi.pipeline import aggregate, plan_volumes
 from mlmroi.plans import ComponentResult, StairstepConfig, early_days, run_plan
 from mlmroi.tables import money
 
@@ -140,13 +139,9 @@ def simulate(
     base = configs[names[0]]
     binary = any(c.type == "binary" for config in configs.values() for c in config.plan.components)
     data = load(dataset, base, orphans=orphans, placement=binary)
-    window = resolve_window(base, data.orders)
-    labels = window.labels
-    joined_day = data.participants["joined_on"].cast(pl.Int32).to_numpy().astype(np.int64)
     days = sorted({d for c in configs.values() for d in early_days(c)})
-    totals = aggregate_orders(
-        data.orders, data.network.size, window, base.money.margin_rate, joined_day, days
-    )
+    window, totals = aggregate(data, base, days)
+    labels = window.labels
     allocation = allocate_costs(
         data.costs, data.participants, data.attributes, window, totals, base, data.rejects
     )

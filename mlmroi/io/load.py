@@ -90,6 +90,12 @@ class Dataset:
         rank[self.id_order] = np.arange(self.network.size, dtype=np.int64)
         return rank
 
+    @cached_property
+    def joined_day(self) -> IntArray:
+        """Each node's join date as days since 1970-01-01 (fast start, CLV, recruits in the window)."""
+        days: IntArray = self.participants["joined_on"].cast(pl.Int32).to_numpy().astype(np.int64)
+        return days
+
     def rows(self) -> dict[str, dict[str, int]]:
         """``in``, ``used`` and ``rejected`` rows per table (``in = used + rejected``)."""
         out = {}

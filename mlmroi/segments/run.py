@@ -160,7 +160,7 @@ def run_segments(
             columns[name] = data.attributes.frame[name].gather(rows)
     segmentations = segment(figures, config, 10**decimals, columns, window.end)
     net = data.network
-    joined = data.participants["joined_on"].cast(pl.Int32).to_numpy()
+    joined = data.joined_day
     window_days = (_day(window.start), _day(window.end))
     new = (joined >= window_days[0]) & (joined <= window_days[1])
     recruits = net.count_children_where(new).astype(np.int64)
