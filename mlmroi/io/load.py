@@ -167,6 +167,20 @@ class _Checks:
         self.rejects.add_masked(self.table, self.frame, mask, column, reason)
         self.bad = self.bad | mask
 
+    def reject_rows(self, rows: IntArray, column: str, reasons: list[str]) -> None:
+        """Reject the rows at positions ``rows``, each with its own reason."""
+        picked = pl.Series(rows)
+        self.rejects.add(
+            self.table,
+            self.frame[ROW].gather(picked),
+            column,
+            self.frame[column].gather(picked),
+            pl.Series(reasons),
+        )
+        mask = np.zeros(self.frame.height, dtype=bool)
+        mask[rows] = True
+        self.bad = self.bad | pl.Series(mask)
+
     def date(self, column: str, required: bool = True) -> pl.Series:
         values, bad = parse.parse_date(self.label, self.frame[column])
         if required:
@@ -282,14 +296,7 @@ def _placement_checks(
             f"leg {'LR'[slot % 2]} of {ids[slot // 2]} is already taken by {ids[w]} (who joined first)"
             for slot, w in zip(loser["slot"].to_list(), loser["winner"].to_list(), strict=True)
         ]
-        mask = np.zeros(frame.height, dtype=bool)
-        rows = u_rows[loser["code"].to_numpy()]
-        mask[rows] = True
-        order = np.argsort(rows)
-        full = [""] * frame.height
-        for k in order:
-            full[int(rows[k])] = reasons[k]
-        reject(pl.Series(mask), "placement_leg", pl.Series(full))
+        checks.reject_rows(u_rows[loser["code"].to_numpy()], "placement_leg", reasons)
     parent = np.where(u_given & (code >= 0), code, -1).astype(np.int64)
     return _Tree("placement", "placement_id", parent, u_leg)
 
