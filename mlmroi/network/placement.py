@@ -83,8 +83,3 @@ class Placement:
             raise ValueError(f"{n - order.shape[0]} participants are not reachable from a placement root")
         enter, leave = _intervals(order, parent, child)
         return cls(parent, leg, child, order, enter, leave)
-
-    @property
-    def size(self) -> int:
-        """Number of nodes (= the sponsor network's)."""
-        return int(self.parent.shape[0])
