@@ -24,11 +24,11 @@ from mlmroi.config import Config, parse_config
 from mlmroi.errors import DataError, InputError
 from mlmroi.io.load import Orphans, load
 from mlmroi.io.read import fingerprint
-from mlmroi.money import RATE_SCALE, apportion, divide_half_even
+from mlmroi.money import RATE_SCALE, apportion, decimal_series, divide_half_even
 from mlmroi.pipeline import aggregate, plan_volumes
 from mlmroi.plans import early_days, run_plan
 from mlmroi.plans.base import ComponentResult
-from mlmroi.tables import decimal_series, money
+from mlmroi.tables import money
 
 DETAIL_SCHEMA = ("direction", "period", "component", "level", "participant_id", "amount")
 

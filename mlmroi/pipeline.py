@@ -21,11 +21,12 @@ from mlmroi.economics import Economics, allocate_costs, compute, paid_by_node
 from mlmroi.errors import ConfigError, DataError
 from mlmroi.io.load import Dataset, Orphans, load
 from mlmroi.io.read import fingerprint
+from mlmroi.money import decimal_series
 from mlmroi.periods import OrderTotals, Window, aggregate_orders, move_customer_volume
 from mlmroi.plans import early_days, run_plan
 from mlmroi.plans.base import ComponentResult, PeriodVolumes
 from mlmroi.segments.run import check_columns, run_segments
-from mlmroi.tables import commissions_table, decimal_series, money, participants_table
+from mlmroi.tables import commissions_table, money, participants_table
 
 Progress = Callable[[str], None]
 

@@ -25,7 +25,7 @@ from mlmroi.economics import allocate_costs, compute
 from mlmroi.errors import ConfigError, DataError
 from mlmroi.io.load import Attributes, Orphans, load
 from mlmroi.io.parse import parse_text
-from mlmroi.money import IntArray, divide_half_even, sum_by_index
+from mlmroi.money import IntArray, divide_half_even, sum_by_index, to_decimal
 from mlmroi.pipeline import aggregate, plan_volumes
 from mlmroi.plans import ComponentResult, StairstepConfig, early_days, run_plan
 from mlmroi.tables import money
@@ -217,11 +217,5 @@ def simulate(
             }
         )
     )
-    scale = 10**decimals
-    changes = changes.with_columns(
-        [
-            (pl.col(c).cast(pl.Decimal(38, decimals)) / scale).cast(pl.Decimal(18, decimals))
-            for c in ("baseline", "commissions", "delta")
-        ]
-    )
+    changes = changes.with_columns([to_decimal(c, decimals) for c in ("baseline", "commissions", "delta")])
     return Simulation(summaries, changes)

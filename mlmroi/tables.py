@@ -12,6 +12,7 @@ import polars as pl
 from mlmroi.config import Config
 from mlmroi.economics import Economics
 from mlmroi.io.load import Dataset
+from mlmroi.money import decimal_series, to_decimal
 from mlmroi.periods import OrderTotals
 from mlmroi.plans.base import ComponentResult
 from mlmroi.sorting import counting_order
@@ -20,18 +21,6 @@ from mlmroi.sorting import counting_order
 def money(minor: int, decimals: int) -> str:
     """Minor units as an exact decimal string (``12345, 2 -> "123.45"``) for run.json."""
     return str(Decimal(minor).scaleb(-decimals))
-
-
-def to_decimal(column: str | pl.Expr, decimals: int) -> pl.Expr:
-    """An integer minor-units column as an exact Decimal(18, decimals) expression."""
-    expr: pl.Expr = pl.col(column) if isinstance(column, str) else column
-    scaled: pl.Expr = expr.cast(pl.Decimal(38, decimals)) / 10**decimals
-    return scaled.cast(pl.Decimal(18, decimals))
-
-
-def decimal_series(name: str, minor: npt.NDArray[np.int64], decimals: int) -> pl.Series:
-    """Minor units as an exact polars Decimal(18, decimals) Series."""
-    return pl.DataFrame({name: minor}).select(to_decimal(name, decimals))[name]
 
 
 def participants_table(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,8 @@ from mlmroi.network import Network, from_edges, with_placement
 from mlmroi.plans.base import PeriodVolumes
 from mlmroi.plans.binary import BinaryConfig, binary, binary_ledger
 from tests.helpers import write_dataset
+
+binary_module = importlib.import_module("mlmroi.plans.binary")  # the package re-exports the function
 
 
 def two_legs(left: float, right: float, periods: int = 1) -> tuple[Network, PeriodVolumes]:
@@ -252,6 +255,40 @@ def test_binary_matches_naive_twin(
     assert set(result.payee.tolist()) <= set(range(n))
 
 
+@pytest.mark.parametrize("sponsored_legs", [False, True])
+def test_periods_paired_per_pass_do_not_change_the_ledger(
+    monkeypatch: pytest.MonkeyPatch, sponsored_legs: bool
+) -> None:
+    """Carry flows across the passes over the tree: 1 period per pass, 12 (the default: 14 periods are two
+    passes) or all 14 at once give the same ledger."""
+    rng = np.random.default_rng(7)
+    n, periods = 60, 14
+    sponsor = [None] + [f"p{int(rng.integers(0, v)):02d}" for v in range(1, n)]
+    ids = [f"p{v:02d}" for v in range(n)]
+    net = from_edges(ids, sponsor)
+    free, placed = [("p00", "L"), ("p00", "R")], {}
+    for v in ids[1:]:  # placed in a random free slot
+        upline, side = free.pop(int(rng.integers(0, len(free))))
+        placed[v] = (upline, side)
+        free += [(v, "L"), (v, "R")]
+    net = with_placement(net, placed)
+    volumes = PeriodVolumes(
+        rng.choice([0, 0, 4_000, 10_000, 30_000], size=(periods, n)).astype(np.int64),
+        tuple(f"p{p}" for p in range(periods)),
+    )
+    config = BinaryConfig(
+        rate=0.1, unit=50, max_carry=400, active_min_pv=40, sponsored_legs=sponsored_legs, flush_weak=True
+    )
+    ledgers = []
+    for per_pass in (1, 12, 14):
+        monkeypatch.setattr(binary_module, "PERIODS_PER_PASS", per_pass)
+        ledgers.append(binary_ledger(net, volumes, config, 100))
+    assert ledgers[0].pay_exact.any()
+    for other in ledgers[1:]:
+        for name in ("volume_in", "paired", "flushed", "carry", "pay_exact"):
+            assert np.array_equal(getattr(other, name), getattr(ledgers[0], name)), name
+
+
 # --- the data contract: placement columns and their rejects ------------------------------------------
 
 BINARY_PLAN = """
@@ -324,6 +361,39 @@ I,A,2024-01-04,I,R
     assert sorted(result.participants["participant_id"].to_list()) == ["A", "C"]
     for rows in result.run["rows"].values():
         assert rows["in"] == rows["used"] + rows["rejected"]
+
+
+def test_leg_claims_go_to_the_earlier_joiner_then_the_smaller_id(tmp_path: Path) -> None:
+    """Three claims on each leg, leg spellings as people type them (case, blanks, words)."""
+    people = """
+participant_id,sponsor_id,joined_on,placement_id,placement_leg
+A,,2024-01-01,,
+C,A,2024-01-02,A, left
+B,A,2024-01-02,A,L
+F,A,2024-01-01,A,l
+D,A,2024-01-03,A,Right
+E,A,2024-01-02,A,r
+G,A,2024-01-04,A,RIGHT
+"""
+    result = run(write_dataset(tmp_path, people, ORDERS, config=BINARY_PLAN))
+    assert reasons(result) == {
+        2: ["leg L of A is already taken by F (who joined first)"],
+        3: ["leg L of A is already taken by F (who joined first)"],
+        5: ["leg R of A is already taken by E (who joined first)"],
+        7: ["leg R of A is already taken by E (who joined first)"],
+    }
+    assert sorted(result.participants["participant_id"].to_list()) == ["A", "E", "F"]
+
+
+def test_leg_claim_tie_on_the_join_day_goes_to_the_smaller_id(tmp_path: Path) -> None:
+    people = """
+participant_id,sponsor_id,joined_on,placement_id,placement_leg
+A,,2024-01-01,,
+C,A,2024-01-02,A,L
+B,A,2024-01-02,A,L
+"""
+    result = run(write_dataset(tmp_path, people, ORDERS, config=BINARY_PLAN))
+    assert reasons(result) == {2: ["leg L of A is already taken by B (same join day, smaller id)"]}
 
 
 def test_placement_cycle_is_rejected(tmp_path: Path) -> None:

@@ -220,22 +220,63 @@ class _Tree:
     parent_code: IntArray
     leg: npt.NDArray[np.int8] | None = None  # placement only: 0 = L, 1 = R
 
-    def in_node_space(
-        self, accepted_codes: IntArray, node_of_sub: IntArray, node_of_code: IntArray
-    ) -> Placement:
-        """The placement tree over the accepted participants' network nodes."""
+    def in_node_space(self, order_code: IntArray, node_of_code: IntArray) -> Placement:
+        """The placement tree over the accepted participants' network nodes (``order_code``: the accepted
+        codes, placement parents first)."""
         assert self.leg is not None
-        n = accepted_codes.size
-        parent = np.full(n, -1, dtype=np.int64)
-        leg = np.full(n, -1, dtype=np.int8)
-        codes_parent = self.parent_code[accepted_codes]
-        placed = codes_parent >= 0
-        parent[node_of_sub[placed]] = node_of_code[codes_parent[placed]]
-        leg[node_of_sub[placed]] = self.leg[accepted_codes[placed]]
-        return Placement.build(parent, leg)
+        parent, leg, order = _placement_nodes(order_code, self.parent_code, self.leg, node_of_code)
+        return Placement.build(parent, leg, order)
 
 
-_LEGS = {"l": 0, "left": 0, "r": 1, "right": 1}
+@kernel
+def _placement_nodes(order_code, parent_code, leg_code, node_of_code):  # type: ignore[no-untyped-def]
+    """Placement parent and leg per node, and a top-down order of the nodes: by placement depth, then
+    node (the sponsor network's breadth-first numbering keeps the tree passes' memory access local)."""
+    n = order_code.shape[0]
+    depth_code = np.zeros(parent_code.shape[0], dtype=np.int64)
+    parent = np.full(n, -1, dtype=np.int64)
+    leg = np.full(n, -1, dtype=np.int8)
+    depth = np.empty(n, dtype=np.int64)
+    max_depth = 0
+    for k in range(n):
+        c = order_code[k]
+        v = node_of_code[c]
+        p = parent_code[c]
+        if p >= 0:
+            depth_code[c] = depth_code[p] + 1
+            parent[v] = node_of_code[p]
+            leg[v] = leg_code[c]
+        depth[v] = depth_code[c]
+        max_depth = max(max_depth, depth_code[c])
+    start = np.zeros(max_depth + 2, dtype=np.int64)
+    for v in range(n):
+        start[depth[v] + 1] += 1
+    for d in range(max_depth + 1):
+        start[d + 1] += start[d]
+    order = np.empty(n, dtype=np.int64)
+    for v in range(n):
+        order[start[depth[v]]] = v
+        start[depth[v]] += 1
+    return parent, leg, order
+
+
+@kernel
+def _leg_holders(parent, leg, joined, ok):  # type: ignore[no-untyped-def]
+    """Each ok code's leg holder: among the codes claiming the same (placement parent, leg), the one who
+    joined first, then the smallest code."""
+    n = parent.shape[0]
+    holder_of_slot = np.full(2 * n, -1, dtype=np.int64)
+    for c in range(n):  # ascending code: a tie on the join day keeps the earlier (smaller) code
+        if ok[c]:
+            slot = 2 * parent[c] + leg[c]
+            h = holder_of_slot[slot]
+            if h < 0 or joined[c] < joined[h]:
+                holder_of_slot[slot] = c
+    holder = np.full(n, -1, dtype=np.int64)
+    for c in range(n):
+        if ok[c]:
+            holder[c] = holder_of_slot[2 * parent[c] + leg[c]]
+    return holder
 
 
 def _placement_checks(
@@ -260,12 +301,11 @@ def _placement_checks(
         raise InputError(f"{checks.label}: placement_id and placement_leg must be given together")
     reject = checks.reject
     plid, plid_bad = parse.parse_id(frame["placement_id"], kind)
-    leg_text = parse.parse_text(frame["placement_leg"].cast(pl.String)).str.to_lowercase()
-    leg = leg_text.replace_strict(_LEGS, default=None, return_dtype=pl.Int8)
+    leg, leg_given = parse.parse_leg(frame["placement_leg"])
     given = plid.is_not_null() | plid_bad
-    reject(leg_text.is_not_null() & leg.is_null(), "placement_leg", "bad placement_leg (expected L or R)")
-    reject(given & leg_text.is_null(), "placement_leg", "missing placement_leg (placement_id is given)")
-    reject(~given & leg_text.is_not_null(), "placement_id", "placement_leg given without placement_id")
+    reject(leg_given & leg.is_null(), "placement_leg", "bad placement_leg (expected L or R)")
+    reject(given & ~leg_given, "placement_leg", "missing placement_leg (placement_id is given)")
+    reject(~given & leg_given, "placement_id", "placement_leg given without placement_id")
     reject(
         (plid == pid).fill_null(False), "placement_id", "self-placement (placement_id equals participant_id)"
     )
@@ -279,24 +319,21 @@ def _placement_checks(
         reject(pl.Series(mask), "placement_id", reason)
     u_leg = leg.gather(u_rows).fill_null(-1).to_numpy().astype(np.int8)
     ok = ~checks.bad.gather(u_rows).to_numpy() & (code >= 0)
-    claims = pl.DataFrame(
-        {
-            "code": np.arange(code.size, dtype=np.int64),
-            "slot": code * 2 + u_leg,
-            "joined": joined.gather(u_rows),
-        }
-    ).filter(pl.Series(ok))
-    claims = claims.sort("slot", "joined", "code", nulls_last=True)
-    loser = claims.filter(~pl.col("slot").is_first_distinct())
-    if loser.height:
-        winner = claims.filter(pl.col("slot").is_first_distinct()).select("slot", winner="code")
-        loser = loser.join(winner, on="slot", how="left")
+    join_day = joined.gather(u_rows).cast(pl.Int32).fill_null(np.iinfo(np.int32).max).to_numpy()
+    holder = _leg_holders(code, u_leg, join_day, ok)
+    losers = np.flatnonzero(ok & (holder != np.arange(code.size)))
+    if losers.size:
         ids = lookup.ids
+        winners = holder[losers]
+        first = join_day[winners] < join_day[losers]
         reasons = [
-            f"leg {'LR'[slot % 2]} of {ids[slot // 2]} is already taken by {ids[w]} (who joined first)"
-            for slot, w in zip(loser["slot"].to_list(), loser["winner"].to_list(), strict=True)
+            f"leg {'LR'[side]} of {ids[parent]} is already taken by {ids[w]} "
+            + ("(who joined first)" if earlier else "(same join day, smaller id)")
+            for side, parent, w, earlier in zip(
+                u_leg[losers].tolist(), code[losers].tolist(), winners.tolist(), first.tolist(), strict=True
+            )
         ]
-        checks.reject_rows(u_rows[loser["code"].to_numpy()], "placement_leg", reasons)
+        checks.reject_rows(u_rows[losers], "placement_leg", reasons)
     parent = np.where(u_given & (code >= 0), code, -1).astype(np.int64)
     return _Tree("placement", "placement_id", parent, u_leg)
 
@@ -308,16 +345,19 @@ def _reach(
     u_rows: IntArray,
     lookup: _IdLookup,
     rejects: Rejects,
-) -> npt.NDArray[np.bool_]:
+) -> tuple[npt.NDArray[np.bool_], list[IntArray]]:
     """Which id codes are accepted: their row is good and every chain (sponsor, placement) reaches a root
     through accepted participants. The others are rejected with the chain named; repeated until stable,
-    because a participant rejected for one tree breaks chains in the other."""
+    because a participant rejected for one tree breaks chains in the other. Also returns each tree's
+    breadth-first order of the accepted codes (what building the trees needs next)."""
     ids_list: list[object] | None = None
     row_of = frame[ROW].to_numpy()
     while True:
         accepted = ok.copy()
+        orders = []
         for tree in trees:
-            _, reached = tree_kernels._bfs_order(tree.parent_code, ok)
+            order, reached = tree_kernels._bfs_order(tree.parent_code, ok)
+            orders.append(order)
             kinds, blockers = tree_kernels._classify_unreached(tree.parent_code, ok, reached)
             broken = np.flatnonzero((kinds != 0) & accepted)  # one reason per participant
             accepted &= reached
@@ -337,7 +377,7 @@ def _reach(
                 pl.Series(reasons),
             )
         if (accepted == ok).all():
-            return accepted
+            return accepted, orders
         ok = accepted
 
 
@@ -427,7 +467,7 @@ def _participants(
     )
     if placement is not None:
         trees.append(placement)
-    reached = _reach(trees, ~checks.bad.gather(u_rows).to_numpy(), frame, u_rows, lookup, rejects)
+    reached, orders = _reach(trees, ~checks.bad.gather(u_rows).to_numpy(), frame, u_rows, lookup, rejects)
 
     # Accepted participants, relabelled to breadth-first nodes.
     accepted_codes = np.flatnonzero(reached)
@@ -436,13 +476,13 @@ def _participants(
     sub_parent = np.where(
         parent_code[accepted_codes] >= 0, sub_of_code[np.maximum(parent_code[accepted_codes], 0)], -1
     )
-    network, node_of_sub = from_parent_codes(lookup.ids.gather(accepted_codes), sub_parent.astype(np.int64))
+    network, node_of_sub = from_parent_codes(
+        lookup.ids.gather(accepted_codes), sub_parent.astype(np.int64), order=sub_of_code[orders[0]]
+    )
     node_of_code = np.full(parent_code.shape[0], -1, dtype=np.int64)
     node_of_code[accepted_codes] = node_of_sub
     if placement is not None:
-        network = replace(
-            network, placement=placement.in_node_space(accepted_codes, node_of_sub, node_of_code)
-        )
+        network = replace(network, placement=placement.in_node_space(orders[1], node_of_code))
     rows_by_node = np.empty(accepted_codes.size, dtype=np.int64)
     rows_by_node[node_of_sub] = u_rows[accepted_codes]
     # Only the parsed columns are reordered into node order; the columns as read (often text) stay in

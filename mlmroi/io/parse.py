@@ -110,6 +110,24 @@ def parse_text(raw: pl.Series) -> pl.Series:
     return _text(raw)
 
 
+_LEGS = {"l": 0, "left": 0, "r": 1, "right": 1}
+# The spellings taken as they are (no strip, no lowercasing): the common case reads at hash speed.
+_LEGS_EXACT = {form: leg for word, leg in _LEGS.items() for form in (word, word.upper(), word.capitalize())}
+
+
+def parse_leg(raw: pl.Series) -> tuple[pl.Series, pl.Series]:
+    """A placement leg as Int8 (0 = L, 1 = R; null when missing or bad) and which rows gave one.
+
+    L/R/left/right in any case, surrounding blanks ignored; an empty text is missing.
+    """
+    text = raw.cast(pl.String)
+    leg = text.replace_strict(_LEGS_EXACT, default=None, return_dtype=pl.Int8)
+    if not bool((leg.is_null() & text.is_not_null()).any()):
+        return leg, text.is_not_null()
+    text = _text(text).str.to_lowercase()
+    return text.replace_strict(_LEGS, default=None, return_dtype=pl.Int8), text.is_not_null()
+
+
 def id_kind(raw: pl.Series) -> pl.DataType:
     """Int64 when every id is an integer (fast lookups), else String."""
     if raw.dtype.is_integer():

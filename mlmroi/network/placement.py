@@ -56,7 +56,7 @@ class Placement:
     parent : placement parent's node, -1 for a placement root (someone placed nowhere is a root).
     leg : 0 (L) or 1 (R): which leg of the parent the node sits on; -1 for a root.
     child : (n, 2) the node on each leg, -1 when the leg is empty.
-    order : every node, placement parents before their children (breadth-first).
+    order : every node, placement parents before their children.
     enter, leave : preorder intervals (see the module docstring).
     """
 
@@ -68,8 +68,9 @@ class Placement:
     leave: IntArray
 
     @classmethod
-    def build(cls, parent: IntArray, leg: npt.NDArray[np.int8]) -> Placement:
-        """From validated arrays: parents form a forest and each (parent, leg) holds at most one node."""
+    def build(cls, parent: IntArray, leg: npt.NDArray[np.int8], order: IntArray | None = None) -> Placement:
+        """From validated arrays: parents form a forest and each (parent, leg) holds at most one node;
+        ``order`` (parents before children) when the caller has one, else breadth-first."""
         parent = np.ascontiguousarray(parent, dtype=np.int64)
         leg = np.ascontiguousarray(leg, dtype=np.int8)
         n = parent.shape[0]
@@ -78,7 +79,8 @@ class Placement:
         child[parent[placed], leg[placed]] = placed
         if int((child >= 0).sum()) != placed.size:
             raise ValueError("two participants on one leg")
-        order, _ = kernels._bfs_order(parent, np.ones(n, dtype=np.bool_))
+        if order is None:
+            order, _ = kernels._bfs_order(parent, np.ones(n, dtype=np.bool_))
         if order.shape[0] != n:
             raise ValueError(f"{n - order.shape[0]} participants are not reachable from a placement root")
         enter, leave = _intervals(order, parent, child)

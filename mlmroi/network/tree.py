@@ -109,15 +109,19 @@ class Network:
         return graph
 
 
-def from_parent_codes(ids: pl.Series, parent_code: IntArray) -> tuple[Network, IntArray]:
+def from_parent_codes(
+    ids: pl.Series, parent_code: IntArray, order: IntArray | None = None
+) -> tuple[Network, IntArray]:
     """Build a :class:`Network` from parents given as positions into ``ids`` (-1 for a root).
 
-    Every node must be reachable from a root (callers validate first). Returns the network and
-    ``node_of_code`` (position in ``ids`` -> node index).
+    Every node must be reachable from a root (callers validate first). ``order`` is the breadth-first
+    order of the positions (roots and children in ascending position) when the caller already has it.
+    Returns the network and ``node_of_code`` (position in ``ids`` -> node index).
     """
     parent_code = np.ascontiguousarray(parent_code, dtype=np.int64)
     n = parent_code.shape[0]
-    order, _ = kernels._bfs_order(parent_code, np.ones(n, dtype=np.bool_))
+    if order is None:
+        order, _ = kernels._bfs_order(parent_code, np.ones(n, dtype=np.bool_))
     if order.shape[0] != n:
         raise ValueError(f"{n - order.shape[0]} participants are not reachable from a root")
     node_of_code = np.empty(n, dtype=np.int64)

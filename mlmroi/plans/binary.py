@@ -28,11 +28,10 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
-import polars as pl
 from pydantic import Field, model_validator
 
 from mlmroi._numba import kernel
-from mlmroi.money import RATE_SCALE, apportion, divide_half_even, rate_ppm
+from mlmroi.money import RATE_SCALE, apportion, decimal_series, divide_half_even, rate_ppm
 from mlmroi.network import Network, Placement
 from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, RowCollector, check_rates
 
@@ -75,13 +74,24 @@ class BinaryLedger:
     pay_exact: IntArray  # (periods, n) pay in minor units × 10⁶, after the cap
 
 
+# Periods paired per pass over the tree: each node's volumes for these periods sit side by side, so a
+# pass touches each node's row once instead of once per period (12: a year of months in one pass).
+PERIODS_PER_PASS = 12
+
+
 @kernel
-def _binary_period(  # type: ignore[no-untyped-def]
+def _binary_periods(  # type: ignore[no-untyped-def]
     order,
     parent,
     child,
-    pv,
-    qualified,
+    enter,
+    leave,
+    sponsor,
+    personal,
+    first,
+    last,
+    min_pv,
+    sponsored_legs,
     carry,
     unit,
     strong_units,
@@ -90,52 +100,74 @@ def _binary_period(  # type: ignore[no-untyped-def]
     pay_ppm,
     pair_exact,
     cap_exact,
-    sub,
     pay,
     volume_in,
     paired,
     flushed,
 ):
-    """One period: subtree volumes bottom-up, then each node's legs paired; updates carry and the ledger."""
+    """Periods ``first``..``last - 1``: qualification, leg volumes bottom-up, then each node's legs paired
+    period after period (carry flows from one to the next); updates ``carry``, ``pay`` and the ledger."""
     n = order.shape[0]
+    width = last - first
+    sub = np.empty((n, width), dtype=np.int64)  # PV, then subtree volume
     for v in range(n):
-        sub[v] = pv[v]
+        for j in range(width):
+            sub[v, j] = personal[first + j, v]
+    # Active recruits in each leg, as bits (1: left, 2: right); one pass over the recruits: a recruit is
+    # in a leg of their sponsor when their preorder number lies in that leg's interval.
+    legs = np.zeros((n if sponsored_legs else 0, width), dtype=np.uint8)
+    if sponsored_legs:
+        for c in range(n):
+            s = sponsor[c]
+            if s < 0:
+                continue
+            for leg in range(2):
+                top = child[s, leg]
+                if top >= 0 and enter[top] <= enter[c] < leave[top]:
+                    for j in range(width):
+                        if sub[c, j] >= min_pv:
+                            legs[s, j] |= np.uint8(1 << leg)
     for k in range(n - 1, -1, -1):
         v = order[k]
-        if parent[v] >= 0:
-            sub[parent[v]] += sub[v]
+        p = parent[v]
+        if p >= 0:
+            for j in range(width):
+                sub[p, j] += sub[v, j]
     for v in range(n):
-        left_in = sub[child[v, 0]] if child[v, 0] >= 0 else 0
-        right_in = sub[child[v, 1]] if child[v, 1] >= 0 else 0
-        volume_in[v] += left_in + right_in
-        left = carry[v, 0] + left_in
-        right = carry[v, 1] + right_in
-        pay[v] = 0
-        if qualified[v]:
-            strong_left = left >= right
-            strong = left if strong_left else right
-            weak = right if strong_left else left
-            pairs = min(strong // (strong_units * unit), weak // unit)
-            if pairs > 0:
-                strong -= pairs * strong_units * unit
-                weak -= pairs * unit
-                paired[v] += pairs * (strong_units + 1) * unit
-                amount = pairs * pair_exact if pair_exact > 0 else pairs * unit * pay_ppm
-                if cap_exact >= 0 and amount > cap_exact:
-                    amount = cap_exact
-                pay[v] = amount
-            if flush_weak and weak != 0:
-                flushed[v] += weak
-                weak = 0
-            left = strong if strong_left else weak
-            right = weak if strong_left else strong
-        if max_carry >= 0:
-            if left > max_carry:
-                flushed[v] += left - max_carry
-                left = max_carry
-            if right > max_carry:
-                flushed[v] += right - max_carry
-                right = max_carry
+        c0, c1 = child[v, 0], child[v, 1]
+        left, right = carry[v, 0], carry[v, 1]
+        for j in range(width):
+            left_in = sub[c0, j] if c0 >= 0 else 0
+            right_in = sub[c1, j] if c1 >= 0 else 0
+            volume_in[v] += left_in + right_in
+            left += left_in
+            right += right_in
+            qualified = personal[first + j, v] >= min_pv and (not sponsored_legs or legs[v, j] == 3)
+            if qualified:
+                strong_left = left >= right
+                strong = left if strong_left else right
+                weak = right if strong_left else left
+                pairs = min(strong // (strong_units * unit), weak // unit)
+                if pairs > 0:
+                    strong -= pairs * strong_units * unit
+                    weak -= pairs * unit
+                    paired[v] += pairs * (strong_units + 1) * unit
+                    amount = pairs * pair_exact if pair_exact > 0 else pairs * unit * pay_ppm
+                    if cap_exact >= 0 and amount > cap_exact:
+                        amount = cap_exact
+                    pay[first + j, v] = amount
+                if flush_weak and weak != 0:
+                    flushed[v] += weak
+                    weak = 0
+                left = strong if strong_left else weak
+                right = weak if strong_left else strong
+            if max_carry >= 0:
+                if left > max_carry:
+                    flushed[v] += left - max_carry
+                    left = max_carry
+                if right > max_carry:
+                    flushed[v] += right - max_carry
+                    right = max_carry
         carry[v, 0] = left
         carry[v, 1] = right
 
@@ -168,39 +200,6 @@ def _attribute(order, parent, received, volume_in, own_volume, generated):  # ty
         generated[v] += remainder[v]
 
 
-@kernel
-def _sponsored_legs(parent, child, enter, leave, active):  # type: ignore[no-untyped-def]
-    """Active nodes with an active personally sponsored participant in each placement leg (one pass over
-    the recruits; a recruit is in a leg when its preorder number lies in that leg's interval)."""
-    n = parent.shape[0]
-    legs = np.zeros((n, 2), dtype=np.bool_)
-    for c in range(n):
-        s = parent[c]
-        if s < 0 or not active[c]:
-            continue
-        for leg in range(2):
-            top = child[s, leg]
-            if top >= 0 and enter[top] <= enter[c] < leave[top]:
-                legs[s, leg] = True
-    out = np.empty(n, dtype=np.bool_)
-    for v in range(n):
-        out[v] = active[v] and legs[v, 0] and legs[v, 1]
-    return out
-
-
-def qualified_nodes(
-    network: Network, placement: Placement, pv: IntArray, config: BinaryConfig, volume_scale: int
-) -> npt.NDArray[np.bool_]:
-    """Who may pair this period: active, and with ``sponsored_legs`` an active recruit in each leg."""
-    active = pv >= round(config.active_min_pv * volume_scale)
-    if not config.sponsored_legs:
-        return np.asarray(active)
-    out: npt.NDArray[np.bool_] = _sponsored_legs(
-        network.parent, placement.child, placement.enter, placement.leave, active
-    )
-    return out
-
-
 def binary_ledger(
     network: Network, volumes: PeriodVolumes, config: BinaryConfig, volume_scale: int
 ) -> BinaryLedger:
@@ -215,18 +214,22 @@ def binary_ledger(
         return -1 if amount is None else round(amount * decimals_money)
 
     carry = np.zeros((n, 2), dtype=np.int64)
-    sub = np.empty(n, dtype=np.int64)
     volume_in, paired, flushed = (np.zeros(n, dtype=np.int64) for _ in range(3))
     pay = np.zeros((n_periods, n), dtype=np.int64)
     max_carry = -1 if config.max_carry is None else round(config.max_carry * volume_scale)
-    for p in range(n_periods):
-        pv = np.ascontiguousarray(volumes.personal[p])
-        _binary_period(
+    for first in range(0, n_periods, PERIODS_PER_PASS):
+        _binary_periods(
             placement.order,
             placement.parent,
             placement.child,
-            pv,
-            qualified_nodes(network, placement, pv, config, volume_scale),
+            placement.enter,
+            placement.leave,
+            network.parent,
+            volumes.personal,
+            first,
+            min(first + PERIODS_PER_PASS, n_periods),
+            round(config.active_min_pv * volume_scale),
+            config.sponsored_legs,
             carry,
             max(round(config.unit * volume_scale), 1),
             2 if config.ratio == "2:1" else 1,
@@ -235,8 +238,7 @@ def binary_ledger(
             rate_ppm(config.rate or 0.0),
             max(exact(config.pair_amount), 0),
             exact(config.cap_per_period),
-            sub,
-            pay[p],
+            pay,
             volume_in,
             paired,
             flushed,
@@ -268,8 +270,7 @@ def binary(
     columns = {}
     for side, leg in (("left", 0), ("right", 1)):
         name = f"{config.label}_carry_{side}"
-        minor = pl.Series(name, ledger.carry[:, leg])
-        columns[name] = (minor.cast(pl.Decimal(38, decimals)) / volume_scale).cast(pl.Decimal(18, decimals))
+        columns[name] = decimal_series(name, ledger.carry[:, leg], decimals)
     return rows.result(config.label, columns)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from mlmroi.money import IntArray, sum_by_index
+from mlmroi.money import IntArray, sum_by_index, to_decimal
 from mlmroi.segments.base import Segmentation
 from mlmroi.segments.measures import Measures
 
@@ -62,15 +62,10 @@ def effectiveness(
             columns["mean_clv"] = mean.astype(np.int64)
         frames.append(pl.DataFrame(columns))
     frame = pl.concat(frames, how="diagonal_relaxed")
-    scale = 10**decimals
-
-    def money_column(name: str) -> pl.Expr:
-        scaled: pl.Expr = pl.col(name).cast(pl.Decimal(38, decimals)) / scale
-        return scaled.cast(pl.Decimal(18, decimals))
 
     money_names = [*MONEY, "average_check", *(["mean_clv"] if clv is not None else [])]
     frame = frame.with_columns(
-        [money_column(name) for name in money_names]
+        [to_decimal(name, decimals) for name in money_names]
         + [pl.col(c).fill_nan(None) for c in ("conversion", "revenue_share", "roi_pct", "churn_rate")]
         + [pl.col(c).round(6) for c in ("share",)]
     )
