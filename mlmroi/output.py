@@ -10,6 +10,7 @@ from pathlib import Path
 
 from mlmroi.errors import OutputError
 from mlmroi.pipeline import Result
+from mlmroi.report import render
 
 TABLES = ("participants", "commissions", "rejects")
 
@@ -17,8 +18,8 @@ TABLES = ("participants", "commissions", "rejects")
 def write(
     result: Result, out_dir: str | Path, formats: Iterable[str] = ("parquet",), inputs: Iterable[Path] = ()
 ) -> Path:
-    """Write participants, commissions, rejects, segments (parquet, and csv if asked), run.json and
-    timings.json.
+    """Write participants, commissions, rejects, segments (parquet, and csv if asked), run.json,
+    report.html (the self-contained page people read in a browser, :mod:`mlmroi.report`) and timings.json.
 
     Everything but ``timings.json`` is byte-identical for the same inputs and config. An existing output
     folder is replaced only once the new one is complete; a folder holding input files is refused.
@@ -47,6 +48,7 @@ def write(
         (tmp / "run.json").write_text(
             json.dumps(result.run, indent=2, sort_keys=False) + "\n", encoding="utf-8"
         )
+        (tmp / "report.html").write_bytes(render(result).encode("utf-8"))
         (tmp / "timings.json").write_text(json.dumps(result.timings, indent=2) + "\n", encoding="utf-8")
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old.", dir=out.parent))
