@@ -85,26 +85,32 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
     bought_previously,
     week_bits,
     joined_offset,
-    early_days,
-    early,
+    max_early_days,
+    early_node,
+    early_period,
+    early_age,
+    early_volume,
 ):
     """One pass over (a chunk of) the orders, adding into the per-period (periods, n) and per-node arrays;
-    returns the count of orders outside the window.
+    returns the count of orders outside the window and the count of early-order entries written.
 
     For segments and CLV it also records, for orders with a positive amount: the weeks of the window with a
     purchase (``week_bits``: one bit per week, 64 weeks per word; one more touch of memory per order, so
     the last order day is read from it afterwards rather than kept per order), the last order day before
     the window, and who bought in the equal-length window just before this one.
 
-    For fast start, ``early[e, p, v]`` sums v's own volume in period p placed 0..``early_days[e]`` days
-    after v joined, in the same pass (``joined_offset[v]``: v's join day minus ``first_day``, int16 when
-    that is exact for every join day that matters: 20 MB at 10M participants, which mostly stays in cache
-    where int64 join days cost a memory miss per order).
+    For fast start, every order in the window placed 0..``max_early_days`` days after its participant joined
+    is written out as an entry (node, period, age in days, volume) to the ``early_*`` arrays (as long as the
+    chunk): few orders are early, so this is cheaper than a (periods, n) array touched at random
+    (``joined_offset[v]``: v's join day minus ``first_day``, int16 when that is exact for every join day
+    that matters: 20 MB at 10M participants, which mostly stays in cache where int64 join days cost a
+    memory miss per order).
 
     ``period_of_day[d - first_day]`` is the period of day number ``d`` (-1 outside the window). An order's
     margin is ``amount − cost`` when it has a cost, else ``amount × margin_ppm / 10⁶`` rounded half-to-even.
     """
     outside = 0
+    early_count = 0
     span = period_of_day.shape[0]
     for i in range(node.shape[0]):
         k = day[i] - first_day
@@ -121,11 +127,14 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
             continue
         volume_by_period[p, v] += volume[i]
         revenue_by_period[p, v] += a
-        if early_days.shape[0]:
+        if max_early_days >= 0:
             age = k - joined_offset[v]
-            for e in range(early_days.shape[0]):
-                if 0 <= age <= early_days[e]:
-                    early[e, p, v] += volume[i]
+            if 0 <= age <= max_early_days:
+                early_node[early_count] = v
+                early_period[early_count] = p
+                early_age[early_count] = age
+                early_volume[early_count] = volume[i]
+                early_count += 1
         if has_cost[i]:
             margin_total[v] += a - cost[i]
         else:
@@ -141,7 +150,7 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
             week_bits[v, week // 64] |= np.uint64(1) << np.uint64(week % 64)
         if retail[i]:
             retail_revenue[v] += a
-    return outside
+    return outside, early_count
 
 
 @kernel
@@ -158,6 +167,72 @@ def _move_to_ancestor(values, target):  # type: ignore[no-untyped-def]
     return out
 
 
+@kernel
+def _scatter_add(out, index, values):  # type: ignore[no-untyped-def]
+    for i in range(index.shape[0]):
+        out[index[i]] += values[i]
+
+
+@dataclass(frozen=True, eq=False)
+class EarlyVolume:
+    """The volume of participants' own orders placed within ``days`` of joining (fast start), kept sparse:
+    one entry per such order, grouped by period (entries ``bounds[p]:bounds[p + 1]`` are period ``p``'s)."""
+
+    days: int
+    n: int
+    node: IntArray
+    volume: IntArray
+    bounds: IntArray  # (periods + 1,)
+
+    def period(self, p: int, out: IntArray | None = None) -> IntArray:
+        """Period ``p``'s early volume per node, (n,), written into ``out`` when given (reused buffer)."""
+        out = np.zeros(self.n, dtype=np.int64) if out is None else out
+        out[:] = 0
+        lo, hi = int(self.bounds[p]), int(self.bounds[p + 1])
+        _scatter_add(out, self.node[lo:hi], self.volume[lo:hi])
+        return out
+
+    def dense(self) -> IntArray:
+        """(periods, n): every period's early volume per node (for tests and small data)."""
+        return np.stack([self.period(p) for p in range(self.bounds.shape[0] - 1)])
+
+    @classmethod
+    def from_dense(cls, days: int, dense: IntArray) -> EarlyVolume:
+        """From a (periods, n) array (tests, interop)."""
+        period, node = np.nonzero(dense)
+        bounds = np.searchsorted(period, np.arange(dense.shape[0] + 1)).astype(np.int64)
+        return cls(days, dense.shape[1], node.astype(np.int64), dense[period, node].astype(np.int64), bounds)
+
+    @classmethod
+    def collect(
+        cls, days: int, n: int, n_periods: int, entries: tuple[npt.NDArray[np.integer], ...]
+    ) -> EarlyVolume:
+        """From early-order entries (node, period, age, volume), keeping those ``age ≤ days``."""
+        node, volume, bounds = _group_early(*entries, days, n_periods)
+        return cls(days, n, node, volume, bounds)
+
+
+@kernel
+def _group_early(node, period, age, volume, days, n_periods):  # type: ignore[no-untyped-def]
+    """The entries with ``age ≤ days`` grouped by period, in their order (a counting sort: two passes)."""
+    bounds = np.zeros(n_periods + 1, dtype=np.int64)
+    for i in range(node.shape[0]):
+        if age[i] <= days:
+            bounds[period[i] + 1] += 1
+    for p in range(n_periods):
+        bounds[p + 1] += bounds[p]
+    fill = bounds[:-1].copy()
+    out_node = np.empty(bounds[n_periods], dtype=np.int64)
+    out_volume = np.empty(bounds[n_periods], dtype=np.int64)
+    for i in range(node.shape[0]):
+        if age[i] <= days:
+            k = fill[period[i]]
+            out_node[k] = node[i]
+            out_volume[k] = volume[i]
+            fill[period[i]] += 1
+    return out_node, out_volume, bounds
+
+
 @dataclass(frozen=True, eq=False)
 class OrderTotals:
     """Per-node order aggregates over the window (money and volume in minor units)."""
@@ -168,7 +243,7 @@ class OrderTotals:
     margin: IntArray
     retail_revenue: IntArray
     outside_window: int  # order rows dated outside the window (used, not counted in figures)
-    early: dict[int, IntArray] = field(default_factory=dict)  # days -> (periods, n) early volume
+    early: dict[int, EarlyVolume] = field(default_factory=dict)  # days -> fast start's early volume
     # For segments and CLV: the last order day up to the window end (NEVER: none; inside the window, the last
     # day of the last week with a purchase), who bought in the equal-length window before this one, and the
     # weeks of the window with a purchase.
@@ -216,12 +291,22 @@ def aggregate_orders(
         week_bits=np.zeros((n, ((window.end - window.start).days // 7) // 64 + 1), dtype=np.uint64),
     )
     days = np.array(sorted(early_days), dtype=np.int64)
-    early = np.zeros((days.size, len(window.labels), n) if days.size else (0, 1, 1), dtype=np.int64)
+    max_days = int(days.max()) if days.size else -1
     joined = _join_offsets(joined_day, first, period_of_day.shape[0], days)
     outside = 0
+    # Early-order entries for every chunk in one set of buffers: reserved for every order, but only the
+    # pages written (the early orders) become resident.
+    rows = sum(orders.height for orders in chunks) if max_days >= 0 else 0
+    entries = (
+        np.empty(rows, dtype=np.int64),
+        np.empty(rows, dtype=np.int32),
+        np.empty(rows, dtype=np.int32),
+        np.empty(rows, dtype=np.int64),
+    )
+    filled = 0
     for orders in chunks:
         cost = orders["cost"]
-        outside += _aggregate_orders(
+        out, count = _aggregate_orders(
             orders["node"].to_numpy(),
             orders["ordered_on"].cast(pl.Int32).to_numpy(),
             orders["amount"].to_numpy(),
@@ -241,10 +326,17 @@ def aggregate_orders(
             totals.bought_previously,
             totals.week_bits,
             joined,
-            days,
-            early,
+            max_days,
+            *(buffer[filled:] for buffer in entries),
         )
-    totals = replace(totals, early={int(d): early[e] for e, d in enumerate(days)})
+        outside += out
+        filled += count
+    if days.size:
+        written = tuple(buffer[:filled] for buffer in entries)
+        n_periods = len(window.labels)
+        early = {int(d): EarlyVolume.collect(int(d), n, n_periods, written) for d in days}
+        totals = replace(totals, early=early)
+    del entries
     end = (window.end - dt.date(1970, 1, 1)).days
     _last_purchase_day(totals.week_bits, totals.last_order_day, first, end)
     return replace(totals, outside_window=int(outside), revenue=totals.revenue_by_period.sum(axis=0))

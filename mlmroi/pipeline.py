@@ -109,7 +109,7 @@ def score(
         personal = volumes.personal
     with clock.stage("commissions"):
         results = run_plan(data.network, volumes, config, data.id_rank)
-        # Fast start's early volumes ((periods, n) each, 0.9 GiB at 10M) are paid: free them (peak memory).
+        # Fast start's early-order entries are paid: free them.
         del volumes
         totals = replace(totals, early={})
     with clock.stage("economics"):

@@ -18,6 +18,7 @@ import mlmroi
 from mlmroi.config import parse_config
 from mlmroi.explain import explain
 from mlmroi.network import from_edges, with_placement
+from mlmroi.periods import EarlyVolume
 from mlmroi.plans import run_plan
 from mlmroi.plans.base import PeriodVolumes
 from mlmroi_cli.main import app
@@ -76,7 +77,11 @@ def test_traced_detail_adds_up_to_the_kernels(
         [[rng.choice([0, 0, 1500, 3000, 7000, -500]) for _ in range(n)] for _ in range(periods)]
     )
     early = np.array([[rng.choice([0, 1000, 2500]) for _ in range(n)] for _ in range(periods)])
-    volumes = PeriodVolumes(personal.astype(np.int64), ("2025-01", "2025-02"), {30: early.astype(np.int64)})
+    volumes = PeriodVolumes(
+        personal.astype(np.int64),
+        ("2025-01", "2025-02"),
+        {30: EarlyVolume.from_dense(30, early.astype(np.int64))},
+    )
     config = parse_config({"plan": {"components": components}})
     plain = run_plan(net, volumes, config)
     for node in range(n):

@@ -76,10 +76,13 @@ def test_early_volume_counts_days_from_the_join_day(long_window: bool) -> None:
     span = (window.end - window.start).days + 1
     offsets = _join_offsets(joined, (start - epoch).days, span, np.array([30]))
     assert offsets.dtype == (np.int32 if long_window else np.int16)
-    totals = aggregate_orders([orders], 4, window, 0.4, joined, early_days=[30])
-    early = totals.early[30].sum(axis=0)
+    # Split into two chunks: early entries are collected per chunk.
+    totals = aggregate_orders([orders[:3], orders[3:]], 4, window, 0.4, joined, early_days=[5, 30])
+    early = totals.early[30].dense()
     # node 0: day 0 and day 30 count, day 31 not; node 3 joined before the window: day 12 counts, 30 too.
-    assert early.tolist() == [300, 0, 0, 3200 + 6400]
+    assert early.sum(axis=0).tolist() == [300, 0, 0, 3200 + 6400]
+    assert np.count_nonzero(early.sum(axis=1)) == 1  # every early order is in 2025's first quarter
+    assert totals.early[5].dense().sum(axis=0).tolist() == [100, 0, 0, 0]
     assert totals.personal_volume.sum() == 12700
 
 

@@ -603,7 +603,8 @@ def _orders(
     raw: RawTable,
     owners: _Owners,
 ) -> tuple[pl.DataFrame, ...]:
-    """The orders table, streamed chunk by chunk (see :meth:`RawTable.chunks`): used rows per chunk.
+    """The orders table, streamed chunk by chunk (see :meth:`RawTable.chunks`): used rows per chunk
+    (node, ordered_on, amount, volume, cost, retail).
 
     Repeated ``order_id`` values are found without hashing when the ids strictly increase through the file
     (the usual export); otherwise the ids are read once more and checked as a whole.
@@ -625,7 +626,8 @@ def _orders(
         if dup.height:
             owners.rejects.add("orders", dup[ROW], "order_id", dup["order_id"], "duplicate order_id")
             chunks = [c.filter(~pl.col(ROW).is_in(dup[ROW].implode())) for c in chunks]
-    return tuple(chunks)
+    # Row numbers served the rejects above; nothing after the load needs them (0.4 GB at 100M orders).
+    return tuple(c.drop(ROW) for c in chunks)
 
 
 _CHOICE_PAYER = ("company", "participant")

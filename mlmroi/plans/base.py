@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mlmroi.money import is_ppm_exact
 from mlmroi.network import Network
+from mlmroi.periods import EarlyVolume
 
 IntArray = npt.NDArray[np.int64]
 AnyInt = npt.NDArray[np.integer[Any]]
@@ -23,13 +24,13 @@ class PeriodVolumes:
 
     ``personal[p, i]`` is node ``i``'s PV in period ``p``: one contiguous row per period (after customer
     volume moved to the sponsor when the plan says so); ``labels[p]`` names the period (``2025-03``).
-    ``early[d][p, i]`` is the volume of node ``i``'s own orders in period ``p`` placed within ``d`` days of
-    joining (for fast start).
+    ``early[d]`` is the volume of the nodes' own orders placed within ``d`` days of joining, per period
+    (fast start; sparse: ``early[d].period(p)`` is period ``p``'s (n,) array).
     """
 
     personal: IntArray  # (periods, n)
     labels: tuple[str, ...]
-    early: dict[int, IntArray] = field(default_factory=dict)  # days -> (periods, n) volume of new recruits
+    early: dict[int, EarlyVolume] = field(default_factory=dict)  # days -> early volume of new recruits
 
     def group_volume(self, network: Network) -> IntArray:
         """GV per period, (periods, n): each period's PV summed over every subtree, self included."""

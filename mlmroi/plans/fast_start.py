@@ -12,7 +12,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator
 
-from mlmroi.money import rate_ppm
+from mlmroi.money import IntArray, rate_ppm
 from mlmroi.network import Network
 from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, check_rates
 from mlmroi.plans.upline import pay_uplines
@@ -41,4 +41,9 @@ def fast_start(
         raise ValueError(f"early volume for {config.days} days was not aggregated")
     active = volumes.personal >= round(config.active_min_pv * volume_scale)
     level_ppm = np.array([rate_ppm(config.rate)], dtype=np.int64)
-    return pay_uplines(network, config.label, early, active, level_ppm, levelled=False, trace=trace)
+    buffer = np.zeros(network.size, dtype=np.int64)  # one period's early volume at a time
+
+    def period(p: int) -> IntArray:
+        return early.period(p, buffer)
+
+    return pay_uplines(network, config.label, period, active, level_ppm, levelled=False, trace=trace)
