@@ -88,6 +88,18 @@ def main(argv: list[str] | None = None) -> int:
         plan = [c.extra["timings"][stage] for c in runs["plan"]]
         diff = [p - b for p, b in zip(plan, base, strict=True)]
         stage_rows.append([stage, fmt_s(median(base)), fmt_s(median(plan)), f"{median(diff):+.2f}"])
+    rest = {
+        side: [c.wall - sum(c.extra["timings"].values()) for c in children] for side, children in runs.items()
+    }
+    rest_diff = [p - b for p, b in zip(rest["plan"], rest["base"], strict=True)]
+    stage_rows.append(
+        [
+            "(rest: start-up, imports, writing the outputs)",
+            fmt_s(median(rest["base"])),
+            fmt_s(median(rest["plan"])),
+            f"{median(rest_diff):+.2f}",
+        ]
+    )
     stage_headers = ["stage (timings.json)", "base s", "plan s", "added s (median of paired)"]
     text = "\n\n".join([text_table(headers, summary), text_table(stage_headers, stage_rows)])
     md = "\n".join(

@@ -104,19 +104,23 @@ def _binary_periods(  # type: ignore[no-untyped-def]
     volume_in,
     paired,
     flushed,
+    sub,
+    legs,
 ):
     """Periods ``first``..``last - 1``: qualification, leg volumes bottom-up, then each node's legs paired
-    period after period (carry flows from one to the next); updates ``carry``, ``pay`` and the ledger."""
+    period after period (carry flows from one to the next); updates ``carry``, ``pay`` and the ledger.
+
+    ``sub`` (n, ≥ width) and ``legs`` (n or 0, ≥ width) are work buffers, reused across passes (new
+    memory is slow to fault in at 10M participants)."""
     n = order.shape[0]
     width = last - first
-    sub = np.empty((n, width), dtype=np.int64)  # PV, then subtree volume
     for v in range(n):
         for j in range(width):
             sub[v, j] = personal[first + j, v]
     # Active recruits in each leg, as bits (1: left, 2: right); one pass over the recruits: a recruit is
     # in a leg of their sponsor when their preorder number lies in that leg's interval.
-    legs = np.zeros((n if sponsored_legs else 0, width), dtype=np.uint8)
     if sponsored_legs:
+        legs[:, :width] = 0
         for c in range(n):
             s = sponsor[c]
             if s < 0:
@@ -216,6 +220,9 @@ def binary_ledger(
     carry = np.zeros((n, 2), dtype=np.int64)
     volume_in, paired, flushed = (np.zeros(n, dtype=np.int64) for _ in range(3))
     pay = np.zeros((n_periods, n), dtype=np.int64)
+    width = min(PERIODS_PER_PASS, n_periods)
+    sub = np.empty((n, width), dtype=np.int64)  # PV, then subtree volume
+    legs = np.empty((n if config.sponsored_legs else 0, width), dtype=np.uint8)
     max_carry = -1 if config.max_carry is None else round(config.max_carry * volume_scale)
     for first in range(0, n_periods, PERIODS_PER_PASS):
         _binary_periods(
@@ -242,6 +249,8 @@ def binary_ledger(
             volume_in,
             paired,
             flushed,
+            sub,
+            legs,
         )
     return BinaryLedger(volume_in, paired, flushed, carry, pay)
 
