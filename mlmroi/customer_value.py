@@ -160,6 +160,7 @@ def run_value(
             churn_note = "24 (no churn observable: nobody bought in the previous window, or nobody left)"
     formula = clv_formula(np.maximum(aov, 0.0), orders / member_months, lifetime)
     columns["clv_formula"] = np.rint(formula).astype(np.int64)
+    del joined_month, member_months, aov, formula  # n-sized temporaries: this stage sets the run's peak
     summary: dict[str, Any] = {"lifetime_months": round(lifetime, 4), "lifetime_source": churn_note}
     # Model figures: 0 / null unless the models are fitted below.
     columns["clv_predicted"] = np.zeros(n, dtype=np.int64)
@@ -170,11 +171,16 @@ def run_value(
         summary["model"] = {"status": "off"}
         return ValueResult(columns, summary)
     calibration_weeks, total_weeks = _calibration_weeks(window, config.holdout_periods)
-    first, x, t_x, holdout = purchase_summary(totals.week_bits, calibration_weeks, total_weeks)
+    first, x_all, t_x_all, holdout = purchase_summary(totals.week_bits, calibration_weeks, total_weeks)
     buyer = np.flatnonzero(first >= 0)
     age = calibration_weeks - first[buyer]
-    revenue_calibration = totals.revenue_by_period[: periods - config.holdout_periods].sum(axis=0)[buyer]
-    monetary = revenue_calibration / (x[buyer] + 1)
+    x, t_x = x_all[buyer], t_x_all[buyer]  # the model works on buyers only
+    del x_all, t_x_all
+    calibration = revenue if not config.holdout_periods else None
+    if calibration is None:
+        calibration = totals.revenue_by_period[: periods - config.holdout_periods].sum(axis=0)
+    monetary = calibration[buyer] / (x + 1)
+    del calibration
     revenue_total = int(revenue.sum())
     margin_rate = int(margin.sum()) / revenue_total if revenue_total > 0 else fallback_margin_rate
     summary |= {
@@ -185,23 +191,21 @@ def run_value(
         "margin_rate": round(margin_rate, 6),
     }
     try:
-        purchases = fit_bgnbd(x[buyer], t_x[buyer], age)
-        positive = (x[buyer] > 0) & (monetary > 0)
-        spend = fit_gamma_gamma(x[buyer][positive], monetary[positive])
+        purchases = fit_bgnbd(x, t_x, age)
+        positive = (x > 0) & (monetary > 0)
+        spend = fit_gamma_gamma(x[positive], monetary[positive])
     except ModelError as exc:
         summary["model"] = {"status": "failed", "reason": str(exc)}
         return ValueResult(columns, summary, warning=f"CLV model not fitted: {exc}")
     summary["model"] = {"status": "fitted", "bgnbd": purchases.as_dict(), "gamma_gamma": spend.as_dict()}
     # The model's figures on the distinct (x, t_x, T) rows only, then gathered (far fewer than customers).
-    (ux, ut, uage), back = _distinct_rows(x[buyer], t_x[buyer], age, total_weeks)
+    (ux, ut, uage), back = _distinct_rows(x, t_x, age, total_weeks)
     steps = np.arange(1, config.horizon_months + 1) * WEEKS_PER_MONTH
     cumulative = np.stack([expected_purchases(purchases, t, ux, ut, uage) for t in steps])  # (months, rows)
     per_month = np.diff(cumulative, axis=0, prepend=0.0)
     discount = (1.0 + config.discount_rate) ** -np.arange(1, config.horizon_months + 1)
     discounted = (per_month * discount[:, None]).sum(axis=0)[back]
-    value = expected_order_value(
-        spend, np.where(monetary > 0, x[buyer], 0), np.where(monetary > 0, monetary, 0)
-    )
+    value = expected_order_value(spend, np.where(monetary > 0, x, 0), np.where(monetary > 0, monetary, 0))
     predicted = np.zeros(n, dtype=np.int64)
     predicted[buyer] = np.rint(discounted * value * margin_rate).astype(np.int64)
     columns["clv_predicted"] = predicted

@@ -219,6 +219,13 @@ class _Tree:
     column: str
     parent_code: IntArray
     leg: npt.NDArray[np.int8] | None = None  # placement only: 0 = L, 1 = R
+    child: IntArray | None = None  # placement only: (codes, 2) the holder of each leg, -1 for none
+
+    def bfs(self, ok: npt.NDArray[np.bool_]) -> tuple[IntArray, npt.NDArray[np.bool_]]:
+        """Breadth-first order of the codes reached from ok roots through ok codes, and the reached mask."""
+        if self.child is not None:  # at most two children each, already listed: no child lists to build
+            return _bfs_binary(self.parent_code, self.child, ok)  # type: ignore[no-any-return]
+        return tree_kernels._bfs_order(self.parent_code, ok)  # type: ignore[no-any-return]
 
     def in_node_space(self, order_code: IntArray, node_of_code: IntArray) -> Placement:
         """The placement tree over the accepted participants' network nodes (``order_code``: the accepted
@@ -261,9 +268,34 @@ def _placement_nodes(order_code, parent_code, leg_code, node_of_code):  # type: 
 
 
 @kernel
+def _bfs_binary(parent, child, ok):  # type: ignore[no-untyped-def]
+    """:func:`mlmroi.network.kernels._bfs_order` over a tree whose children are given per leg."""
+    n = parent.shape[0]
+    order = np.empty(n, dtype=np.int64)
+    reached = np.zeros(n, dtype=np.bool_)
+    tail = 0
+    for i in range(n):
+        if parent[i] == -1 and ok[i]:
+            order[tail] = i
+            reached[i] = True
+            tail += 1
+    head = 0
+    while head < tail:
+        node = order[head]
+        head += 1
+        for leg in range(2):
+            c = child[node, leg]
+            if c >= 0 and ok[c] and not reached[c]:
+                reached[c] = True
+                order[tail] = c
+                tail += 1
+    return order[:tail], reached
+
+
+@kernel
 def _leg_holders(parent, leg, joined, ok):  # type: ignore[no-untyped-def]
     """Each ok code's leg holder: among the codes claiming the same (placement parent, leg), the one who
-    joined first, then the smallest code."""
+    joined first, then the smallest code; and the holder of each leg, (codes, 2)."""
     n = parent.shape[0]
     holder_of_slot = np.full(2 * n, -1, dtype=np.int64)
     for c in range(n):  # ascending code: a tie on the join day keeps the earlier (smaller) code
@@ -276,7 +308,7 @@ def _leg_holders(parent, leg, joined, ok):  # type: ignore[no-untyped-def]
     for c in range(n):
         if ok[c]:
             holder[c] = holder_of_slot[2 * parent[c] + leg[c]]
-    return holder
+    return holder, holder_of_slot.reshape((n, 2))
 
 
 def _placement_checks(
@@ -320,7 +352,7 @@ def _placement_checks(
     u_leg = leg.gather(u_rows).fill_null(-1).to_numpy().astype(np.int8)
     ok = ~checks.bad.gather(u_rows).to_numpy() & (code >= 0)
     join_day = joined.gather(u_rows).cast(pl.Int32).fill_null(np.iinfo(np.int32).max).to_numpy()
-    holder = _leg_holders(code, u_leg, join_day, ok)
+    holder, child = _leg_holders(code, u_leg, join_day, ok)
     losers = np.flatnonzero(ok & (holder != np.arange(code.size)))
     if losers.size:
         ids = lookup.ids
@@ -335,7 +367,7 @@ def _placement_checks(
         ]
         checks.reject_rows(u_rows[losers], "placement_leg", reasons)
     parent = np.where(u_given & (code >= 0), code, -1).astype(np.int64)
-    return _Tree("placement", "placement_id", parent, u_leg)
+    return _Tree("placement", "placement_id", parent, u_leg, child)
 
 
 def _reach(
@@ -356,7 +388,7 @@ def _reach(
         accepted = ok.copy()
         orders = []
         for tree in trees:
-            order, reached = tree_kernels._bfs_order(tree.parent_code, ok)
+            order, reached = tree.bfs(ok)
             orders.append(order)
             kinds, blockers = tree_kernels._classify_unreached(tree.parent_code, ok, reached)
             broken = np.flatnonzero((kinds != 0) & accepted)  # one reason per participant

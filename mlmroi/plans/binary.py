@@ -34,6 +34,7 @@ from mlmroi._numba import kernel
 from mlmroi.money import RATE_SCALE, apportion, decimal_series, divide_half_even, rate_ppm
 from mlmroi.network import Network, Placement
 from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, RowCollector, check_rates
+from mlmroi.sorting import counting_order
 
 IntArray = npt.NDArray[np.int64]
 
@@ -65,18 +66,37 @@ class BinaryConfig(ComponentModel):
 
 @dataclass(frozen=True, eq=False)
 class BinaryLedger:
-    """Per participant over the window, in minor volume units: what came into the legs and where it went."""
+    """Per participant over the window, in minor volume units: what came into the legs and where it went;
+    and the pay, one entry per payee and period with pay (by period, then node)."""
 
     volume_in: IntArray  # both legs, every period
     paired: IntArray  # both legs' volume used up by pairs
     flushed: IntArray  # weak remainders flushed and carry above max_carry
     carry: IntArray  # (n, 2) left and right carry at the window end
-    pay_exact: IntArray  # (periods, n) pay in minor units × 10⁶, after the cap
+    pay_node: IntArray
+    pay_period: npt.NDArray[np.int32]
+    pay_amount: IntArray  # minor units × 10⁶, after the cap
+    n_periods: int
+
+    @property
+    def pay_exact(self) -> IntArray:
+        """The pay as a (periods, n) array (small data and tests; at 10M it would be 1 GB of zeros)."""
+        out = np.zeros((self.n_periods, self.volume_in.shape[0]), dtype=np.int64)
+        out[self.pay_period, self.pay_node] = self.pay_amount
+        return out
+
+    def pay_of(self, node: int) -> IntArray:
+        """One participant's pay per period, (periods,)."""
+        out = np.zeros(self.n_periods, dtype=np.int64)
+        mine = self.pay_node == node
+        out[self.pay_period[mine]] = self.pay_amount[mine]
+        return out
 
 
 # Periods paired per pass over the tree: each node's volumes for these periods sit side by side, so a
 # pass touches each node's row once instead of once per period (12: a year of months in one pass).
 PERIODS_PER_PASS = 12
+PAY_ROWS_SPARE = 1024  # pay entries reserved beyond a quarter of the participants (the kernel grows them)
 
 
 @kernel
@@ -100,18 +120,23 @@ def _binary_periods(  # type: ignore[no-untyped-def]
     pay_ppm,
     pair_exact,
     cap_exact,
-    pay,
     volume_in,
     paired,
     flushed,
     sub,
     legs,
+    pay_node,
+    pay_period,
+    pay_amount,
+    pay_rows,
 ):
     """Periods ``first``..``last - 1``: qualification, leg volumes bottom-up, then each node's legs paired
-    period after period (carry flows from one to the next); updates ``carry``, ``pay`` and the ledger.
+    period after period (carry flows from one to the next); updates ``carry`` and the ledger, and appends
+    the pay to ``pay_*`` from entry ``pay_rows`` on (node ascending, then period), growing them when full.
+    Returns the pay buffers and their entry count.
 
     ``sub`` (n, ≥ width) and ``legs`` (n or 0, ≥ width) are work buffers, reused across passes (new
-    memory is slow to fault in at 10M participants)."""
+    memory is slow to fault in at 10M participants; so is a dense (periods, n) pay array, mostly zeros)."""
     n = order.shape[0]
     width = last - first
     for v in range(n):
@@ -159,7 +184,20 @@ def _binary_periods(  # type: ignore[no-untyped-def]
                     amount = pairs * pair_exact if pair_exact > 0 else pairs * unit * pay_ppm
                     if cap_exact >= 0 and amount > cap_exact:
                         amount = cap_exact
-                    pay[first + j, v] = amount
+                    if amount != 0:
+                        if pay_rows == pay_node.shape[0]:
+                            size = 2 * pay_rows + 1024
+                            grown_node = np.empty(size, dtype=np.int64)
+                            grown_period = np.empty(size, dtype=np.int32)
+                            grown_amount = np.empty(size, dtype=np.int64)
+                            grown_node[:pay_rows] = pay_node[:pay_rows]
+                            grown_period[:pay_rows] = pay_period[:pay_rows]
+                            grown_amount[:pay_rows] = pay_amount[:pay_rows]
+                            pay_node, pay_period, pay_amount = grown_node, grown_period, grown_amount
+                        pay_node[pay_rows] = v
+                        pay_period[pay_rows] = first + j
+                        pay_amount[pay_rows] = amount
+                        pay_rows += 1
                 if flush_weak and weak != 0:
                     flushed[v] += weak
                     weak = 0
@@ -174,6 +212,7 @@ def _binary_periods(  # type: ignore[no-untyped-def]
                     right = max_carry
         carry[v, 0] = left
         carry[v, 1] = right
+    return pay_node, pay_period, pay_amount, pay_rows
 
 
 @kernel
@@ -219,13 +258,16 @@ def binary_ledger(
 
     carry = np.zeros((n, 2), dtype=np.int64)
     volume_in, paired, flushed = (np.zeros(n, dtype=np.int64) for _ in range(3))
-    pay = np.zeros((n_periods, n), dtype=np.int64)
     width = min(PERIODS_PER_PASS, n_periods)
     sub = np.empty((n, width), dtype=np.int64)  # PV, then subtree volume
     legs = np.empty((n if config.sponsored_legs else 0, width), dtype=np.uint8)
     max_carry = -1 if config.max_carry is None else round(config.max_carry * volume_scale)
+    pay_node = np.empty(n // 4 + PAY_ROWS_SPARE, dtype=np.int64)  # grown by the kernel when more pair
+    pay_period = np.empty(pay_node.shape[0], dtype=np.int32)
+    pay_amount = np.empty(pay_node.shape[0], dtype=np.int64)
+    pay_rows = 0
     for first in range(0, n_periods, PERIODS_PER_PASS):
-        _binary_periods(
+        pay_node, pay_period, pay_amount, pay_rows = _binary_periods(
             placement.order,
             placement.parent,
             placement.child,
@@ -245,14 +287,28 @@ def binary_ledger(
             rate_ppm(config.rate or 0.0),
             max(exact(config.pair_amount), 0),
             exact(config.cap_per_period),
-            pay,
             volume_in,
             paired,
             flushed,
             sub,
             legs,
+            pay_node,
+            pay_period,
+            pay_amount,
+            pay_rows,
         )
-    return BinaryLedger(volume_in, paired, flushed, carry, pay)
+    # Entries come node by node within a pass: a stable counting sort by period gives (period, node) order.
+    by_period = counting_order(pay_period[:pay_rows].astype(np.int64), n_periods)
+    return BinaryLedger(
+        volume_in,
+        paired,
+        flushed,
+        carry,
+        pay_node[:pay_rows][by_period],
+        pay_period[:pay_rows][by_period],
+        pay_amount[:pay_rows][by_period],
+        n_periods,
+    )
 
 
 def binary(
@@ -266,10 +322,11 @@ def binary(
     ledger = binary_ledger(network, volumes, config, volume_scale)
     assert network.placement is not None
     rows = RowCollector(network.size, trace)
-    for p in range(ledger.pay_exact.shape[0]):
-        payee = np.flatnonzero(ledger.pay_exact[p])
-        rows.add(p, -1, payee, divide_half_even(ledger.pay_exact[p, payee], RATE_SCALE))
-    rows.received += ledger.pay_exact.sum(axis=0)
+    bounds = np.searchsorted(ledger.pay_period, np.arange(ledger.n_periods + 1, dtype=np.int32))
+    for p in range(ledger.n_periods):
+        lo, hi = int(bounds[p]), int(bounds[p + 1])
+        rows.add(p, -1, ledger.pay_node[lo:hi], divide_half_even(ledger.pay_amount[lo:hi], RATE_SCALE))
+    np.add.at(rows.received, ledger.pay_node, ledger.pay_amount)
     own_volume = volumes.personal.sum(axis=0)
     placement = network.placement
     _attribute(placement.order, placement.parent, rows.received, ledger.volume_in, own_volume, rows.generated)
@@ -291,16 +348,17 @@ def _trace(
     share of each placement upline's pay likewise."""
     legs = (placement.enter > placement.enter[node]) & (placement.enter < placement.leave[node])
     sources = np.flatnonzero(legs & (own_volume != 0))
-    for p in np.flatnonzero(ledger.pay_exact[:, node]):
+    received = ledger.pay_of(node)
+    for p in np.flatnonzero(received):
         if sources.size and int(own_volume[sources].sum()) != 0:
-            exact = apportion(int(ledger.pay_exact[p, node]), own_volume[sources])
+            exact = apportion(int(received[p]), own_volume[sources])
             keep = exact != 0
             period = np.full(int(keep.sum()), p, dtype=np.int32)
             rows.trace("received", sources[keep], period, np.full(period.size, -1), exact[keep])
     upline = placement.parent[node]
     while upline >= 0 and own_volume[node] != 0:
         if ledger.volume_in[upline] > 0:
-            pay = ledger.pay_exact[:, upline]
+            pay = ledger.pay_of(upline)
             share = np.rint(pay * (own_volume[node] / ledger.volume_in[upline])).astype(np.int64)
             periods = np.flatnonzero(share)
             payee = np.full(periods.size, upline, dtype=np.int64)
