@@ -289,23 +289,6 @@ def test_periods_paired_per_pass_do_not_change_the_ledger(
             assert np.array_equal(getattr(other, name), getattr(ledgers[0], name)), name
 
 
-def test_pay_entries_grow_past_their_reserve(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A complete placement tree of 31 where every inner node pairs in each of 14 periods: 210 pay entries,
-    far past the 7 reserved (31 // 4) when no spare is added; the same ledger as with the spare."""
-    ids = [f"p{v:02d}" for v in range(31)]
-    net = from_edges(ids, [None] + [ids[(v - 1) // 2] for v in range(1, 31)])
-    net = with_placement(net, {ids[v]: (ids[(v - 1) // 2], "LR"[(v - 1) % 2]) for v in range(1, 31)})
-    volumes = PeriodVolumes(np.full((14, 31), 10_000, dtype=np.int64), tuple(f"p{p}" for p in range(14)))
-    config = BinaryConfig(rate=0.1, unit=10)
-    spare = binary_ledger(net, volumes, config, 100)
-    monkeypatch.setattr(binary_module, "PAY_ROWS_SPARE", 0)
-    grown = binary_ledger(net, volumes, config, 100)
-    assert grown.pay_node.size == 15 * 14
-    for name in ("pay_node", "pay_period", "pay_amount", "carry"):
-        assert np.array_equal(getattr(grown, name), getattr(spare, name)), name
-    assert np.array_equal(grown.pay_exact.sum(axis=1), np.bincount(grown.pay_period, grown.pay_amount))
-
-
 # --- the data contract: placement columns and their rejects ------------------------------------------
 
 BINARY_PLAN = """
