@@ -122,6 +122,7 @@ def score(
             (None, 0) if data.paid is None else paid_by_node(data.paid, window, data.network.size)
         )
         econ = compute(data.network, data.participants, totals, results, allocation, config, paid)
+        data = replace(data, costs=None, paid=None)  # only cost allocation and the audit read them
         # The exact attribution arrays served branch ROI only: free them (2 × n int64 per component).
         empty = np.zeros(0, dtype=np.int64)
         results = [replace(r, received_exact=empty, generated_exact=empty) for r in results]
@@ -151,9 +152,7 @@ def score(
         value = replace(value, columns={})
         segments = replace(segments, segmentations=[])
         totals = replace(totals.release_period_revenue(), week_bits=totals.week_bits[:0])
-        data = replace(
-            data, costs=None, paid=None, events=None, leads=None, attributes=data.attributes.released()
-        )
+        data = replace(data, events=None, leads=None, attributes=data.attributes.released())
     with clock.stage("tables"):
         scale = 10**config.money.decimals
         participants = participants_table(data, totals, personal, econ, results, config, scale, extra)
