@@ -23,11 +23,6 @@ def money(minor: int, decimals: int) -> str:
     return str(Decimal(minor).scaleb(-decimals))
 
 
-# Money columns converted per batch: each holds an int64 copy (8 bytes a row) and its Decimal (16) until the
-# batch is done, and this stage sets a 10M run's memory peak.
-_BATCH = 2
-
-
 def participants_table(
     data: Dataset,
     totals: OrderTotals,
@@ -95,8 +90,8 @@ def participants_table(
 
     # A few columns at a time: each batch's int64 copies are freed once converted (peak memory at 10M).
     names = list(money_columns)
-    for start in range(0, len(names), _BATCH):
-        batch = names[start : start + _BATCH]
+    for start in range(0, len(names), 6):
+        batch = names[start : start + 6]
         frame = frame.with_columns([pl.Series(k, money_columns[k][order]) for k in batch])
         frame = frame.with_columns([finished(k) for k in batch])
     for result in results:  # the components' own columns (a stairstep's rank, a binary's carry)
