@@ -17,14 +17,12 @@ from pathlib import Path
 
 from benchmarks._common import DATA_DIR, fmt_s, machine_md, md_table, median, text_table, write_result
 from benchmarks._process import Child
-from benchmarks.end_to_end import dataset, gib, score_once
+from benchmarks.end_to_end import _check, dataset, gib, score_once
 
 
 def _run(config: Path | None, folder: Path, out: Path, log: str, max_rss: int) -> Child:
     child = score_once("cli", folder, out, DATA_DIR / "logs" / log, max_rss, config)
-    if child.killed or child.code != 0:
-        why = "killed for memory" if child.killed else f"exit code {child.code}"
-        sys.exit(f"{log}: {why}\n{child.stderr[-3000:]}")
+    _check(child, log, max_rss)
     return child
 
 

@@ -223,8 +223,11 @@ class _Tree:
 
     def bfs(self, ok: npt.NDArray[np.bool_]) -> tuple[IntArray, npt.NDArray[np.bool_]]:
         """Breadth-first order of the codes reached from ok roots through ok codes, and the reached mask."""
-        if self.child is not None:  # at most two children each, already listed: no child lists to build
-            return _bfs_binary(self.parent_code, self.child, ok)  # type: ignore[no-any-return]
+        if self.child is not None:  # the leg holders are the children, two slots each: no lists to build
+            starts = np.arange(0, 2 * self.child.shape[0] + 1, 2, dtype=np.int64)
+            listed: tuple[IntArray, npt.NDArray[np.bool_]]
+            listed = tree_kernels._bfs_listed(self.parent_code, starts, self.child.reshape(-1), ok)
+            return listed
         return tree_kernels._bfs_order(self.parent_code, ok)  # type: ignore[no-any-return]
 
     def in_node_space(self, order_code: IntArray, node_of_code: IntArray) -> Placement:
@@ -265,31 +268,6 @@ def _placement_nodes(order_code, parent_code, leg_code, node_of_code):  # type: 
         order[start[depth[v]]] = v
         start[depth[v]] += 1
     return parent, leg, order
-
-
-@kernel
-def _bfs_binary(parent, child, ok):  # type: ignore[no-untyped-def]
-    """:func:`mlmroi.network.kernels._bfs_order` over a tree whose children are given per leg."""
-    n = parent.shape[0]
-    order = np.empty(n, dtype=np.int64)
-    reached = np.zeros(n, dtype=np.bool_)
-    tail = 0
-    for i in range(n):
-        if parent[i] == -1 and ok[i]:
-            order[tail] = i
-            reached[i] = True
-            tail += 1
-    head = 0
-    while head < tail:
-        node = order[head]
-        head += 1
-        for leg in range(2):
-            c = child[node, leg]
-            if c >= 0 and ok[c] and not reached[c]:
-                reached[c] = True
-                order[tail] = c
-                tail += 1
-    return order[:tail], reached
 
 
 @kernel

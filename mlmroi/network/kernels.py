@@ -39,6 +39,14 @@ def _bfs_order(parent, ok):  # type: ignore[no-untyped-def]
         if p >= 0:
             children[fill[p]] = i
             fill[p] += 1
+    return _bfs_listed(parent, starts, children, ok)
+
+
+@kernel
+def _bfs_listed(parent, starts, children, ok):  # type: ignore[no-untyped-def]
+    """:func:`_bfs_order` when the children are already listed: node ``i``'s are
+    ``children[starts[i]:starts[i + 1]]`` (-1 entries are skipped)."""
+    n = parent.shape[0]
     order = np.empty(n, dtype=np.int64)
     reached = np.zeros(n, dtype=np.bool_)
     tail = 0
@@ -53,7 +61,7 @@ def _bfs_order(parent, ok):  # type: ignore[no-untyped-def]
         head += 1
         for c in range(starts[node], starts[node + 1]):
             child = children[c]
-            if ok[child] and not reached[child]:
+            if child >= 0 and ok[child] and not reached[child]:
                 reached[child] = True
                 order[tail] = child
                 tail += 1
