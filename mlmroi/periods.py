@@ -270,8 +270,8 @@ def aggregate_orders(
 
     Periods are looked up per day in a small table over the window, so no per-order date arithmetic runs
     in polars; each chunk is one kernel pass adding into the same arrays. With ``early_days`` (fast start)
-    it also sums each node's own volume placed within that many days of joining (``joined_day``: days
-    since 1970-01-01 per node).
+    it also collects, per window, each node's own orders placed within that many days of joining as an
+    :class:`EarlyVolume` (``joined_day``: days since 1970-01-01 per node).
     """
     first = (window.start - dt.date(1970, 1, 1)).days
     calendar = pl.DataFrame({"d": pl.date_range(window.start, window.end, "1d", eager=True)})
