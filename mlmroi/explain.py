@@ -11,6 +11,7 @@ its inputs do not belong together and ``explain`` says so.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -19,8 +20,10 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mlmroi.config import Config, parse_config
+from mlmroi.compare import dtype_kind, read_run_table, run_table_schema
+from mlmroi.config import parse_config
 from mlmroi.errors import DataError, InputError
 from mlmroi.io.load import Orphans, load
 from mlmroi.io.read import fingerprint
@@ -31,6 +34,9 @@ from mlmroi.plans.base import ComponentResult
 from mlmroi.tables import money
 
 DETAIL_SCHEMA = ("direction", "period", "component", "level", "participant_id", "amount")
+#: commissions.parquet's columns explain compares, and their kind (participant_id: the run's id type).
+COMMISSION_KINDS = {"period": "text", "component": "text", "level": "integer", "amount": "decimal"}
+COMMISSION_COLUMNS = ("participant_id", *COMMISSION_KINDS)
 
 
 @dataclass(frozen=True)
@@ -47,26 +53,111 @@ class Explanation:
     summary: dict[str, Any]
 
 
-def _run_info(run_dir: Path) -> dict[str, Any]:
+class _RunPart(BaseModel):
+    model_config = ConfigDict(frozen=True)  # other keys of run.json are not explain's business
+
+
+class _Window(_RunPart):
+    start: dt.date
+    end: dt.date
+    period: str
+
+
+class _Input(_RunPart):
+    file: str
+    sha256: str
+
+
+class _Network(_RunPart):
+    orphans_made_roots: int = 0
+
+
+class _RunInfo(_RunPart):
+    """The parts of run.json that explain reads, validated up front."""
+
+    config: dict[str, Any]
+    window: _Window
+    inputs: dict[str, _Input]
+    network: _Network
+    dataset: str | None = None
+
+
+#: pydantic error type -> what the key should hold, in JSON words.
+_EXPECTED = {
+    "model_type": "an object",
+    "dict_type": "an object",
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "date_type": "a date (YYYY-MM-DD)",
+    "date_parsing": "a date (YYYY-MM-DD)",
+    "date_from_datetime_parsing": "a date (YYYY-MM-DD)",
+    "date_from_datetime_inexact": "a date (YYYY-MM-DD)",
+}
+_DAMAGED = "damaged, hand-edited or written by another mlmroi version; re-run `mlmroi score`"
+
+
+def _json_kind(value: Any) -> str:
+    if isinstance(value, str):
+        return f"the string {value!r}" if len(value) <= 40 else "a long string"
+    kinds = {dict: "an object", list: "an array", bool: "true/false", type(None): "null"}
+    return kinds.get(type(value), "a number")
+
+
+def _run_info(run_dir: Path) -> _RunInfo:
+    """run.json's parts explain needs, or an :class:`InputError`: one line naming the file and the fault."""
+    path = run_dir / "run.json"
     try:
-        info: dict[str, Any] = json.loads((run_dir / "run.json").read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{run_dir}: no run.json (is this the output folder of `mlmroi score`?)") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{run_dir / 'run.json'}: cannot read ({exc})") from None
-    return info
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text (byte {exc.start}) ({_DAMAGED})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        raise InputError(f"{path}: not valid JSON ({where}; truncated, {_DAMAGED})") from None
+    except RecursionError:
+        raise InputError(f"{path}: not valid JSON (nested too deeply; {_DAMAGED})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not a JSON object but {_json_kind(data)} ({_DAMAGED})")
+    try:
+        return _RunInfo.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            key = ".".join(str(part) for part in error["loc"])
+            if error["type"] == "missing":
+                problems.append(f"missing key {key!r}")
+            elif error["type"] in _EXPECTED:
+                problems.append(
+                    f"key {key!r} is {_json_kind(error['input'])}, not {_EXPECTED[error['type']]}"
+                )
+            else:
+                problems.append(f"key {key!r}: {error['msg']}")
+        raise InputError(f"{path}: {'; '.join(problems)} ({_DAMAGED})") from None
 
 
-def _check_inputs(dataset: Path, inputs: dict[str, dict[str, str]]) -> None:
+def _check_inputs(dataset: Path, inputs: dict[str, _Input]) -> None:
     """The dataset holds the very files the run read (sha256), or a one-line error per file."""
     problems = []
     with ThreadPoolExecutor(max_workers=2) as pool:
-        digests = {name: pool.submit(fingerprint, dataset / item["file"]) for name, item in inputs.items()}
+        digests = {name: pool.submit(fingerprint, dataset / item.file) for name, item in inputs.items()}
         for name, item in sorted(inputs.items()):
-            path = dataset / item["file"]
+            path = dataset / item.file
             if not path.is_file():
-                problems.append(f"{path}: missing (the run read {item['file']})")
-            elif digests[name].result() != item["sha256"]:
+                problems.append(f"{path}: missing (the run read {item.file})")
+                continue
+            try:
+                digest = digests[name].result()
+            except OSError as exc:
+                problems.append(f"{path}: cannot read ({exc.strerror or exc})")
+                continue
+            if digest != item.sha256:
                 problems.append(
                     f"{path}: changed since the run (sha256 differs); explain needs the run's inputs"
                 )
@@ -74,23 +165,46 @@ def _check_inputs(dataset: Path, inputs: dict[str, dict[str, str]]) -> None:
         raise InputError(problems)
 
 
+def _dataset(run_dir: Path, info: _RunInfo, dataset: str | Path | None) -> Path:
+    """The folder holding the run's inputs: ``dataset`` if given, else the one run.json records."""
+    if dataset is not None:
+        if not Path(dataset).is_dir():
+            raise InputError(f"{dataset}: dataset folder not found (or not a folder)")
+        return Path(dataset)
+    if info.dataset is None:
+        raise InputError(f"{run_dir / 'run.json'}: no dataset path recorded; pass --data DATASET")
+    if not Path(info.dataset).is_dir():
+        raise InputError(
+            f"{run_dir / 'run.json'}: the run's dataset folder {info.dataset} is missing or not a folder "
+            "(moved?); pass --data DATASET"
+        )
+    return Path(info.dataset)
+
+
+def _check_commission_columns(path: Path, schema: dict[str, pl.DataType]) -> None:
+    """commissions.parquet's columns have the types explain compares (participant_id: after loading)."""
+    for column, kind in COMMISSION_KINDS.items():
+        if dtype_kind(schema[column]) != kind:
+            raise InputError(f"{path}: column {column!r} is {schema[column]}, not {kind} ({_DAMAGED})")
+
+
 def explain(run_dir: str | Path, participant_id: str, dataset: str | Path | None = None) -> Explanation:
-    """Explain one participant of the run in ``run_dir`` (see the module docstring)."""
+    """Explain one participant of the run in ``run_dir`` (see the module docstring).
+
+    A damaged, hand-edited or foreign run folder (run.json, commissions.parquet, the dataset folder) is an
+    :class:`InputError` (or :class:`ConfigError` for its config) naming the file, before any data is read.
+    """
     run_dir = Path(run_dir)
     info = _run_info(run_dir)
-    if dataset is None:
-        if "dataset" not in info:
-            raise InputError(f"{run_dir / 'run.json'}: no dataset path recorded; pass --data DATASET")
-        dataset = info["dataset"]
-    dataset = Path(dataset)
-    config = parse_config(info["config"], source=f"{run_dir.name}/run.json")
-    window = info["window"]
-    config = Config.model_validate(
-        config.model_dump()
-        | {"window": {"start": window["start"], "end": window["end"], "period": window["period"]}}
-    )
-    _check_inputs(dataset, info["inputs"])
-    orphans: Orphans = "root" if info["network"].get("orphans_made_roots") else "reject"
+    commissions = run_dir / "commissions.parquet"
+    schema = run_table_schema(commissions, COMMISSION_COLUMNS)
+    _check_commission_columns(commissions, schema)
+    dataset = _dataset(run_dir, info, dataset)
+    run_json = run_dir / "run.json"
+    config = parse_config(info.config, source=f"{run_json}: config")
+    config = parse_config(config.model_dump() | {"window": info.window.model_dump()}, source=str(run_json))
+    _check_inputs(dataset, info.inputs)
+    orphans: Orphans = "root" if info.network.orphans_made_roots else "reject"
     data = load(dataset, config, orphans=orphans)
     node = _node_of(data.network.ids, participant_id)
     resolved, totals = aggregate(data, config, early_days(config))
@@ -99,7 +213,12 @@ def explain(run_dir: str | Path, participant_id: str, dataset: str | Path | None
     results = run_plan(data.network, volumes, config, data.id_rank, trace=node)
     ids = data.network.ids
     decimals = config.money.decimals
-    run_rows = pl.read_parquet(run_dir / "commissions.parquet").filter(pl.col("participant_id") == ids[node])
+    if schema["participant_id"] != ids.dtype:
+        raise InputError(
+            f"{commissions}: participant_id is {schema['participant_id']}, but the run's ids are {ids.dtype} "
+            f"({_DAMAGED})"
+        )
+    run_rows = read_run_table(commissions, COMMISSION_COLUMNS).filter(pl.col("participant_id") == ids[node])
     _reconcile(run_rows, results, node, resolved.labels, decimals, participant_id)
     detail = _detail(results, node, ids, resolved.labels, decimals)
     summary = _summary(detail, results, ids[node], decimals)
