@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import polars as pl
 import typer
-from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from mlmroi.errors import MlmRoiError
+from mlmroi.errors import InputError
+from mlmroi_cli.terminal import T, err, guarded, out, say, status
 
 app = typer.Typer(
     name="mlmroi",
@@ -22,8 +23,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console()
-err = Console(stderr=True)
 
 
 class Orphans(StrEnum):
@@ -36,10 +35,16 @@ class Format(StrEnum):
     csv = "csv"
 
 
-def _fail(exc: MlmRoiError) -> typer.Exit:
-    for line in exc.problems:
-        err.print(Text.assemble(("error: ", "red"), line), highlight=False, soft_wrap=True)
-    return typer.Exit(exc.exit_code)
+def _warn(line: str) -> None:
+    err.print(Text.assemble(("warning: ", "yellow"), T(line)), soft_wrap=True)
+
+
+def _dataset_inputs(dataset: Path, config_path: Path | None) -> list[Path]:
+    """What a run reads: the dataset folder, its files and the config; an output may not hold any."""
+    if not dataset.is_dir():
+        raise InputError(f"{dataset}: not a folder (a dataset is a folder of csv or parquet tables)")
+    files = sorted(p for p in dataset.iterdir() if p.suffix in (".csv", ".parquet", ".toml"))
+    return [dataset, *files, *([config_path] if config_path is not None else [])]
 
 
 def _date(value: str | None, option: str) -> dt.date | None:
@@ -77,28 +82,27 @@ def _run(
     s, e = _date(start, "--start"), _date(end, "--end")
     if s or e:
         config = with_overrides(config, s, e)
-    with err.status("starting") as status:
+    with status("starting") as spinner:
         result = score(
             dataset,
             config,
             orphans=orphans.value,
             strict=strict,
-            progress=lambda stage: status.update(f"{stage}…"),
+            progress=lambda stage: spinner.update(f"{stage}…"),
         )
     return config, result
 
 
 def _summary(result) -> Table:  # type: ignore[no-untyped-def]
     run = result.run
-    table = Table(
-        title=f"mlmroi — {run['window']['start']} … {run['window']['end']} "
-        f"({run['config']['money']['currency']})"
-    )
+    window, currency = run["window"], run["config"]["money"]["currency"]
+    table = Table(title=T(f"mlmroi — {window['start']} … {window['end']} ({currency})"))
     table.add_column("figure")
     table.add_column("value", justify="right")
     for name, rows in run["rows"].items():
         table.add_row(
-            f"{name} rows in / used / rejected", f"{rows['in']:,} / {rows['used']:,} / {rows['rejected']:,}"
+            T(f"{name} rows in / used / rejected"),
+            T(f"{rows['in']:,} / {rows['used']:,} / {rows['rejected']:,}"),
         )
     table.add_row(
         "participants / roots / max depth",
@@ -140,26 +144,32 @@ def _segments_table(segments: pl.DataFrame) -> Table:
             short for name, short in (("unprofitable", "loss"), ("weak_conversion", "weak")) if row[name]
         ]
         table.add_row(
-            Text("" if row["segmentation"] == previous else row["segmentation"]),
-            Text(row["value"]),
-            Text(f"{row['participants']:,}"),
-            Text(pct(row["conversion"])),
-            Text(pct(row["revenue_share"])),
-            Text("—" if row["roi_pct"] is None else f"{row['roi_pct']:,.0f}"),
-            Text(pct(row["churn_rate"])),
-            Text(" ".join(flags)),
+            T("" if row["segmentation"] == previous else row["segmentation"]),
+            T(row["value"]),
+            T(f"{row['participants']:,}"),
+            T(pct(row["conversion"])),
+            T(pct(row["revenue_share"])),
+            T("—" if row["roi_pct"] is None else f"{row['roi_pct']:,.0f}"),
+            T(pct(row["churn_rate"])),
+            T(" ".join(flags)),
         )
         previous = row["segmentation"]
     return table
 
 
 @app.command("score")
+@guarded
 def score_cli(
     dataset: DatasetArg,
     config: ConfigOpt = None,
-    out_dir: Annotated[Path, typer.Option("--out", help="Output folder (replaced atomically).")] = Path(
-        "mlmroi-out"
-    ),
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Output folder: new, empty, or an earlier mlmroi output (replaced once the new one is "
+            "complete). Any other folder is refused.",
+        ),
+    ] = Path("mlmroi-out"),
     start: Annotated[
         str | None, typer.Option(help="Window start, YYYY-MM-DD (overrides the config).")
     ] = None,
@@ -169,45 +179,54 @@ def score_cli(
     ] = False,
     orphans: OrphansOpt = Orphans.reject,
     fmt: Annotated[
-        list[Format] | None, typer.Option("--format", help="Also write csv (parquet is always written).")
+        list[Format] | None,
+        typer.Option(
+            "--format", help="Also write csv (parquet is always written; csv cells are spreadsheet-safe)."
+        ),
     ] = None,
 ) -> None:
     """Score a dataset: network metrics, commissions, costs and ROI per participant and per branch.
 
-    Writes participants.parquet, commissions.parquet, segments.parquet, rejects.parquet, run.json and
-    timings.json to --out.
+    Writes participants, commissions, segments and rejects (parquet, csv with --format csv), run.json,
+    report.html and timings.json to --out.
     """
-    from mlmroi.output import write
+    from mlmroi.destinations import claim_folder
+    from mlmroi.output import estimated_bytes, write_claimed
 
-    try:
+    formats = sorted({"parquet"} | {f.value for f in fmt or []})
+    inputs = _dataset_inputs(dataset, config)
+    # The output folder is checked, locked and its staging folder created before any data is read.
+    claim = claim_folder(
+        out_dir,
+        "output",
+        inputs,
+        needed_bytes=estimated_bytes(dataset, formats),
+        on_wait=lambda m: say(err, m),
+    )
+    with claim:
         _, result = _run(dataset, config, start, end, orphans, strict)
-        formats = {"parquet"} | {f.value for f in fmt or []}
-        inputs = list(dataset.glob("*.csv")) + list(dataset.glob("*.parquet"))
-        path = write(result, out_dir, formats=sorted(formats), inputs=inputs)
-    except MlmRoiError as exc:
-        raise _fail(exc) from None
+        path = write_claimed(result, claim, formats)
     for warning in result.warnings:
-        err.print(Text.assemble(("warning: ", "yellow"), warning), highlight=False, soft_wrap=True)
+        _warn(warning)
     out.print(_summary(result))
     if result.segments.height:
         out.print(_segments_table(result.segments))
         health = result.run["segments"]["abc_health"]
         if health["a_share_of_revenue"] is not None:
             verdict = "healthy" if health["a_share_in_healthy_range"] else "outside the healthy 20–30 %"
-            out.print(
+            say(
+                out,
                 f"ABC health: A is {health['a_share_of_participants']:.1%} of participants ({verdict}) and "
                 f"brings {health['a_share_of_revenue']:.1%} of revenue; "
                 f"{health['participants_making_80pct_of_revenue']:.1%} of participants make 80 % of revenue",
-                highlight=False,
-                soft_wrap=True,
-                markup=False,
             )
     rejected = result.rejects.height
     note = f" ({rejected:,} reject lines — see rejects.parquet)" if rejected else ""
-    out.print(f"wrote {path}{note}", highlight=False, soft_wrap=True, markup=False)
+    say(out, f"wrote {path}{note}")
 
 
 @app.command("validate")
+@guarded
 def validate_cli(
     dataset: DatasetArg,
     config: ConfigOpt = None,
@@ -215,32 +234,36 @@ def validate_cli(
     limit: Annotated[int, typer.Option(help="Problems to list (0 = all).")] = 50,
 ) -> None:
     """Check a dataset and its config without writing anything: exit 0 if clean, 1 listing the problems."""
-    try:
-        _, result = _run(dataset, config, None, None, orphans, strict=False)
-    except MlmRoiError as exc:
-        raise _fail(exc) from None
-    rows = result.run["rows"]
-    for name, r in rows.items():
-        out.print(
-            f"{name}: {r['in']:,} rows, {r['used']:,} used, {r['rejected']:,} rejected", highlight=False
-        )
+    _dataset_inputs(dataset, config)
+    _, result = _run(dataset, config, None, None, orphans, strict=False)
+    for name, r in result.run["rows"].items():
+        say(out, f"{name}: {r['in']:,} rows, {r['used']:,} used, {r['rejected']:,} rejected")
     rejects: pl.DataFrame = result.rejects
     if rejects.height == 0:
-        out.print("[green]clean:[/green] no problems found")
+        out.print(Text.assemble(("clean:", "green"), " no problems found"))
         return
-    table = Table(title=f"{rejects.height:,} problem(s)")
+    table = Table(title=T(f"{rejects.height:,} problem(s)"))
     for column in rejects.columns:
-        table.add_column(column)
-    shown = rejects if limit == 0 else rejects.head(limit)
-    for row in shown.iter_rows():
-        table.add_row(*[Text("" if v is None else str(v)) for v in row])  # data, never markup
+        table.add_column(T(column))
+    listed = rejects if limit == 0 else rejects.head(limit)
+    for row in listed.iter_rows():
+        table.add_row(*[T(v) for v in row])  # data: escaped, never markup
     out.print(table)
-    if shown.height < rejects.height:
-        out.print(f"… {rejects.height - shown.height:,} more (use --limit 0 to list all)")
+    if listed.height < rejects.height:
+        say(out, f"… {rejects.height - listed.height:,} more (use --limit 0 to list all)")
     raise typer.Exit(1)
 
 
+def _is_simulate_json(path: Path) -> bool:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and set(data) == {"plans", "biggest_changes"}
+
+
 @app.command("simulate")
+@guarded
 def simulate_cli(
     dataset: DatasetArg,
     plan: Annotated[
@@ -251,7 +274,10 @@ def simulate_cli(
     orphans: OrphansOpt = Orphans.reject,
     top: Annotated[int, typer.Option(help="Biggest winners and losers to list per plan.")] = 10,
     json_out: Annotated[
-        Path | None, typer.Option("--json", help="Also write the comparison as JSON here.")
+        Path | None,
+        typer.Option(
+            "--json", help="Also write the comparison as JSON here (a new .json file, or an earlier one)."
+        ),
     ] = None,
 ) -> None:
     """Plans side by side on one dataset: payout ratio, commissions by component, rank and depth, ROI shifts.
@@ -259,29 +285,31 @@ def simulate_cli(
     Window, money and costs come from the dataset's config (or --config); each --plan file contributes
     only its [plan]. The dataset is read and aggregated once.
     """
-    import json
-
     from mlmroi.config import load_config
+    from mlmroi.destinations import claim_file, replacing
     from mlmroi.simulate import load_plan, simulate
 
-    try:
-        base = load_config(config, dataset)
-        configs = {}
-        for path in plan:
-            name = path.stem if path.stem not in configs else str(path)
-            configs[name] = load_plan(path, base)
-        with err.status("simulating"):
-            result = simulate(dataset, configs, orphans=orphans.value, top=top)
-    except MlmRoiError as exc:
-        raise _fail(exc) from None
+    inputs = _dataset_inputs(dataset, config) + list(plan)
+    target = None
+    if json_out is not None:
+        target = claim_file(
+            json_out, (".json",), inputs, _is_simulate_json, "`mlmroi simulate --json` output", "--json"
+        )
+    base = load_config(config, dataset)
+    configs = {}
+    for path in plan:
+        name = path.stem if path.stem not in configs else str(path)
+        configs[name] = load_plan(path, base)
+    with status("simulating"):
+        result = simulate(dataset, configs, orphans=orphans.value, top=top)
     names = list(result.plans)
-    table = Table(title=f"plans side by side (baseline: {names[0]})")
+    table = Table(title=T(f"plans side by side (baseline: {names[0]})"))
     table.add_column("figure")
     for name in names:
-        table.add_column(name, justify="right")
+        table.add_column(T(name), justify="right")
 
     def row(label: str, values: list[object]) -> None:
-        table.add_row(Text(label), *[Text("—" if v is None else str(v)) for v in values])
+        table.add_row(T(label), *[T("—" if v is None else v) for v in values])
 
     plans = result.plans
     row("commissions", [plans[n]["commissions"] for n in names])
@@ -303,39 +331,60 @@ def simulate_cli(
     for name in names:
         by_rank = plans[name]["commissions_by_rank"]
         if by_rank is None:
-            out.print(
+            say(
+                out,
                 f"{name}: no commissions by rank (no stairstep in the plan, no rank column in the dataset)",
-                highlight=False,
-                soft_wrap=True,
-                markup=False,
             )
             continue
-        ranks = Table(title=Text(f"{name}: commissions by rank ({plans[name]['rank_source']})"))
+        ranks = Table(title=T(f"{name}: commissions by rank ({plans[name]['rank_source']})"))
         ranks.add_column("rank")
         for column in ("participants", "commissions", "share", "mean"):
             ranks.add_column(column, justify="right")
         for r in by_rank:
             ranks.add_row(
-                Text(r["rank"]),
-                Text(f"{r['participants']:,}"),
-                Text(r["commissions"]),
-                Text("—" if r["share"] is None else f"{r['share']:.2%}"),
-                Text("—" if r["mean"] is None else r["mean"]),
+                T(r["rank"]),
+                T(f"{r['participants']:,}"),
+                T(r["commissions"]),
+                T("—" if r["share"] is None else f"{r['share']:.2%}"),
+                T("—" if r["mean"] is None else r["mean"]),
             )
         out.print(ranks)
     if result.changes.height:
         changes = Table(title="biggest changes in commissions against the baseline")
         for column in result.changes.columns:
-            changes.add_column(column, justify="right" if column not in ("plan",) else "left")
+            changes.add_column(T(column), justify="right" if column not in ("plan",) else "left")
         for values in result.changes.iter_rows():
-            changes.add_row(*[Text(str(v)) for v in values])
+            changes.add_row(*[T(v) for v in values])
         out.print(changes)
-    if json_out is not None:
-        json_out.write_text(json.dumps(result.as_json(), indent=2) + "\n", encoding="utf-8")
-        out.print(f"wrote {json_out}", highlight=False, soft_wrap=True, markup=False)
+    if target is not None:
+        with replacing(target, "--json") as staging:
+            staging.write_text(json.dumps(result.as_json(), indent=2) + "\n", encoding="utf-8")
+        say(out, f"wrote {target}")
+
+
+def _is_explain_detail(path: Path) -> bool:
+    from mlmroi.explain import DETAIL_SCHEMA
+
+    try:
+        if path.suffix.lower() == ".parquet":
+            return tuple(pl.read_parquet_schema(path)) == DETAIL_SCHEMA
+        with path.open(encoding="utf-8") as handle:
+            return handle.readline().rstrip("\r\n") == ",".join(DETAIL_SCHEMA)
+    except (OSError, ValueError, pl.exceptions.PolarsError):
+        return False
+
+
+def _recorded_dataset(run_dir: Path) -> list[Path]:
+    """The dataset folder run.json names, if it can be read (explain itself reports a damaged run.json)."""
+    try:
+        recorded = json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("dataset")
+    except (OSError, ValueError, AttributeError):
+        return []
+    return [Path(recorded)] if isinstance(recorded, str) else []
 
 
 @app.command("explain")
+@guarded
 def explain_cli(
     run_dir: Annotated[Path, typer.Argument(help="Output folder of `mlmroi score` (has run.json).")],
     participant_id: Annotated[str, typer.Argument(help="The participant to explain.")],
@@ -344,7 +393,12 @@ def explain_cli(
     ] = None,
     top: Annotated[int, typer.Option(help="Lines to show per direction (all go to --out).")] = 15,
     detail_out: Annotated[
-        Path | None, typer.Option("--out", help="Write every line here (.csv or .parquet).")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Write every line here: F.csv (spreadsheet-safe) or F.parquet; never an input, never a "
+            "file explain did not write.",
+        ),
     ] = None,
 ) -> None:
     """Every commission one participant received — per source, component, level and period, adding up
@@ -353,25 +407,27 @@ def explain_cli(
     Re-reads the run's inputs (checked against run.json) and runs the plan once with the participant
     traced: a few seconds at a million participants, whoever is asked for.
     """
+    from mlmroi.destinations import claim_file, replacing
     from mlmroi.explain import explain
+    from mlmroi.output import write_csv
 
-    try:
-        with err.status("explaining"):
-            result = explain(run_dir, participant_id, data)
-    except MlmRoiError as exc:
-        raise _fail(exc) from None
+    target = None
+    if detail_out is not None:
+        inputs = [run_dir, *([data] if data is not None else _recorded_dataset(run_dir))]
+        target = claim_file(
+            detail_out, (".csv", ".parquet"), inputs, _is_explain_detail, "`mlmroi explain --out` file"
+        )
+    with status("explaining"):
+        result = explain(run_dir, participant_id, data)
     summary = result.summary
-    table = Table(title=Text(f"participant {summary['participant_id']}: commissions by component"))
+    table = Table(title=T(f"participant {summary['participant_id']}: commissions by component"))
     for column in ("component", "received", "from sources", "generated for uplines"):
         table.add_column(column, justify="left" if column == "component" else "right")
     for component, figures in summary["by_component"].items():
         table.add_row(
-            Text(component),
-            Text(figures["received"]),
-            Text(figures["sources"]),
-            Text(figures["generated_for_uplines"]),
+            T(component), T(figures["received"]), T(figures["sources"]), T(figures["generated_for_uplines"])
         )
-    table.add_row(Text("total"), Text(summary["received"]), Text(""), Text(summary["generated_for_uplines"]))
+    table.add_row(T("total"), T(summary["received"]), T(""), T(summary["generated_for_uplines"]))
     out.print(table)
     for direction, title, who in (
         ("received", "largest amounts received", "source"),
@@ -381,29 +437,23 @@ def explain_cli(
         if not lines.height:
             continue
         biggest = lines.sort(pl.col("amount").abs(), descending=True, maintain_order=True).head(top)
-        detail = Table(title=Text(f"{title} ({min(top, lines.height)} of {lines.height:,} lines)"))
+        detail = Table(title=T(f"{title} ({min(top, lines.height)} of {lines.height:,} lines)"))
         for column in ("period", "component", "level", who, "amount"):
             detail.add_column(column, justify="right" if column in ("level", "amount") else "left")
-        for period, component, level, other, amount in biggest.select(
-            "period", "component", "level", "participant_id", "amount"
-        ).iter_rows():
-            detail.add_row(
-                Text(period),
-                Text(component),
-                Text("" if level is None else str(level)),
-                Text(str(other)),
-                Text(str(amount)),
-            )
+        for values in biggest.select("period", "component", "level", "participant_id", "amount").iter_rows():
+            detail.add_row(*[T(v) for v in values])
         out.print(detail)
-    if detail_out is not None:
-        if detail_out.suffix == ".parquet":
-            result.detail.write_parquet(detail_out)
-        else:
-            result.detail.write_csv(detail_out)
-        out.print(f"wrote {detail_out}", highlight=False, soft_wrap=True, markup=False)
+    if target is not None:
+        with replacing(target) as staging:
+            if target.suffix.lower() == ".parquet":
+                result.detail.write_parquet(staging)
+            else:
+                write_csv(result.detail, staging)
+        say(out, f"wrote {target}")
 
 
 @app.command("compare")
+@guarded
 def compare_cli(
     run_a: Annotated[Path, typer.Argument(help="The earlier run's output folder.")],
     run_b: Annotated[Path, typer.Argument(help="The later run's output folder.")],
@@ -416,38 +466,50 @@ def compare_cli(
     out_dir: Annotated[
         Path | None,
         typer.Option(
-            "--out", help="Write migrations.parquet and members.parquet (who is in each cell) here."
+            "--out",
+            help="Write migrations.parquet and members.parquet (who is in each cell) to this folder (new, "
+            "empty or an earlier mlmroi output).",
         ),
     ] = None,
 ) -> None:
     """Segment migration between two runs: how many A became B, C became B, … per segmentation."""
     from mlmroi.compare import DEFAULT_SEGMENTATIONS, compare
+    from mlmroi.destinations import claim_folder
 
+    claim = None
+    if out_dir is not None:
+        claim = claim_folder(out_dir, "output", [run_a, run_b], on_wait=lambda m: say(err, m))
     try:
         result = compare(run_a, run_b, tuple(segmentation) if segmentation else DEFAULT_SEGMENTATIONS)
-    except MlmRoiError as exc:
-        raise _fail(exc) from None
-    for name in dict.fromkeys(result.migrations["segmentation"].to_list()):
-        matrix = result.matrix(name)
-        out.print(Text(f"{name}: rows = {run_a.name}, columns = {run_b.name}"), soft_wrap=True)
-        table = Table()
-        for column in matrix.columns:
-            table.add_column(
-                Text(name if column == "from" else column), justify="left" if column == "from" else "right"
-            )
-        for row in matrix.iter_rows():
-            table.add_row(Text(str(row[0])), *[Text(f"{v:,}") for v in row[1:]])
-        out.print(table)
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        result.migrations.write_parquet(out_dir / "migrations.parquet")
-        result.members.write_parquet(out_dir / "members.parquet")
-        out.print(f"wrote {out_dir}", highlight=False, soft_wrap=True, markup=False)
+        for name in dict.fromkeys(result.migrations["segmentation"].to_list()):
+            matrix = result.matrix(name)
+            say(out, f"{name}: rows = {run_a.name}, columns = {run_b.name}")
+            table = Table()
+            for column in matrix.columns:
+                table.add_column(
+                    T(name if column == "from" else column), justify="left" if column == "from" else "right"
+                )
+            for row in matrix.iter_rows():
+                table.add_row(T(row[0]), *[T(f"{v:,}") for v in row[1:]])
+            out.print(table)
+        if claim is not None:
+            result.migrations.write_parquet(claim.staging / "migrations.parquet")
+            result.members.write_parquet(claim.staging / "members.parquet")
+            say(out, f"wrote {claim.commit()}")
+    finally:
+        if claim is not None:
+            claim.release()
 
 
 @app.command("generate")
+@guarded
 def generate_cli(
-    out_dir: Annotated[Path, typer.Argument(help="Folder to write the dataset into.")],
+    out_dir: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder to write the dataset into: new, empty, or a dataset generate wrote before."
+        ),
+    ],
     participants: Annotated[int, typer.Option(help="Number of participants.")] = 2000,
     months: Annotated[int, typer.Option(help="Months of orders.")] = 12,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same files).")] = 0,
@@ -460,7 +522,7 @@ def generate_cli(
     begin = _date(start, "--start")
     assert begin is not None
     try:
-        with err.status("generating") as status:
+        with status("generating") as spinner:
             summary = generate(
                 out_dir,
                 participants,
@@ -468,20 +530,22 @@ def generate_cli(
                 seed=seed,
                 start=begin,
                 fmt=fmt.value,
-                progress=lambda stage: status.update(f"{stage}…"),
+                progress=lambda stage: spinner.update(f"{stage}…"),
             )
     except ValueError as exc:
-        err.print(Text.assemble(("error: ", "red"), str(exc)), highlight=False, soft_wrap=True)
+        err.print(Text.assemble(("error: ", "red"), T(exc)), soft_wrap=True)
         raise typer.Exit(2) from None
-    out.print(
+    say(
+        out,
         f"wrote {summary.out_dir}: {summary.participants:,} participants, {summary.orders:,} orders, "
         f"{summary.costs:,} costs, {summary.events:,} events, {summary.leads:,} leads, "
         f"max depth {summary.max_depth}",
-        highlight=False,
-        soft_wrap=True,
-        markup=False,
     )
 
 
 if __name__ == "__main__":
-    app()
+    # `python -m mlmroi_cli.main`: in this process. The installed `mlmroi` command enters through
+    # mlmroi_cli.supervise, which runs this module in a child process.
+    from mlmroi_cli.supervise import main
+
+    main(spawn=False)

@@ -16,7 +16,7 @@ import datetime as dt
 import itertools
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Literal
 
@@ -27,6 +27,7 @@ import pyarrow.parquet as pq
 from numpy.typing import NDArray
 
 from mlmroi._numba import kernel
+from mlmroi.destinations import claim_folder
 
 I32 = NDArray[np.int32]
 I64 = NDArray[np.int64]
@@ -549,7 +550,8 @@ def generate(
     Parameters
     ----------
     out_dir : str or Path
-        Target folder, created if missing; files of the same names are replaced.
+        Target folder: new, empty, or a dataset written by ``generate`` before (replaced once the new one
+        is complete, :mod:`mlmroi.destinations`); any other folder raises :class:`~mlmroi.errors.OutputError`.
     participants : int
         Number of participants, at least 1.
     months : int
@@ -587,8 +589,21 @@ def generate(
     if not (math.isfinite(per_head) and per_head >= 0):
         raise ValueError(f"orders_per_participant must be >= 0 (got {orders_per_participant})")
     report = progress or (lambda _stage: None)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    with claim_folder(out_dir, "dataset", label=str(out_dir)) as claim:
+        counts = _generate_into(claim.staging, participants, months, seed, start, fmt, per_head, report)
+        return replace(counts, out_dir=claim.commit())
+
+
+def _generate_into(
+    out: Path,
+    participants: int,
+    months: int,
+    seed: int,
+    start: dt.date,
+    fmt: Literal["csv", "parquet"],
+    per_head: float,
+    report: Callable[[str], None],
+) -> GeneratedSummary:
     after = start.year * 12 + start.month - 1 + months
     end = dt.date(after // 12, after % 12 + 1, 1) + dt.timedelta(days=start.day - 2)  # start + months - 1 day
     window = _Window.of(start, end)

@@ -84,7 +84,7 @@ def test_refuses_to_write_over_inputs(tmp_path: Path) -> None:
     folder = write_dataset(tmp_path / "ds", ORACLE_PARTICIPANTS, ORACLE_ORDERS)
     result = invoke("score", str(folder), "--out", str(folder))
     assert result.exit_code == 2
-    assert "would overwrite the input" in result.output
+    assert "is an input of this run" in result.output
     assert (folder / "orders.csv").exists()
 
 

@@ -14,6 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mlmroi import load_config, score, synth
+from mlmroi.destinations import MARKER
 from mlmroi.synth import GeneratedSummary, generate
 
 START = dt.date(2025, 1, 1)
@@ -95,7 +96,7 @@ def summary(tmp_path_factory: pytest.TempPathFactory) -> tuple[GeneratedSummary,
 def test_files_and_columns(dataset: tuple[Path, str]) -> None:
     folder, fmt = dataset
     names = {p.name for p in folder.iterdir()}
-    assert names == {f"{name}.{fmt}" for name in SCHEMAS} | {"mlmroi.toml"}
+    assert names == {f"{name}.{fmt}" for name in SCHEMAS} | {"mlmroi.toml", MARKER}
     for name, schema in SCHEMAS.items():
         frame = read(folder, name, fmt)
         assert frame.columns == list(schema), name

@@ -1,0 +1,176 @@
+"""What the command line prints, made safe: data never reaches the terminal as control sequences, a
+console that cannot show Unicode gets ASCII, and every failure is one line with a documented exit code.
+
+Exit codes: 0 ok; 1 data problems (``--strict``, ``validate``, a model that cannot be fitted); 2 usage,
+config, input, output and environment problems (a full disk, no permission, out of memory); 3 an internal
+error (a bug: ``MLMROI_DEBUG=1`` shows its traceback); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import functools
+import os
+import re
+import sys
+from collections.abc import Callable
+from typing import ParamSpec, TypeVar
+
+import click
+import typer
+from rich.console import Console
+from rich.status import Status
+from rich.text import Text
+
+from mlmroi.errors import MlmRoiError
+
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+# C0 and C1 controls, DEL, the line/paragraph separators and the bidirectional overrides and isolates
+# (which can make text display in another order than it is stored).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\x1b": "\\x1b"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def shown(value: object) -> str:
+    """``value`` as text with every control character written as an escape (``\\x1b``, ``\\n``)."""
+    return _CONTROL.sub(_escaped, "" if value is None else str(value))
+
+
+def T(value: object, style: str = "") -> Text:  # noqa: N802 - short: it wraps every printed value
+    """A rich Text of data: control characters escaped, never read as markup."""
+    return Text(shown(value), style=style)
+
+
+def say(console: Console, *parts: object) -> None:
+    """Print one line of data (escaped, no markup, no highlighting, wrapped as it comes)."""
+    console.print(T("".join(str(p) for p in parts)), soft_wrap=True)
+
+
+# -- consoles that cannot show Unicode --------------------------------------------------------------------
+
+_ASCII = {
+    "—": "-", "–": "-", "…": "...", "×": "x", "≥": ">=", "≤": "<=", "→": "->", "·": "-", "’": "'", "‘": "'",
+    "“": '"', "”": '"', "−": "-", "±": "+/-", "€": "EUR",
+}  # fmt: skip
+
+
+def _to_ascii(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start : error.end]
+    return "".join(_ASCII.get(c) or f"\\u{ord(c):04x}" for c in text), error.end
+
+
+codecs.register_error("mlmroi-ascii", _to_ascii)
+
+
+def unicode_ok(console: Console) -> bool:
+    return console.encoding.lower().replace("_", "-").startswith("utf")
+
+
+def fit_streams() -> None:
+    """On a console whose encoding cannot show everything (``PYTHONIOENCODING=ascii``, a Latin-1
+    terminal), what it cannot show is written in ASCII (``—`` as ``-``) or as ``\\uXXXX`` — never an
+    error."""
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-")
+        reconfigure = getattr(stream, "reconfigure", None)
+        if not encoding.startswith("utf") and reconfigure is not None:
+            reconfigure(errors="mlmroi-ascii")
+
+
+def status(text: str) -> Status:
+    """A spinner on stderr (ASCII where the console is not Unicode)."""
+    return err.status(text, spinner="dots" if unicode_ok(err) else "line")
+
+
+# -- one line per failure ---------------------------------------------------------------------------------
+
+
+def fail(exc: MlmRoiError) -> typer.Exit:
+    """Print each problem of ``exc`` as ``error: …`` and return the exit to raise."""
+    for line in exc.problems:
+        err.print(Text.assemble(("error: ", "red"), shown(line)), soft_wrap=True)
+    return typer.Exit(exc.exit_code)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return shown(text.splitlines()[0] if text else type(exc).__name__)
+
+
+def _environment_error(exc: BaseException) -> tuple[str, int] | None:
+    """The message and exit code of a failure that is not a bug in mlmroi, or None."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", 130
+    if isinstance(exc, MemoryError):
+        return (
+            "out of memory: this run needs more memory than is free; close other programs, score fewer "
+            "periods (--start/--end) or use a machine with more memory",
+            2,
+        )
+    if isinstance(exc, UnicodeError):
+        return (
+            f"cannot encode text for this console or file ({_one_line(exc)}); set PYTHONIOENCODING=utf-8",
+            2,
+        )
+    if isinstance(exc, OSError):
+        where = f"{shown(exc.filename)}: " if exc.filename else ""
+        return f"{where}{exc.strerror or _one_line(exc)}", 2
+    return None
+
+
+#: exits and usage errors that typer (or click, in older typer versions) reports itself
+_PASS_THROUGH = (
+    typer.Exit,
+    typer.Abort,
+    typer.exceptions.TyperException,
+    click.exceptions.Exit,
+    click.exceptions.Abort,
+    click.ClickException,
+)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def guarded(command: Callable[P, R]) -> Callable[P, R]:
+    """Run a command so that nothing ends in a traceback: mlmroi's own errors print their lines, the
+    environment's (OSError, MemoryError, UnicodeError, Ctrl-C) one line with exit 2 (130), anything else
+    one line naming it an internal error (exit 3). ``MLMROI_DEBUG=1`` lets the traceback through."""
+
+    @functools.wraps(command)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        fit_streams()
+        try:
+            return command(*args, **kwargs)
+        except _PASS_THROUGH:
+            raise
+        except MlmRoiError as exc:
+            if os.environ.get("MLMROI_DEBUG"):
+                raise
+            raise fail(exc) from None
+        except (Exception, KeyboardInterrupt) as exc:
+            if os.environ.get("MLMROI_DEBUG"):
+                raise
+            known = _environment_error(exc)
+            message, code = known or (
+                f"internal error ({type(exc).__name__}: {_one_line(exc)}); please report it with the "
+                "traceback that MLMROI_DEBUG=1 shows",
+                3,
+            )
+            # stderr itself may be gone or unusable: then the exit code alone says it
+            with contextlib.suppress(OSError, UnicodeError):
+                err.print(Text.assemble(("error: ", "red"), message), soft_wrap=True)
+            raise typer.Exit(code) from None
+
+    return run
