@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -73,7 +74,13 @@ def main(spawn: bool = True) -> None:
         _in_process()
         return
     env = dict(os.environ, **{_CHILD: str(os.getpid())})
-    child = subprocess.Popen([sys.executable, "-m", "mlmroi_cli.main", *sys.argv[1:]], env=env)
+    if resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY:
+        # Under an address-space limit (ulimit -v) OpenBLAS, loaded by scipy, retries a failed mmap for
+        # its per-thread buffers forever: the run would hang instead of failing. One BLAS thread needs
+        # no such buffers (mlmroi's BLAS work, the customer-value fits, is small).
+        env.setdefault("OPENBLAS_NUM_THREADS", "1")
+    # The child starts from this light module, so even running out of memory while loading is one line.
+    child = subprocess.Popen([sys.executable, "-m", "mlmroi_cli.supervise", *sys.argv[1:]], env=env)
     # Ctrl-C reaches the child from the terminal; a signal sent to this process alone is passed on.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for sig in (signal.SIGTERM, signal.SIGHUP):

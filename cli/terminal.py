@@ -112,7 +112,9 @@ def _environment_error(exc: BaseException) -> tuple[str, int] | None:
     """The message and exit code of a failure that is not a bug in mlmroi, or None."""
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted", 130
-    if isinstance(exc, MemoryError):
+    if isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and "can't start new thread" in str(exc)
+    ):
         return (
             "out of memory: this run needs more memory than is free; close other programs, score fewer "
             "periods (--start/--end) or use a machine with more memory",
