@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -110,14 +111,14 @@ def _summary(result) -> Table:  # type: ignore[no-untyped-def]
     )
     totals = run["totals"]
     for key in ("revenue", "margin", "acquisition_cost", "retention_cost", "commissions", "costs", "profit"):
-        table.add_row(key.replace("_", " "), f"{float(totals[key]):,.2f}")
+        table.add_row(key.replace("_", " "), f"{Decimal(totals[key]):,}")  # exact, as run.json has it
     table.add_row("payout ratio", "—" if totals["payout_ratio"] is None else f"{totals['payout_ratio']:.2%}")
     table.add_row("ROI %", "—" if totals["roi_pct"] is None else f"{totals['roi_pct']:,.1f}")
     value = run.get("value", {})
     if "clv_predicted" in totals:
         months = run["config"]["value"]["horizon_months"]
         table.add_row(
-            f"CLV predicted (next {months} months, margin)", f"{float(totals['clv_predicted']):,.2f}"
+            f"CLV predicted (next {months} months, margin)", f"{Decimal(totals['clv_predicted']):,}"
         )
     holdout = value.get("holdout")
     if holdout:
