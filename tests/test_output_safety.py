@@ -242,6 +242,30 @@ def test_unexpected_failures_are_one_line_with_a_documented_exit_code(
         assert type(debug.exception) is type(raised)
 
 
+def test_a_full_disk_during_the_write_keeps_the_previous_output(
+    scored: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlmroi.output
+
+    dataset, _ = scored
+    out = tmp_path / "out"
+    assert invoke("score", str(dataset), "--out", str(out)).exit_code == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.name != "timings.json"}
+    real = mlmroi.output.write_into
+
+    def half_then_full(result, folder: Path, formats=("parquet",)) -> None:  # type: ignore[no-untyped-def]
+        real(result, folder, formats)
+        raise OSError(errno.ENOSPC, "No space left on device", str(folder / "report.html"))
+
+    monkeypatch.setattr(mlmroi.output, "write_into", half_then_full)
+    result = runner.invoke(app, ["score", str(dataset), "--out", str(out), "--format", "csv"])
+    assert result.exit_code == 2
+    line = _one_error_line(result.output)
+    assert "No space left on device" in line and "the previous output is unchanged" in line
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.name != "timings.json"} == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
 # -- real processes ------------------------------------------------------------------------------------------
 
 
