@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 from decimal import Decimal
@@ -255,14 +256,6 @@ def validate_cli(
     raise typer.Exit(1)
 
 
-def _is_simulate_json(path: Path) -> bool:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(data, dict) and set(data) == {"plans", "biggest_changes"}
-
-
 @app.command("simulate")
 @guarded
 def simulate_cli(
@@ -288,13 +281,13 @@ def simulate_cli(
     """
     from mlmroi.config import load_config
     from mlmroi.destinations import claim_file, replacing
-    from mlmroi.simulate import load_plan, simulate
+    from mlmroi.simulate import is_comparison_json, load_plan, simulate
 
     inputs = _dataset_inputs(dataset, config) + list(plan)
     target = None
     if json_out is not None:
         target = claim_file(
-            json_out, (".json",), inputs, _is_simulate_json, "`mlmroi simulate --json` output", "--json"
+            json_out, (".json",), inputs, is_comparison_json, "`mlmroi simulate --json` output", "--json"
         )
     base = load_config(config, dataset)
     configs = {}
@@ -363,27 +356,6 @@ def simulate_cli(
         say(out, f"wrote {target}")
 
 
-def _is_explain_detail(path: Path) -> bool:
-    from mlmroi.explain import DETAIL_SCHEMA
-
-    try:
-        if path.suffix.lower() == ".parquet":
-            return tuple(pl.read_parquet_schema(path)) == DETAIL_SCHEMA
-        with path.open(encoding="utf-8") as handle:
-            return handle.readline().rstrip("\r\n") == ",".join(DETAIL_SCHEMA)
-    except (OSError, ValueError, pl.exceptions.PolarsError):
-        return False
-
-
-def _recorded_dataset(run_dir: Path) -> list[Path]:
-    """The dataset folder run.json names, if it can be read (explain itself reports a damaged run.json)."""
-    try:
-        recorded = json.loads((run_dir / "run.json").read_text(encoding="utf-8")).get("dataset")
-    except (OSError, ValueError, AttributeError):
-        return []
-    return [Path(recorded)] if isinstance(recorded, str) else []
-
-
 @app.command("explain")
 @guarded
 def explain_cli(
@@ -409,14 +381,17 @@ def explain_cli(
     traced: a few seconds at a million participants, whoever is asked for.
     """
     from mlmroi.destinations import claim_file, replacing
-    from mlmroi.explain import explain
+    from mlmroi.explain import explain, is_detail_file, run_folders
     from mlmroi.output import write_csv
 
     target = None
     if detail_out is not None:
-        inputs = [run_dir, *([data] if data is not None else _recorded_dataset(run_dir))]
         target = claim_file(
-            detail_out, (".csv", ".parquet"), inputs, _is_explain_detail, "`mlmroi explain --out` file"
+            detail_out,
+            (".csv", ".parquet"),
+            run_folders(run_dir, data),
+            is_detail_file,
+            "`mlmroi explain --out` file",
         )
     with status("explaining"):
         result = explain(run_dir, participant_id, data)
@@ -477,10 +452,12 @@ def compare_cli(
     from mlmroi.compare import DEFAULT_SEGMENTATIONS, compare
     from mlmroi.destinations import claim_folder
 
-    claim = None
-    if out_dir is not None:
-        claim = claim_folder(out_dir, "output", [run_a, run_b], on_wait=lambda m: say(err, m))
-    try:
+    claim = (
+        None
+        if out_dir is None
+        else claim_folder(out_dir, "output", [run_a, run_b], on_wait=lambda m: say(err, m))
+    )
+    with claim or contextlib.nullcontext():
         result = compare(run_a, run_b, tuple(segmentation) if segmentation else DEFAULT_SEGMENTATIONS)
         for name in dict.fromkeys(result.migrations["segmentation"].to_list()):
             matrix = result.matrix(name)
@@ -497,9 +474,6 @@ def compare_cli(
             result.migrations.write_parquet(claim.staging / "migrations.parquet")
             result.members.write_parquet(claim.staging / "members.parquet")
             say(out, f"wrote {claim.commit()}")
-    finally:
-        if claim is not None:
-            claim.release()
 
 
 @app.command("generate")

@@ -188,6 +188,25 @@ def _check_commission_columns(path: Path, schema: dict[str, pl.DataType]) -> Non
             raise InputError(f"{path}: column {column!r} is {schema[column]}, not {kind} ({_DAMAGED})")
 
 
+def run_folders(run_dir: str | Path, dataset: str | Path | None = None) -> list[Path]:
+    """The folders :func:`explain` reads: the run's, and the dataset's (``dataset``, else the one run.json
+    records). ``explain --out`` may write into neither. A damaged run folder is an :class:`InputError`."""
+    run_dir = Path(run_dir)
+    return [run_dir, _dataset(run_dir, _run_info(run_dir), dataset)]
+
+
+def is_detail_file(path: Path) -> bool:
+    """Whether ``path`` holds an earlier explain detail (CSV header or Parquet schema :data:`DETAIL_SCHEMA`),
+    which ``explain --out`` may replace."""
+    try:
+        if path.suffix.lower() == ".parquet":
+            return tuple(pl.read_parquet_schema(path)) == DETAIL_SCHEMA
+        with path.open(encoding="utf-8") as handle:
+            return handle.readline().rstrip("\r\n") == ",".join(DETAIL_SCHEMA)
+    except (OSError, ValueError, pl.exceptions.PolarsError):
+        return False
+
+
 def explain(run_dir: str | Path, participant_id: str, dataset: str | Path | None = None) -> Explanation:
     """Explain one participant of the run in ``run_dir`` (see the module docstring).
 

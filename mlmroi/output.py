@@ -16,10 +16,10 @@ import polars as pl
 
 from mlmroi.destinations import Claim, claim_folder, os_reason
 from mlmroi.errors import OutputError
+from mlmroi.io.read import find_table
 from mlmroi.pipeline import Result
 from mlmroi.report import render
 
-TABLES = ("participants", "commissions", "rejects")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _TEXT = (pl.String, pl.Categorical, pl.Enum)
 
@@ -48,12 +48,10 @@ def estimated_bytes(dataset: Path, formats: Iterable[str]) -> int:
     """A rough, deliberately low guess of the output's size from the participants file's size (measured:
     about 80 bytes per participant as Parquet, 400 with CSV copies), for the free-space check made before
     a run starts. 0 when the file cannot be found (the run then reports the missing table)."""
-    sizes = {ext: (dataset / f"participants.{ext}") for ext in ("csv", "parquet")}
-    found = [(ext, path.stat().st_size) for ext, path in sizes.items() if path.is_file()]
-    if not found:
+    path = find_table(dataset, "participants")
+    if path is None:
         return 0
-    ext, size = found[0]
-    rows = size // (50 if ext == "csv" else 10)
+    rows = path.stat().st_size // (50 if path.suffix == ".csv" else 10)
     return rows * (60 + (250 if "csv" in set(formats) else 0))
 
 

@@ -12,6 +12,7 @@ has no rank breakdown.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +30,8 @@ from mlmroi.money import IntArray, divide_half_even, sum_by_index, to_decimal
 from mlmroi.pipeline import aggregate, plan_volumes
 from mlmroi.plans import ComponentResult, StairstepConfig, early_days, run_plan
 from mlmroi.tables import money
+
+JSON_KEYS = ("plans", "biggest_changes")  # what --json writes (and recognises)
 
 DEPTH_BANDS = ((0, 0), (1, 1), (2, 2), (3, 5), (6, 10), (11, 1_000_000))
 NO_RANK = "(no rank)"  # the group of participants without a rank
@@ -103,10 +106,20 @@ class Simulation:
 
     def as_json(self) -> dict[str, Any]:
         """Plain data for ``--json``."""
-        return {
+        return {  # the keys of JSON_KEYS
             "plans": self.plans,
             "biggest_changes": self.changes.with_columns(pl.selectors.decimal().cast(pl.String)).to_dicts(),
         }
+
+
+def is_comparison_json(path: Path) -> bool:
+    """Whether ``path`` holds an earlier :meth:`Simulation.as_json` comparison (its keys), which
+    ``simulate --json`` may replace."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and set(data) == set(JSON_KEYS)
 
 
 def load_plan(path: str | Path, base: Config) -> Config:
