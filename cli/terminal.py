@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import functools
 import os
 import re
@@ -18,12 +19,14 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 import click
+import polars as pl
 import typer
 from rich.console import Console
 from rich.status import Status
 from rich.text import Text
 
 from mlmroi.errors import MlmRoiError
+from mlmroi_cli.supervise import MEMORY_ADVICE
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
@@ -73,24 +76,23 @@ def _to_ascii(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error("mlmroi-ascii", _to_ascii)
 
 
-def unicode_ok(console: Console) -> bool:
-    return console.encoding.lower().replace("_", "-").startswith("utf")
+def _unicode(encoding: str | None) -> bool:
+    return (encoding or "utf-8").lower().replace("_", "-").startswith("utf")
 
 
 def fit_streams() -> None:
     """On a console whose encoding cannot show everything (``PYTHONIOENCODING=ascii``, a Latin-1
-    terminal), what it cannot show is written in ASCII (``—`` as ``-``) or as ``\\uXXXX`` — never an
-    error."""
+    terminal), what it cannot show is written in ASCII (``—`` as ``-``) or as an escape (``é`` as
+    ``\\u00e9``), never an error."""
     for stream in (sys.stdout, sys.stderr):
-        encoding = (getattr(stream, "encoding", None) or "utf-8").lower().replace("_", "-")
         reconfigure = getattr(stream, "reconfigure", None)
-        if not encoding.startswith("utf") and reconfigure is not None:
+        if not _unicode(getattr(stream, "encoding", None)) and reconfigure is not None:
             reconfigure(errors="mlmroi-ascii")
 
 
 def status(text: str) -> Status:
     """A spinner on stderr (ASCII where the console is not Unicode)."""
-    return err.status(text, spinner="dots" if unicode_ok(err) else "line")
+    return err.status(text, spinner="dots" if _unicode(err.encoding) else "line")
 
 
 # -- one line per failure ---------------------------------------------------------------------------------
@@ -108,18 +110,34 @@ def _one_line(exc: BaseException) -> str:
     return shown(text.splitlines()[0] if text else type(exc).__name__)
 
 
+#: how native libraries say that memory (or a thread's stack) could not be had
+_NO_MEMORY = (
+    "can't start new thread",
+    "could not spawn threads",
+    "Resource temporarily unavailable",  # EAGAIN from a thread's creation: no memory for its stack
+    "memory allocation",
+    "Cannot allocate memory",
+)
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM):
+        return True
+    native = isinstance(exc, RuntimeError | pl.exceptions.PanicException)
+    return native and any(words in str(exc) for words in _NO_MEMORY)
+
+
 def _environment_error(exc: BaseException) -> tuple[str, int] | None:
     """The message and exit code of a failure that is not a bug in mlmroi, or None."""
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted", 130
-    if isinstance(exc, MemoryError) or (
-        isinstance(exc, RuntimeError) and "can't start new thread" in str(exc)
-    ):
+    if isinstance(exc, SystemError):  # C code that failed without saying why: under pressure, memory
         return (
-            "out of memory: this run needs more memory than is free; close other programs, score fewer "
-            "periods (--start/--end) or use a machine with more memory",
+            f"a native library failed ({_one_line(exc)}), most often because memory ran out; {MEMORY_ADVICE}",
             2,
         )
+    if _out_of_memory(exc):
+        return f"out of memory: this run needs more memory than is free; {MEMORY_ADVICE}", 2
     if isinstance(exc, UnicodeError):
         return (
             f"cannot encode text for this console or file ({_one_line(exc)}); set PYTHONIOENCODING=utf-8",
@@ -161,7 +179,7 @@ def guarded(command: Callable[P, R]) -> Callable[P, R]:
             if os.environ.get("MLMROI_DEBUG"):
                 raise
             raise fail(exc) from None
-        except (Exception, KeyboardInterrupt) as exc:
+        except (Exception, KeyboardInterrupt, pl.exceptions.PanicException) as exc:
             if os.environ.get("MLMROI_DEBUG"):
                 raise
             known = _environment_error(exc)

@@ -77,7 +77,7 @@ _SYSTEM = (
 
 def protected_reason(path: Path) -> str | None:
     """Why ``path`` (resolved) is a folder mlmroi never replaces: a system folder or someone's home."""
-    if str(path) in _SYSTEM or any(str(path) == str(Path(p).resolve()) for p in _SYSTEM if Path(p).exists()):
+    if path in {Path(p) for p in _SYSTEM} | {Path(p).resolve() for p in _SYSTEM}:  # /tmp may be a link
         return "is a system folder"
     homes = {Path.home()}
     with contextlib.suppress(OSError, KeyError):
@@ -191,7 +191,7 @@ except (OSError, AttributeError):
     _libc = None
 
 
-def exchange(a: Path, b: Path) -> bool:
+def _exchange(a: Path, b: Path) -> bool:
     """Swap two existing paths atomically; False where the system or filesystem cannot."""
     if _libc is None or os.environ.get("MLMROI_NO_EXCHANGE"):
         return False
@@ -240,12 +240,17 @@ class Claim:
         unknown = [f for f in files if f not in KNOWN_FILES[self.kind]]
         if unknown:  # a bug in mlmroi, not the user's doing
             raise OutputError(f"{self.label}: internal error: {unknown} are not files mlmroi may write")
+        # Checked again: a file put into the old output while the run computed is the user's now.
+        foreign = _foreign(self.path, self.kind) if self.path.is_dir() else []
+        if foreign:
+            self.release()
+            raise OutputError(_refusal(self.label, foreign, self.kind).replace(": holds", ": now holds", 1))
         try:
             marker = {"written_by": "mlmroi", "kind": self.kind, "files": files}
             (self.staging / MARKER).write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
             if not self.path.exists():
                 os.rename(self.staging, self.path)
-            elif exchange(self.staging, self.path):
+            elif _exchange(self.staging, self.path):
                 shutil.rmtree(self.staging)  # it holds the old output now
             else:
                 self._swap_by_renames()
@@ -289,10 +294,9 @@ def _label(out: str | Path, path: Path, label: str) -> str:
     return label
 
 
-def check_folder(
-    out: str | Path, kind: Kind = "output", inputs: Iterable[Path] = (), label: str = ""
-) -> Path:
-    """The checks that read nothing but the path: the resolved folder, or :class:`OutputError`."""
+def check_folder(out: str | Path, inputs: Iterable[Path] = (), label: str = "") -> tuple[Path, str]:
+    """The checks that read nothing but the path: the resolved folder and how messages name it, or
+    :class:`OutputError`."""
     path = _resolve(Path(out))
     label = _label(out, path, label)
     reason = protected_reason(path) or _input_reason(path, inputs)
@@ -303,7 +307,7 @@ def check_folder(
     if reason is not None:
         advice = "" if "write into" in reason else "; choose another path"
         raise OutputError(f"{label}: {reason}{advice}")
-    return path
+    return path, label
 
 
 def claim_folder(
@@ -316,8 +320,7 @@ def claim_folder(
 ) -> Claim:
     """Check ``out`` (see the module docstring), lock it, repair what killed runs left there and create
     the staging folder; raise :class:`OutputError` with one line naming the path and the reason."""
-    path = check_folder(out, kind, inputs, label)
-    label = _label(out, path, label)
+    path, label = check_folder(out, inputs, label)
     fd: int | None = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -91,12 +91,12 @@ def test_files_inputs_and_input_folders_are_refused(tmp_path: Path) -> None:
         (tmp_path, "contains an input of this run"),
     ):
         with pytest.raises(OutputError, match=reason):
-            check_folder(out, "output", inputs)
+            check_folder(out, inputs)
     (tmp_path / "file.txt").write_text("mine")
     with pytest.raises(OutputError, match="is a file, not a folder"):
         check_folder(tmp_path / "file.txt")
     assert (dataset / "orders.csv").read_text() == "x\n" and (tmp_path / "file.txt").read_text() == "mine"
-    check_folder(dataset / "out", "output", inputs)  # a new folder inside the dataset folder is fine
+    check_folder(dataset / "out", inputs)  # a new folder inside the dataset folder is fine
 
 
 def test_symlinks_are_resolved_before_every_check(tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ def test_symlinks_are_resolved_before_every_check(tmp_path: Path) -> None:
     dataset.mkdir()
     (tmp_path / "ds-link").symlink_to(dataset)
     with pytest.raises(OutputError, match="is an input"):
-        check_folder(tmp_path / "ds-link", "output", [dataset])
+        check_folder(tmp_path / "ds-link", [dataset])
     # A link to an mlmroi output: the folder it points to is replaced, the link stays a link.
     target = _output(tmp_path / "real-out", "run.json")
     (tmp_path / "out-link").symlink_to(target)
@@ -213,6 +213,17 @@ def test_swap_by_two_renames_where_exchange_is_unavailable(
     out = _output(tmp_path / "out", "run.json")
     _fill(claim_folder(out), "report.html")
     assert sorted(p.name for p in out.iterdir()) == [MARKER, "report.html"] and _siblings(out) == []
+
+
+def test_a_file_added_to_the_old_output_during_the_run_is_never_deleted(tmp_path: Path) -> None:
+    out = _output(tmp_path / "out", "run.json")
+    claim = claim_folder(out)
+    (claim.staging / "run.json").write_text("new")
+    (out / "notes.txt").write_text("written while the run computed")
+    with pytest.raises(OutputError, match=r"now holds files mlmroi did not write \(notes\.txt\)"):
+        claim.commit()
+    assert (out / "notes.txt").read_text() == "written while the run computed"
+    assert (out / "run.json").read_text() == "old run.json\n" and _siblings(out) == []
 
 
 def test_a_failed_run_leaves_the_previous_output_and_no_staging(tmp_path: Path) -> None:
