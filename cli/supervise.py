@@ -8,7 +8,8 @@ The child dies with its parent (``PR_SET_PDEATHSIG``), so killing ``mlmroi`` sto
 output folder is crash-clean either way (:mod:`mlmroi.destinations`).
 
 Under an address-space limit (``ulimit -v``) two libraries do worse than abort. OpenBLAS, loaded by scipy,
-retries a failed buffer allocation forever as it loads, so the child loads it first, while there is room.
+retries a failed buffer allocation forever, so the child loads it first and makes it take its buffer while
+there is room.
 polars can deadlock when it cannot create a thread, so there the parent also watches for a stall: a child
 whose threads all sit on futexes using almost no CPU for :data:`STALL_SECONDS` is stopped and reported as
 out of memory (exit 2).
@@ -61,13 +62,34 @@ def _die_with_parent(parent: int) -> None:
         os._exit(2)
 
 
+#: the child's environment under an address-space limit: polars' jemalloc would print a line for every
+#: background thread it fails to start; OpenBLAS with one thread keeps the one buffer _reserve_lapack_buffer
+#: reserved (its worker threads would take and re-take theirs)
+_LIMITED_ENV = {"_RJEM_MALLOC_CONF": "background_thread:false", "OPENBLAS_NUM_THREADS": "1"}
+
+
+def _reserve_lapack_buffer(linalg: object) -> None:
+    """Make OpenBLAS take its LAPACK work buffer (32 MiB) now, while there is room: it keeps the buffer for
+    every later call, and when it cannot get one it retries forever, spinning at full CPU where no stall
+    detector can tell it from work (seen in the CLV fit under ``ulimit -v``). A probe first makes sure the
+    buffer fits, so that running short of memory here is a MemoryError, not the spin."""
+    import mmap
+
+    import numpy
+
+    with mmap.mmap(-1, 64 * 2**20):  # OSError (ENOMEM) when it does not fit
+        pass
+    linalg.cho_factor(numpy.eye(2))  # type: ignore[attr-defined]
+
+
 def _in_process() -> None:
     try:
         # scipy's OpenBLAS allocates its buffers as it loads and, when the address space is exhausted
         # (ulimit -v), retries the failed mmap forever. Loaded first, before polars, numba and pyarrow
         # reserve theirs, it gets them; running out of memory then happens in code that aborts or raises.
-        import scipy.linalg  # noqa: F401
+        import scipy.linalg
 
+        _reserve_lapack_buffer(scipy.linalg)
         from mlmroi_cli.main import app
     except (MemoryError, OSError, ImportError) as exc:  # the commands guard themselves; loading them, here
         if os.environ.get("MLMROI_DEBUG"):
@@ -155,14 +177,16 @@ def main(spawn: bool = True) -> None:
     if not spawn or sys.platform != "linux" or os.environ.get("MLMROI_IN_PROCESS"):
         _in_process()
         return
+    limited = resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY
     env = dict(os.environ, **{_CHILD: str(os.getpid())})
+    if limited:
+        env.update(_LIMITED_ENV)
     # The child starts from this light module, so even running out of memory while loading is one line.
     child = subprocess.Popen([sys.executable, "-m", "mlmroi_cli.supervise", *sys.argv[1:]], env=env)
     # Ctrl-C reaches the child from the terminal; a signal sent to this process alone is passed on.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda number, _frame: child.send_signal(number))
-    limited = resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY
     code = _wait(child, STALL_SECONDS if limited else None)
     if code is None:
         child.kill()
