@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlmroi.errors import ConfigError
+from mlmroi.io.load import LoadOptions, Orphans
 from mlmroi.plans.binary import BinaryConfig
 from mlmroi.plans.caps import CapsConfig
 from mlmroi.plans.fast_start import FastStartConfig
@@ -169,6 +170,19 @@ class Config(_Model):
     distributor: DistributorConfig = DistributorConfig()
     segments: SegmentsConfig = SegmentsConfig()
     value: ValueConfig = ValueConfig()
+
+    def load_options(self, orphans: Orphans = "reject", placement: bool | None = None) -> LoadOptions:
+        """What reading a dataset needs from this config. The placement tree is built when the plan has a
+        binary component, unless ``placement`` says otherwise (simulating several plans on one read)."""
+        if placement is None:
+            placement = any(c.type == "binary" for c in self.plan.components)
+        return LoadOptions(
+            columns={table: dict(mapping) for table, mapping in self.columns.items()},
+            decimals=self.money.decimals,
+            cost_kinds=self.costs.kind_of(),
+            orphans=orphans,
+            placement=placement,
+        )
 
     def resolved(self) -> dict[str, Any]:
         """The config as plain JSON-able data (for run.json)."""

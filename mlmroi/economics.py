@@ -12,7 +12,7 @@ import numpy.typing as npt
 import polars as pl
 
 from mlmroi.config import Config
-from mlmroi.io.load import Attributes
+from mlmroi.io.dataset import Attributes
 from mlmroi.io.rejects import Rejects
 from mlmroi.money import RATE_SCALE, divide_half_even, rate_ppm, split_largest_remainder, sum_by_index
 from mlmroi.network import Network

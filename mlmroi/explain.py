@@ -224,7 +224,7 @@ def explain(run_dir: str | Path, participant_id: str, dataset: str | Path | None
     config = parse_config(config.model_dump() | {"window": info.window.model_dump()}, source=str(run_json))
     _check_inputs(dataset, info.inputs)
     orphans: Orphans = "root" if info.network.orphans_made_roots else "reject"
-    data = load(dataset, config, orphans=orphans)
+    data = load(dataset, config.load_options(orphans))
     node = _node_of(data.network.ids, participant_id)
     resolved, totals = aggregate(data, config, early_days(config))
     data = replace(data, orders=())

@@ -152,3 +152,17 @@ def to_decimal(column: str | pl.Expr, decimals: int) -> pl.Expr:
 def decimal_series(name: str, minor: npt.NDArray[np.int64], decimals: int) -> pl.Series:
     """Minor units as an exact polars Decimal(18, decimals) Series."""
     return pl.DataFrame({name: minor}).select(to_decimal(name, decimals))[name]
+
+
+@kernel
+def _round_to_minor(values, scale):  # type: ignore[no-untyped-def]
+    out = np.empty(values.shape[0], dtype=np.int64)
+    for i in range(values.shape[0]):
+        out[i] = np.rint(values[i] * scale)  # half-to-even
+    return out
+
+
+def minor_from_float(values: pl.Series, decimals: int) -> pl.Series:
+    """Float amounts to integer minor units, rounded half-to-even; nulls stay null."""
+    minor = pl.Series(values.name, _round_to_minor(values.fill_null(0.0).to_numpy(), float(10**decimals)))
+    return minor.set(values.is_null(), None) if values.null_count() else minor

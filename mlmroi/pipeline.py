@@ -19,7 +19,8 @@ from mlmroi.config import Config
 from mlmroi.customer_value import MONEY_COLUMNS, ValueResult, holdout_by_segment, run_value
 from mlmroi.economics import Economics, allocate_costs, compute, paid_by_node
 from mlmroi.errors import ConfigError, DataError
-from mlmroi.io.load import Dataset, Orphans, load
+from mlmroi.io.dataset import Dataset
+from mlmroi.io.load import Orphans, load
 from mlmroi.io.read import fingerprint
 from mlmroi.money import decimal_series
 from mlmroi.periods import OrderTotals, Window, aggregate_orders, move_customer_volume
@@ -95,7 +96,7 @@ def score(
     """
     clock = _Clock(progress)
     with clock.stage("reading and validating"):
-        data = load(dataset, config, orphans=orphans)
+        data = load(dataset, config.load_options(orphans))
         check_columns(config.segments, data.attributes.names)
     # Hashing the inputs (hashlib releases the GIL) overlaps with the rest of the run.
     hasher = ThreadPoolExecutor(max_workers=1)

@@ -24,7 +24,8 @@ import polars as pl
 from mlmroi.config import Config, parse_config
 from mlmroi.economics import allocate_costs, compute
 from mlmroi.errors import ConfigError, DataError
-from mlmroi.io.load import Attributes, Orphans, load
+from mlmroi.io.dataset import Attributes
+from mlmroi.io.load import Orphans, load
 from mlmroi.io.parse import parse_text
 from mlmroi.money import IntArray, divide_half_even, sum_by_index, to_decimal
 from mlmroi.pipeline import aggregate, plan_volumes
@@ -151,7 +152,7 @@ def simulate(
         raise ConfigError("simulate: give at least one --plan")
     base = configs[names[0]]
     binary = any(c.type == "binary" for config in configs.values() for c in config.plan.components)
-    data = load(dataset, base, orphans=orphans, placement=binary)
+    data = load(dataset, base.load_options(orphans, placement=binary))
     days = sorted({d for c in configs.values() for d in early_days(c)})
     window, totals = aggregate(data, base, days)
     labels = window.labels

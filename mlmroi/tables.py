@@ -11,7 +11,7 @@ import polars as pl
 
 from mlmroi.config import Config
 from mlmroi.economics import Economics
-from mlmroi.io.load import Dataset
+from mlmroi.io.dataset import Dataset
 from mlmroi.money import decimal_series, to_decimal
 from mlmroi.periods import OrderTotals
 from mlmroi.plans.base import ComponentResult

@@ -18,7 +18,8 @@ from typer.testing import CliRunner
 
 import mlmroi
 from mlmroi.errors import DataError, InputError, MlmRoiError
-from mlmroi.io.load import Dataset, load
+from mlmroi.io.dataset import Dataset
+from mlmroi.io.load import load
 from mlmroi_cli.main import app
 from tests.helpers import write_dataset
 
@@ -65,7 +66,7 @@ def dataset(folder: Path, events: str | None = EVENTS, leads: str | None = LEADS
 
 
 def read(folder: Path) -> Dataset:
-    return load(folder, mlmroi.load_config(dataset=folder))
+    return load(folder, mlmroi.load_config(dataset=folder).load_options())
 
 
 def run(folder: Path, **kwargs: object) -> mlmroi.Result:

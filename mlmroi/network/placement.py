@@ -85,3 +85,73 @@ class Placement:
             raise ValueError(f"{n - order.shape[0]} participants are not reachable from a placement root")
         enter, leave = _intervals(order, parent, child)
         return cls(parent, leg, child, order, enter, leave)
+
+
+@kernel
+def _placement_nodes(order_code, parent_code, leg_code, node_of_code):  # type: ignore[no-untyped-def]
+    """Placement parent and leg per node, and a top-down order of the nodes: by placement depth, then
+    node (the sponsor network's breadth-first numbering keeps the tree passes' memory access local)."""
+    n = order_code.shape[0]
+    depth_code = np.zeros(parent_code.shape[0], dtype=np.int64)
+    parent = np.full(n, -1, dtype=np.int64)
+    leg = np.full(n, -1, dtype=np.int8)
+    depth = np.empty(n, dtype=np.int64)
+    max_depth = 0
+    for k in range(n):
+        c = order_code[k]
+        v = node_of_code[c]
+        p = parent_code[c]
+        if p >= 0:
+            depth_code[c] = depth_code[p] + 1
+            parent[v] = node_of_code[p]
+            leg[v] = leg_code[c]
+        depth[v] = depth_code[c]
+        max_depth = max(max_depth, depth_code[c])
+    start = np.zeros(max_depth + 2, dtype=np.int64)
+    for v in range(n):
+        start[depth[v] + 1] += 1
+    for d in range(max_depth + 1):
+        start[d + 1] += start[d]
+    order = np.empty(n, dtype=np.int64)
+    for v in range(n):
+        order[start[depth[v]]] = v
+        start[depth[v]] += 1
+    return parent, leg, order
+
+
+@kernel
+def _leg_holders(parent, leg, joined, ok):  # type: ignore[no-untyped-def]
+    """Each ok code's leg holder: among the codes claiming the same (placement parent, leg), the one who
+    joined first, then the smallest code; and the holder of each leg, (codes, 2)."""
+    n = parent.shape[0]
+    holder_of_slot = np.full(2 * n, -1, dtype=np.int64)
+    for c in range(n):  # ascending code: a tie on the join day keeps the earlier (smaller) code
+        if ok[c]:
+            slot = 2 * parent[c] + leg[c]
+            h = holder_of_slot[slot]
+            if h < 0 or joined[c] < joined[h]:
+                holder_of_slot[slot] = c
+    holder = np.full(n, -1, dtype=np.int64)
+    for c in range(n):
+        if ok[c]:
+            holder[c] = holder_of_slot[2 * parent[c] + leg[c]]
+    return holder, holder_of_slot.reshape((n, 2))
+
+
+def leg_holders(
+    parent: IntArray, leg: npt.NDArray[np.int8], joined: npt.NDArray[np.int32], ok: npt.NDArray[np.bool_]
+) -> tuple[IntArray, IntArray]:
+    """Which participant holds each claimed leg: among those (``ok``) claiming the same (placement parent,
+    leg), the one who joined first, then the smallest code. Returns each code's leg holder (-1 when not
+    ok) and the holder of each leg, ``(codes, 2)`` (-1 for an empty leg)."""
+    holder, child = _leg_holders(parent, leg, joined, ok)
+    return holder, child
+
+
+def placement_in_node_space(
+    order_code: IntArray, parent_code: IntArray, leg_code: npt.NDArray[np.int8], node_of_code: IntArray
+) -> Placement:
+    """The placement tree over the accepted participants' network nodes, from the relation over codes
+    (``order_code``: the accepted codes, placement parents first)."""
+    parent, leg, order = _placement_nodes(order_code, parent_code, leg_code, node_of_code)
+    return Placement.build(parent, leg, order)

@@ -13,7 +13,7 @@ import polars as pl
 from mlmroi.economics import Economics
 from mlmroi.errors import ConfigError
 from mlmroi.io import parse
-from mlmroi.io.load import Dataset
+from mlmroi.io.dataset import Dataset
 from mlmroi.periods import NEVER, OrderTotals, Window
 from mlmroi.plans.base import ComponentResult
 from mlmroi.segments import Measures, Segmentation, SegmentsConfig, effectiveness, segment

@@ -1,0 +1,92 @@
+"""The validated dataset: accepted rows keyed by network node, the participants' columns as read, rejects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from mlmroi.io.rejects import Rejects
+from mlmroi.network import Network
+
+IntArray = npt.NDArray[np.int64]
+TableName = Literal["participants", "orders", "costs", "commissions", "events", "leads"]
+TABLE_NAMES: tuple[TableName, ...] = ("participants", "orders", "costs", "commissions", "events", "leads")
+
+
+@dataclass(frozen=True, eq=False)
+class Attributes:
+    """Participant columns as read (text for CSV) in input row order; node ``i`` is row ``rows_by_node[i]``.
+
+    Shared-cost filters (``filter_column = filter_value``) compare against these, so any participants
+    column can select: ``region``, ``channel``, ``role``, …
+    """
+
+    frame: pl.DataFrame
+    rows_by_node: IntArray
+
+    @property
+    def names(self) -> list[str]:
+        """The attribute column names."""
+        return self.frame.columns
+
+    def released(self) -> Attributes:
+        """An empty copy (frees the columns once cost filters have been applied)."""
+        return Attributes(self.frame.clear(), self.rows_by_node[:0].copy())
+
+    def equals(self, column: str, value: str) -> npt.NDArray[np.bool_]:
+        """Per node: does ``column`` hold ``value`` (compared as text)?"""
+        match = (self.frame[column].cast(pl.String) == value).fill_null(False).to_numpy()
+        out: npt.NDArray[np.bool_] = match[self.rows_by_node]
+        return out
+
+
+@dataclass(frozen=True, eq=False)
+class Dataset:
+    """Validated tables keyed by network node (``node`` column), plus rejects and row counts."""
+
+    network: Network
+    participants: pl.DataFrame  # accepted, in node order: the contract's columns
+    attributes: Attributes  # every participant column as read, for filters (region, channel, …)
+    orders: tuple[
+        pl.DataFrame, ...
+    ]  # used order rows, one frame per chunk read (node, ordered_on, amount, …)
+    costs: pl.DataFrame | None
+    paid: (
+        pl.DataFrame | None
+    )  # the commissions table (what was actually paid): node, paid_on, amount, component
+    rejects: Rejects
+    rows_in: dict[str, int]
+    files: dict[str, Path]
+    orphans_rooted: int
+    id_order: IntArray  # nodes sorted by participant_id (output row order)
+    # Optional tables for the segments (SPEC §6), ``None`` when the dataset has none:
+    events: pl.DataFrame | None = None  # node (Int64), occurred_on (Date), type (String), value (Float64)
+    leads: pl.DataFrame | None = None  # lead_id (Int64 or String), brand, attractiveness, closeness (Int8)
+
+    @cached_property
+    def id_rank(self) -> IntArray:
+        """Each node's position in participant-id order (output row order; ties in caps); computed once."""
+        rank = np.empty(self.network.size, dtype=np.int64)
+        rank[self.id_order] = np.arange(self.network.size, dtype=np.int64)
+        return rank
+
+    @cached_property
+    def joined_day(self) -> IntArray:
+        """Each node's join date as days since 1970-01-01 (fast start, CLV, recruits in the window)."""
+        days: IntArray = self.participants["joined_on"].cast(pl.Int32).to_numpy().astype(np.int64)
+        return days
+
+    def rows(self) -> dict[str, dict[str, int]]:
+        """``in``, ``used`` and ``rejected`` rows per table (``in = used + rejected``)."""
+        out = {}
+        rejected_by_table = self.rejects.rows_rejected()
+        for table, count in self.rows_in.items():
+            rejected = rejected_by_table.get(table, 0)
+            out[table] = {"in": count, "used": count - rejected, "rejected": rejected}
+        return out

@@ -1,0 +1,84 @@
+"""The orders table, streamed chunk by chunk: each chunk's rows are checked and come back compact (node,
+ordered_on, amount, volume, cost, retail as integers and flags); bad rows go to rejects."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from mlmroi.io import parse
+from mlmroi.io.checks import Owners, RowChecks, owner_nodes
+from mlmroi.io.read import ROW, RawTable
+from mlmroi.money import minor_from_float
+
+
+def _order_chunk(
+    frame: pl.DataFrame,
+    label: str,
+    owners: Owners,
+    decimals: int,
+) -> pl.DataFrame:
+    """Parse one slice of the orders table; its bad rows go to rejects, the rest come back compact."""
+    checks = RowChecks("orders", label, frame, owners.rejects)
+    node, checks.bad = owner_nodes(frame, "orders", owners, required=True)
+    reject = checks.reject
+    ordered_on = checks.date("ordered_on")
+    out = {
+        "node": pl.Series(node),
+        "ordered_on": ordered_on,
+        "amount": minor_from_float(checks.number("amount"), decimals),
+    }
+    if "volume" in frame.columns:
+        volume = minor_from_float(checks.number("volume", required=False), decimals)
+        out["volume"] = volume.fill_null(out["amount"])
+    else:
+        out["volume"] = out["amount"]
+    if "cost" in frame.columns:
+        out["cost"] = minor_from_float(checks.number("cost", required=False), decimals)
+    else:
+        out["cost"] = pl.Series([None] * frame.height, dtype=pl.Int64)
+    if "retail" in frame.columns:
+        retail, retail_bad = parse.parse_bool(label, frame["retail"])
+        reject(retail_bad, "retail", "bad retail flag (expected true or false)")
+        out["retail"] = retail.fill_null(False)
+    else:
+        out["retail"] = pl.Series([False] * frame.height, dtype=pl.Boolean)
+    used = pl.DataFrame({k: v.alias(k) for k, v in out.items()}).with_columns(frame[ROW])
+    return used.filter(~checks.bad) if bool(checks.bad.any()) else used  # no copy when every row is good
+
+
+def _order_ids(frame: pl.DataFrame) -> pl.Series:
+    raw = frame["order_id"]
+    return raw if raw.dtype.is_integer() else parse.parse_text(raw.cast(pl.String))
+
+
+def read_orders(
+    raw: RawTable,
+    owners: Owners,
+    decimals: int,
+) -> tuple[pl.DataFrame, ...]:
+    """The orders table, streamed chunk by chunk (see :meth:`RawTable.chunks`): used rows per chunk
+    (node, ordered_on, amount, volume, cost, retail).
+
+    Repeated ``order_id`` values are found without hashing when the ids strictly increase through the file
+    (the usual export); otherwise the ids are read once more and checked as a whole.
+    """
+    chunks: list[pl.DataFrame] = []
+    increasing = "order_id" in raw.columns
+    last: int | None = None
+    for frame in raw.chunks():
+        chunks.append(_order_chunk(frame, raw.label, owners, decimals))
+        if increasing and frame.height:
+            oid = _order_ids(frame)
+            values = oid.to_numpy() if oid.dtype.is_integer() and oid.null_count() == 0 else None
+            increasing = values is not None and bool((np.diff(values) > 0).all())
+            increasing = increasing and (last is None or int(values[0]) > last)  # type: ignore[index]
+            last = int(values[-1]) if values is not None else None
+    if "order_id" in raw.columns and not increasing:
+        ids = pl.concat([f.select(ROW, _order_ids(f).alias("order_id")) for f in raw.chunks()])
+        dup = ids.filter(~pl.col("order_id").is_first_distinct() & pl.col("order_id").is_not_null())
+        if dup.height:
+            owners.rejects.add("orders", dup[ROW], "order_id", dup["order_id"], "duplicate order_id")
+            chunks = [c.filter(~pl.col(ROW).is_in(dup[ROW].implode())) for c in chunks]
+    # Row numbers served the rejects above; nothing after the load needs them (0.4 GB at 100M orders).
+    return tuple(c.drop(ROW) for c in chunks)
