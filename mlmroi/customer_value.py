@@ -20,6 +20,7 @@ import polars as pl
 from mlmroi._numba import kernel
 from mlmroi.config import ValueConfig
 from mlmroi.errors import ConfigError, ModelError
+from mlmroi.money import minor_from_floats
 from mlmroi.network import Network
 from mlmroi.periods import OrderTotals, Window
 from mlmroi.segments.base import Segmentation
@@ -159,7 +160,7 @@ def run_value(
             lifetime = 24.0
             churn_note = "24 (no churn observable: nobody bought in the previous window, or nobody left)"
     formula = clv_formula(np.maximum(aov, 0.0), orders / member_months, lifetime)
-    columns["clv_formula"] = np.rint(formula).astype(np.int64)
+    columns["clv_formula"] = minor_from_floats(formula)
     del joined_month, member_months, aov, formula  # n-sized temporaries: this stage sets the run's peak
     summary: dict[str, Any] = {"lifetime_months": round(lifetime, 4), "lifetime_source": churn_note}
     # Model figures: 0 / null unless the models are fitted below.
@@ -207,7 +208,7 @@ def run_value(
     discounted = (per_month * discount[:, None]).sum(axis=0)[back]
     value = expected_order_value(spend, np.where(monetary > 0, x, 0), np.where(monetary > 0, monetary, 0))
     predicted = np.zeros(n, dtype=np.int64)
-    predicted[buyer] = np.rint(discounted * value * margin_rate).astype(np.int64)
+    predicted[buyer] = minor_from_floats(discounted * value * margin_rate)
     columns["clv_predicted"] = predicted
     columns["p_alive"][buyer] = p_alive(purchases, ux, ut, uage)[back]
     columns["expected_purchases"][buyer] = cumulative[-1][back]

@@ -14,7 +14,14 @@ import polars as pl
 from mlmroi.config import Config
 from mlmroi.io.dataset import Attributes
 from mlmroi.io.rejects import Rejects
-from mlmroi.money import RATE_SCALE, divide_half_even, rate_ppm, split_largest_remainder, sum_by_index
+from mlmroi.money import (
+    RATE_SCALE,
+    divide_half_even,
+    minor_from_floats,
+    rate_ppm,
+    split_largest_remainder,
+    sum_by_index,
+)
 from mlmroi.network import Network
 from mlmroi.periods import OrderTotals, Window
 from mlmroi.plans.base import ComponentResult
@@ -173,7 +180,7 @@ def branch_commissions(network: Network, results: list[ComponentResult], receive
     for r in results:
         difference = network.subtree_sum(r.generated_exact) - network.subtree_sum(r.received_exact)
         outside += difference * r.attribution_scale
-    return np.asarray(inside + np.rint(outside / RATE_SCALE).astype(np.int64), dtype=np.int64)
+    return np.asarray(inside + minor_from_floats(outside / RATE_SCALE), dtype=np.int64)
 
 
 def compute(

@@ -8,6 +8,7 @@ is rounded half-to-even with integer arithmetic, so no floating-point error can 
 from __future__ import annotations
 
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -32,20 +33,35 @@ def is_ppm_exact(rate: float) -> bool:
     return abs(rate * RATE_SCALE - round(rate * RATE_SCALE)) < 1e-6
 
 
-def _half_even(numerator: int, denominator: int) -> int:
-    quotient, remainder = divmod(numerator, denominator)
-    if 2 * remainder > denominator or (2 * remainder == denominator and quotient % 2 == 1):
+@kernel
+def div_half_even(numerator, denominator):  # type: ignore[no-untyped-def]
+    """``numerator / denominator`` rounded half-to-even, exactly, in int64 (denominator > 0): the one
+    rounding rule of every amount mlmroi computes; kernels call it directly."""
+    quotient = numerator // denominator  # floor, as Python's
+    twice = (numerator - quotient * denominator) * 2
+    if twice > denominator or (twice == denominator and quotient % 2 == 1):
         quotient += 1
     return quotient
 
 
+@kernel
+def _div_half_even_each(numerator, denominator):  # type: ignore[no-untyped-def]
+    out = np.empty(numerator.shape[0], dtype=np.int64)
+    for i in range(numerator.shape[0]):
+        out[i] = div_half_even(numerator[i], denominator)
+    return out
+
+
 def divide_half_even(numerator: IntArray, denominator: int) -> IntArray:
     """``numerator / denominator`` rounded half-to-even, exactly, for integer arrays (denominator > 0)."""
-    quotient, remainder = np.divmod(numerator, denominator)  # remainder in [0, denominator)
-    twice = remainder * 2
-    round_up = (twice > denominator) | ((twice == denominator) & (quotient % 2 == 1))
-    out: IntArray = (quotient + round_up).astype(np.int64)
+    values = np.ascontiguousarray(numerator, dtype=np.int64)
+    out: IntArray = _div_half_even_each(values.reshape(-1), np.int64(denominator)).reshape(values.shape)
     return out
+
+
+def _half_even_big(numerator: int, denominator: int) -> int:
+    """The same rule for Python integers beyond int64 (``round`` of a Fraction is exact, half-to-even)."""
+    return round(Fraction(numerator, denominator))
 
 
 def apply_rate(minor: IntArray, ppm: int) -> IntArray:
@@ -56,10 +72,25 @@ def apply_rate(minor: IntArray, ppm: int) -> IntArray:
     if max(-int(minor.min()), int(minor.max())) > _INT64_MAX // abs(ppm):
         # Beyond int64 range: Python integers are exact at any size (never seen in practice).
         exact: IntArray = np.array(
-            [_half_even(int(m) * ppm, RATE_SCALE) for m in minor.ravel().tolist()], dtype=np.int64
+            [_half_even_big(int(m) * ppm, RATE_SCALE) for m in minor.ravel().tolist()], dtype=np.int64
         ).reshape(minor.shape)
         return exact
     return divide_half_even(minor * ppm, RATE_SCALE)
+
+
+@kernel
+def largest_remainder(weights, goal):  # type: ignore[no-untyped-def]
+    """Shares of ``goal`` in proportion to int64 ``weights`` (positive sum, ``weights × goal`` within
+    int64): each rounded down, the units left over one each to the largest remainders, ties to the earlier
+    position. The one splitter of paid money; kernels call it directly."""
+    total = weights.sum()
+    shares = weights * goal // total
+    remainders = weights * goal - shares * total
+    left = goal - shares.sum()
+    order = np.argsort(-remainders, kind="mergesort")  # stable: ties to the earlier position
+    for j in range(left):
+        shares[order[j]] += 1
+    return shares
 
 
 def split_largest_remainder(total: int, weights: IntArray) -> IntArray:
@@ -75,28 +106,19 @@ def split_largest_remainder(total: int, weights: IntArray) -> IntArray:
         shares = np.full(weights.size, total // weights.size, dtype=np.int64)
         shares[: total % weights.size] += 1  # equal remainders: the leftover units go to the earliest
         return shares
-    big = int(weights.max()) > _INT64_MAX // max(weights.size, abs(total), 1)
-    if big:
-        # Python integers: exact whatever the magnitudes.
-        ints = [int(w) for w in weights.tolist()]
-        weight_sum = sum(ints)
-        if weight_sum <= 0:
-            raise ValueError("weights must have a positive sum")
-        pairs = [divmod(w * total, weight_sum) for w in ints]
-        shares = np.array([q for q, _ in pairs], dtype=np.int64)
-        left = total - sum(q for q, _ in pairs)
-        order = sorted(range(len(pairs)), key=lambda i: (-pairs[i][1], i))
-    else:
-        weight_sum = int(weights.sum())
-        if weight_sum <= 0:
-            raise ValueError("weights must have a positive sum")
-        shares, remainders = np.divmod(weights * total, weight_sum)
-        left = total - int(shares.sum())
-        order = np.lexsort((np.arange(weights.size), -remainders)).tolist()  # largest remainder, then earlier
-    if left:
-        shares[np.asarray(order[:left], dtype=np.int64)] += 1
-    out: IntArray = shares.astype(np.int64)
-    return out
+    if int(weights.sum()) <= 0:
+        raise ValueError("weights must have a positive sum")
+    if int(weights.max()) <= _INT64_MAX // max(weights.size, abs(total), 1):
+        out: IntArray = largest_remainder(weights, np.int64(total))
+        return out
+    # Beyond int64 (never seen in practice): the same rule in Python integers, exact at any magnitude.
+    ints = [int(w) for w in weights.tolist()]
+    pairs = [divmod(w * total, sum(ints)) for w in ints]
+    shares = np.array([q for q, _ in pairs], dtype=np.int64)
+    left = total - sum(q for q, _ in pairs)
+    order = sorted(range(len(pairs)), key=lambda i: (-pairs[i][1], i))
+    shares[np.asarray(order[:left], dtype=np.int64)] += 1
+    return shares
 
 
 def apportion(total: int, weights: IntArray) -> IntArray:
@@ -155,14 +177,28 @@ def decimal_series(name: str, minor: npt.NDArray[np.int64], decimals: int) -> pl
 
 
 @kernel
-def _round_to_minor(values, scale):  # type: ignore[no-untyped-def]
+def float_to_minor(value):  # type: ignore[no-untyped-def]
+    """A float amount already in minor units (a model's estimate, an apportioned share) to the nearest
+    integer, half-to-even. Money read from input never passes through float."""
+    return np.int64(np.rint(value))
+
+
+@kernel
+def _floats_to_minor(values, scale):  # type: ignore[no-untyped-def]
     out = np.empty(values.shape[0], dtype=np.int64)
     for i in range(values.shape[0]):
-        out[i] = np.rint(values[i] * scale)  # half-to-even
+        out[i] = float_to_minor(values[i] * scale)
+    return out
+
+
+def minor_from_floats(values: npt.NDArray[np.float64], scale: float = 1.0) -> IntArray:
+    """:func:`float_to_minor` of ``values × scale`` for a float array (any shape)."""
+    flat = np.ascontiguousarray(values, dtype=np.float64)
+    out: IntArray = _floats_to_minor(flat.reshape(-1), float(scale)).reshape(flat.shape)
     return out
 
 
 def minor_from_float(values: pl.Series, decimals: int) -> pl.Series:
     """Float amounts to integer minor units, rounded half-to-even; nulls stay null."""
-    minor = pl.Series(values.name, _round_to_minor(values.fill_null(0.0).to_numpy(), float(10**decimals)))
+    minor = pl.Series(values.name, minor_from_floats(values.fill_null(0.0).to_numpy(), 10**decimals))
     return minor.set(values.is_null(), None) if values.null_count() else minor

@@ -12,7 +12,7 @@ import numpy.typing as npt
 import polars as pl
 
 from mlmroi._numba import kernel
-from mlmroi.money import rate_ppm
+from mlmroi.money import RATE_SCALE, div_half_even, rate_ppm
 
 IntArray = npt.NDArray[np.int64]
 NEVER = int(np.iinfo(np.int32).min)  # "no such day" in day-number arrays
@@ -138,12 +138,7 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
         if has_cost[i]:
             margin_total[v] += a - cost[i]
         else:
-            product = a * margin_ppm
-            q = product // 1_000_000
-            twice = (product - q * 1_000_000) * 2
-            if twice > 1_000_000 or (twice == 1_000_000 and q % 2 == 1):
-                q += 1
-            margin_total[v] += q
+            margin_total[v] += div_half_even(a * margin_ppm, RATE_SCALE)
         if a > 0:
             orders[v] += 1
             week = k // 7

@@ -31,7 +31,15 @@ import numpy.typing as npt
 from pydantic import Field, model_validator
 
 from mlmroi._numba import kernel
-from mlmroi.money import RATE_SCALE, apportion, decimal_series, divide_half_even, rate_ppm
+from mlmroi.money import (
+    RATE_SCALE,
+    apportion,
+    decimal_series,
+    divide_half_even,
+    float_to_minor,
+    minor_from_floats,
+    rate_ppm,
+)
 from mlmroi.network import Network, Placement
 from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, RowCollector, check_rates
 from mlmroi.sorting import counting_order
@@ -226,7 +234,7 @@ def _attribute(order, parent, received, volume_in, own_volume, generated):  # ty
     for v in range(n):
         remainder[root[v]] += received[v]
         if share[v] != 0.0:
-            part = np.int64(np.rint(share[v] * own_volume[v]))
+            part = float_to_minor(share[v] * own_volume[v])
             generated[v] += part
             remainder[root[v]] -= part
     for v in range(n):
@@ -352,7 +360,7 @@ def _trace(
     while upline >= 0 and own_volume[node] != 0:
         if ledger.volume_in[upline] > 0:
             pay = ledger.pay_of(upline)
-            share = np.rint(pay * (own_volume[node] / ledger.volume_in[upline])).astype(np.int64)
+            share = minor_from_floats(pay * (own_volume[node] / ledger.volume_in[upline]))
             periods = np.flatnonzero(share)
             payee = np.full(periods.size, upline, dtype=np.int64)
             rows.trace("generated", payee, periods, np.full(periods.size, -1), share[periods])

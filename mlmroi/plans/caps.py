@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlmroi._numba import kernel
-from mlmroi.money import IntArray, apply_rate, rate_ppm, split_largest_remainder
+from mlmroi.money import IntArray, apply_rate, largest_remainder, rate_ppm, split_largest_remainder
 from mlmroi.plans.base import ComponentResult
 
 _INT64_MAX = np.iinfo(np.int64).max
@@ -61,8 +61,7 @@ def _cap_groups(amount, rows, starts, ends, cap):  # type: ignore[no-untyped-def
     group whose shares could overflow int64, left to :func:`_scale_to` (never seen in practice).
 
     At 10M participants tens of thousands of payee × period totals exceed the cap; one numpy call chain per
-    group took over a second. Same arithmetic as :func:`~mlmroi.money.split_largest_remainder`: shares
-    rounded down, the units left over to the largest remainders, ties to the earlier row.
+    group took over a second. The split is :func:`~mlmroi.money.largest_remainder`, as everywhere.
     """
     overflow = np.zeros(starts.shape[0], dtype=np.bool_)
     for g in range(starts.shape[0]):
@@ -79,14 +78,7 @@ def _cap_groups(amount, rows, starts, ends, cap):  # type: ignore[no-untyped-def
         if weights.max() > _INT64_MAX // max(weights.size, goal, 1):
             overflow[g] = True
             continue
-        total = weights.sum()
-        shares = weights * goal // total
-        remainders = weights * goal - shares * total
-        left = goal - shares.sum()
-        order = np.argsort(-remainders, kind="mergesort")  # stable: ties to the earlier row
-        for j in range(left):
-            shares[order[j]] += 1
-        amount[positive] = shares
+        amount[positive] = largest_remainder(weights, goal)
     return overflow
 
 

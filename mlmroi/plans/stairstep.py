@@ -25,7 +25,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlmroi._numba import kernel
-from mlmroi.money import RATE_SCALE, rate_ppm
+from mlmroi.money import RATE_SCALE, div_half_even, rate_ppm
 from mlmroi.network import Network
 from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, RowCollector, check_rates
 from mlmroi.plans.trace import record, trace_stairstep
@@ -89,16 +89,6 @@ class StairstepConfig(ComponentModel):
         """Per rank, the bucket (rank index + 1) a leg must reach to qualify."""
         names = [rank.name for rank in self.ranks]
         return [names.index(r.leg_rank) + 1 if r.leg_rank else max(k, 1) for k, r in enumerate(self.ranks)]
-
-
-@kernel
-def _round_ppm(x):  # type: ignore[no-untyped-def]
-    """``x / 10⁶`` rounded half-to-even (floor division, as :func:`mlmroi.money.divide_half_even`)."""
-    q = x // RATE_SCALE
-    twice = (x - q * RATE_SCALE) * 2
-    if twice > RATE_SCALE or (twice == RATE_SCALE and q % 2 == 1):
-        q += 1
-    return q
 
 
 @kernel
@@ -180,7 +170,7 @@ def _stairstep_period(  # type: ignore[no-untyped-def]
                 earned += (own - bucket_ppm[r]) * bucket[own_slot, r]
         received[i] += earned
         if earned != 0:
-            owed = _round_ppm(earned)
+            owed = div_half_even(earned, RATE_SCALE)
             if owed != 0:
                 payee[rows] = i
                 amount[rows] = owed
@@ -191,7 +181,7 @@ def _stairstep_period(  # type: ignore[no-untyped-def]
                 gen_pay = generation_ppm[g] * gen[own_slot, g]
                 received[i] += gen_pay
                 if gen_pay != 0:
-                    owed = _round_ppm(gen_pay)
+                    owed = div_half_even(gen_pay, RATE_SCALE)
                     if owed != 0:
                         gen_payee[gen_rows] = i
                         gen_level[gen_rows] = g
