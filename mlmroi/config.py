@@ -10,35 +10,27 @@ import datetime as dt
 import json
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlmroi.errors import ConfigError
 from mlmroi.io.load import LoadOptions, Orphans
-from mlmroi.plans.binary import BinaryConfig
+from mlmroi.plans.base import ComponentModel
 from mlmroi.plans.caps import CapsConfig
-from mlmroi.plans.fast_start import FastStartConfig
 from mlmroi.plans.matching import MatchingConfig
-from mlmroi.plans.stairstep import StairstepConfig
-from mlmroi.plans.unilevel import UnilevelConfig
+from mlmroi.plans.registry import KINDS, kind_of
 from mlmroi.segments.config import SegmentsConfig
 
 CONFIG_FILE = "mlmroi.toml"
 TABLES = ("participants", "orders", "costs", "commissions", "events", "leads")
 
-#: component type -> config model; later plan components register here.
-COMPONENT_MODELS: dict[str, type[BaseModel]] = {
-    "unilevel": UnilevelConfig,
-    "matching": MatchingConfig,
-    "fast_start": FastStartConfig,
-    "stairstep": StairstepConfig,
-    "binary": BinaryConfig,
-}
-AnyComponent = Annotated[
-    UnilevelConfig | MatchingConfig | FastStartConfig | StairstepConfig | BinaryConfig,
-    Field(discriminator="type"),
-]
+#: component type -> config model, from the registry (:mod:`mlmroi.plans.registry`)
+COMPONENT_MODELS: dict[str, type[ComponentModel]] = {kind.type: kind.model for kind in KINDS}
+if TYPE_CHECKING:
+    AnyComponent = ComponentModel
+else:  # pydantic picks the model by the ``type`` key
+    AnyComponent = Annotated[Union[tuple(COMPONENT_MODELS.values())], Field(discriminator="type")]  # noqa: UP007
 
 
 class _Model(BaseModel):
@@ -175,7 +167,7 @@ class Config(_Model):
         """What reading a dataset needs from this config. The placement tree is built when the plan has a
         binary component, unless ``placement`` says otherwise (simulating several plans on one read)."""
         if placement is None:
-            placement = any(c.type == "binary" for c in self.plan.components)
+            placement = any(kind_of(c).needs_placement for c in self.plan.components)
         return LoadOptions(
             columns={table: dict(mapping) for table, mapping in self.columns.items()},
             decimals=self.money.decimals,

@@ -30,6 +30,7 @@ from mlmroi.io.parse import parse_text
 from mlmroi.money import IntArray, divide_half_even, sum_by_index, to_decimal
 from mlmroi.pipeline import aggregate, plan_volumes
 from mlmroi.plans import ComponentResult, StairstepConfig, early_days, run_plan
+from mlmroi.plans.registry import kind_of
 from mlmroi.tables import money
 
 JSON_KEYS = ("plans", "biggest_changes")  # what --json writes (and recognises)
@@ -151,7 +152,7 @@ def simulate(
     if len(names) < 1:
         raise ConfigError("simulate: give at least one --plan")
     base = configs[names[0]]
-    binary = any(c.type == "binary" for config in configs.values() for c in config.plan.components)
+    binary = any(kind_of(c).needs_placement for config in configs.values() for c in config.plan.components)
     data = load(dataset, base.load_options(orphans, placement=binary))
     days = sorted({d for c in configs.values() for d in early_days(c)})
     window, totals = aggregate(data, base, days)

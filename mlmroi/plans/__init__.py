@@ -13,18 +13,17 @@ import numpy as np
 from mlmroi.errors import ConfigError
 from mlmroi.money import IntArray
 from mlmroi.network import Network
-from mlmroi.plans.base import ComponentResult, PeriodVolumes
+from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes
 from mlmroi.plans.binary import BinaryConfig, binary
 from mlmroi.plans.caps import CapsConfig, apply_caps
 from mlmroi.plans.fast_start import FastStartConfig, fast_start
 from mlmroi.plans.matching import MatchingConfig, matching
+from mlmroi.plans.registry import kind_of
 from mlmroi.plans.stairstep import StairstepConfig, stairstep
 from mlmroi.plans.unilevel import UnilevelConfig, unilevel
 
 if TYPE_CHECKING:
     from mlmroi.config import Config
-
-ComponentConfig = UnilevelConfig | MatchingConfig | FastStartConfig | StairstepConfig | BinaryConfig
 
 
 def run_plan(
@@ -42,23 +41,19 @@ def run_plan(
     scale = 10**config.money.decimals
     results: dict[int, ComponentResult] = {}
     for i, component in enumerate(config.plan.components):
-        if isinstance(component, UnilevelConfig):
-            results[i] = unilevel(network, volumes, component, scale, trace)
-        elif isinstance(component, FastStartConfig):
-            results[i] = fast_start(network, volumes, component, scale, trace)
-        elif isinstance(component, StairstepConfig):
-            results[i] = stairstep(network, volumes, component, scale, trace)
-        elif isinstance(component, BinaryConfig):
-            if network.placement is None:
-                raise ConfigError(
-                    f"plan.components[{i}]: a binary component needs the placement tree "
-                    "(placement_id and placement_leg columns in participants)"
-                )
-            results[i] = binary(network, volumes, component, scale, trace)
+        kind = kind_of(component)
+        if kind.needs_placement and network.placement is None:
+            raise ConfigError(
+                f"plan.components[{i}]: a {kind.type} component needs the placement tree "
+                "(placement_id and placement_leg columns in participants)"
+            )
+        if not kind.pays_on_others:
+            results[i] = kind.run(network, volumes, component, scale, trace)
     base = [results[i] for i in sorted(results)]
     for i, component in enumerate(config.plan.components):
-        if isinstance(component, MatchingConfig):
-            results[i] = matching(network, volumes, component, scale, base, trace)
+        kind = kind_of(component)
+        if kind.pays_on_others:
+            results[i] = kind.run(network, volumes, component, scale, base, trace)
     ordered = [results[i] for i in sorted(results)]
     if config.plan.caps.active:
         tie_order = rank if rank is not None else np.arange(network.size, dtype=np.int64)
@@ -75,7 +70,7 @@ def early_days(config: Config) -> list[int]:
 __all__ = [
     "BinaryConfig",
     "CapsConfig",
-    "ComponentConfig",
+    "ComponentModel",
     "ComponentResult",
     "FastStartConfig",
     "MatchingConfig",
