@@ -21,7 +21,7 @@ from mlmroi.io.dataset import Attributes
 from mlmroi.io.read import ROW, RawTable
 from mlmroi.io.rejects import Rejects
 from mlmroi.network import Network
-from mlmroi.network.build import ParentRelation, accepted_network, chain_reasons, reach
+from mlmroi.network.build import ParentRelation, accepted_network, reach, reasons
 from mlmroi.network.ids import IdLookup
 from mlmroi.network.placement import leg_holders
 
@@ -171,14 +171,11 @@ def read_participants(
         relations.append(placement)
     decided = reach(relations, ~checks.bad.gather(u_rows).to_numpy())
     row_of = frame[ROW].to_numpy()
-    ids: list[object] | None = None
     for broken in decided.broken:
-        ids = ids if ids is not None else universe.lookup.ids.to_list()
-        reasons = chain_reasons(broken, ids, row_of[u_rows[broken.blockers[broken.codes]]])
-        column = broken.relation.column
-        rows = u_rows[broken.codes]
+        why = reasons(broken, universe.lookup.ids, row_of[u_rows[broken.blockers[broken.codes]]])
+        column, rows = broken.relation.column, u_rows[broken.codes]
         rejects.add(
-            "participants", pl.Series(row_of[rows]), column, frame[column].gather(rows), pl.Series(reasons)
+            "participants", pl.Series(row_of[rows]), column, frame[column].gather(rows), pl.Series(why)
         )
     network, node_of_code = accepted_network(universe.lookup.ids, relations, decided)
 

@@ -16,12 +16,12 @@ import numpy.typing as npt
 import polars as pl
 
 from mlmroi.network import kernels
+from mlmroi.network.chains import chain_reasons
 from mlmroi.network.placement import placement_in_node_space
 from mlmroi.network.tree import Network, from_parent_codes
 
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
-_CHAIN_SHOWN = 6  # ids shown in a chain before an ellipsis
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,44 +85,13 @@ def reach(relations: list[ParentRelation], ok: BoolArray) -> Reach:
         ok = accepted
 
 
-def _chain(ids: list[object], parent: IntArray, start: int, stop: int) -> str:
-    """``a → b → … → stop`` along parents, shortened in the middle when long."""
-    hops = [start]
-    node = start
-    while node >= 0 and len(hops) <= 10_000:
-        node = int(parent[node])
-        hops.append(node)
-        if node in (stop, start):
-            break
-    names = [str(ids[h]) for h in hops]
-    if len(names) > _CHAIN_SHOWN:
-        names = [*names[: _CHAIN_SHOWN - 2], "…", *names[-2:]]
-    return " → ".join(names)
-
-
-def chain_reasons(broken: Broken, ids: list[object], blocker_row: IntArray) -> list[str]:
-    """The reject reason of each code in ``broken.codes`` (``blocker_row``: each code's blocker's input
-    row)."""
-    name, parent = broken.relation.name, broken.relation.parent
-    out = []
-    for code, row in zip(broken.codes.tolist(), blocker_row.tolist(), strict=True):
-        b = int(broken.blockers[code])
-        if broken.kinds[code] == kernels.CHAIN_REJECTED_ANCESTOR:
-            out.append(
-                f"{name} chain broken: {_chain(ids, parent, code, b)} reaches "
-                f"rejected participant {ids[b]} (row {row})"
-            )
-        elif broken.kinds[code] == kernels.CHAIN_IN_CYCLE:
-            out.append(f"{name} cycle: {_chain(ids, parent, code, code)}")
-        else:
-            entry = code
-            while broken.kinds[entry] != kernels.CHAIN_IN_CYCLE:
-                entry = int(parent[entry])
-            out.append(
-                f"{name} chain broken: {_chain(ids, parent, code, entry)} reaches "
-                f"{name} cycle {_chain(ids, parent, entry, entry)}"
-            )
-    return out
+def reasons(broken: Broken, ids: pl.Series, blocker_row: IntArray) -> list[str]:
+    """The reject reason of each code in ``broken.codes`` (``ids``: the id of each code; ``blocker_row``:
+    each code's blocker's input row), in time linear in the network (:mod:`mlmroi.network.chains`)."""
+    relation = broken.relation
+    return chain_reasons(
+        relation.name, ids, relation.parent, broken.kinds, broken.blockers, broken.codes, blocker_row
+    )
 
 
 def accepted_network(
