@@ -7,6 +7,7 @@ in which no non-empty cell parses is a structural problem (the whole column has 
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from mlmroi.errors import InputError
@@ -128,26 +129,56 @@ def parse_leg(raw: pl.Series) -> tuple[pl.Series, pl.Series]:
     return text.replace_strict(_LEGS, default=None, return_dtype=pl.Int8), text.is_not_null()
 
 
+_PLAIN_INTEGER = r"^(0|-?[1-9][0-9]*)$"  # how an integer is written when nothing else was meant
+_INT64_LIMIT = 2.0**63  # floats at or beyond it are not int64 values
+
+
+def _integral(values: pl.Series) -> pl.Series:
+    """Per float: finite, a whole number and within int64 (null stays null; NaN counts as missing)."""
+    return values.is_finite() & (values == values.floor()) & (values.abs() < _INT64_LIMIT)
+
+
 def id_kind(raw: pl.Series) -> pl.DataType:
-    """Int64 when every id is an integer (fast lookups), else String."""
+    """Int64 when every id is an integer as written, else String: an id is what was written.
+
+    Text ids are integers only when every one is written plainly (``7``, ``-12``, no leading zeros, signs or
+    decimals, within int64): ``007`` makes the column text, so ``007`` and ``7`` stay two people and are
+    written out as they came in. Integer columns are integers (UInt64 beyond int64 become text); float
+    columns (pandas writes an id column with a missing value as float64) are integers when every value is
+    a whole number, NaN meaning missing.
+    """
     if raw.dtype.is_integer():
+        if raw.dtype == pl.UInt64 and bool((raw > np.iinfo(np.int64).max).fill_null(False).any()):
+            return pl.String()
         return pl.Int64()
+    if raw.dtype.is_float():
+        present = raw.fill_nan(None).drop_nulls()
+        return pl.Int64() if bool(_integral(present).all()) else pl.String()
     if raw.dtype == pl.String:
         text = _text(raw).drop_nulls()
-        if text.len() and bool(text.str.contains(r"^-?\d{1,18}$").all()):
+        plain = text.len() > 0 and bool(text.str.contains(_PLAIN_INTEGER).all())
+        if plain and text.cast(pl.Int64, strict=False).null_count() == 0:
             return pl.Int64()
     return pl.String()
 
 
 def parse_id(raw: pl.Series, kind: pl.DataType) -> tuple[pl.Series, pl.Series]:
-    """Ids in the dataset's id type; a value that cannot be of that type is returned as null + bad."""
+    """Ids in the dataset's id type (:func:`id_kind`); a present value that cannot be an id of that type
+    (``007`` or ``1.5`` among integer ids) is returned as null + bad, so it matches no one."""
+    if raw.dtype.is_float():  # whole numbers are integers; NaN is missing
+        floats = raw.fill_nan(None)
+        whole = _integral(floats).fill_null(False)
+        values = floats.set(~whole, None).cast(pl.Int64) if floats.len() else floats.cast(pl.Int64)
+        values = values if kind == pl.Int64 else values.cast(pl.String)
+        return values.alias(raw.name), floats.is_not_null() & ~whole
+    if raw.dtype.is_integer():
+        values = raw.cast(pl.Int64, strict=False) if kind == pl.Int64 else raw.cast(pl.String)
+        return values.alias(raw.name), raw.is_not_null() & values.is_null()
+    text = _text(raw.cast(pl.String))
     if kind == pl.Int64:
-        values = (
-            raw.cast(pl.Int64, strict=False)
-            if raw.dtype.is_integer()
-            else _text(raw).cast(pl.Int64, strict=False)
-        )
+        plain = text.str.contains(_PLAIN_INTEGER).fill_null(False)
+        values = text.cast(pl.Int64, strict=False)
+        values = values.set(~plain, None) if values.len() else values
     else:
-        values = _text(raw.cast(pl.String))
-    present = raw.is_not_null() if raw.dtype.is_integer() else _text(raw.cast(pl.String)).is_not_null()
-    return values.alias(raw.name), present & values.is_null()
+        values = text
+    return values.alias(raw.name), text.is_not_null() & values.is_null()

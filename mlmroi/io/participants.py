@@ -134,11 +134,12 @@ def read_participants(
     """Check the participants table and build the network of the accepted participants (module docstring)."""
     frame, label, table = raw.frame(), raw.label, "participants"
     kind = parse.id_kind(frame["participant_id"])
-    pid, _ = parse.parse_id(frame["participant_id"], kind)
+    pid, pid_bad = parse.parse_id(frame["participant_id"], kind)
     sid, sid_bad = parse.parse_id(frame["sponsor_id"], kind)
     checks = RowChecks(table, label, frame, rejects)
     reject = checks.reject
-    reject(pid.is_null(), "participant_id", "missing participant_id")
+    reject(pid.is_null() & ~pid_bad, "participant_id", "missing participant_id")
+    reject(pid_bad, "participant_id", "bad participant_id (a fractional number)")
     first = pid.is_first_distinct() | pid.is_null()
     if not bool(first.all()):
         first_row = frame.select(pl.col(ROW).first().over(pid).alias("r"))["r"]
