@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from mlmroi.errors import ConfigError
 from mlmroi.io.load import LoadOptions, Orphans
+from mlmroi.money import MAX_AMOUNT
 from mlmroi.plans.base import ComponentModel
 from mlmroi.plans.caps import CapsConfig
 from mlmroi.plans.matching import MatchingConfig
@@ -34,7 +35,7 @@ else:  # pydantic picks the model by the ``type`` key
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class WindowConfig(_Model):
@@ -120,7 +121,9 @@ class CostsConfig(_Model):
 class DistributorConfig(_Model):
     """The distributor (income-disclosure) view."""
 
-    retail_markup: float = Field(default=0.25, ge=0.0, description="retail profit = retail amount × markup")
+    retail_markup: float = Field(
+        default=0.25, ge=0.0, le=100.0, description="retail profit = retail amount × markup (at most 100)"
+    )
     own_purchases_are_expenses: bool = True
 
 
@@ -128,7 +131,7 @@ class AuditConfig(_Model):
     """The commission audit (when the dataset has a ``commissions`` table of what was actually paid)."""
 
     tolerance: float = Field(
-        default=0.01, ge=0.0, description="flag |paid − computed| above this, per participant"
+        default=0.01, ge=0.0, lt=MAX_AMOUNT, description="flag |paid − computed| above this, per participant"
     )
 
 
@@ -141,10 +144,16 @@ class ValueConfig(_Model):
     horizon_months: int = Field(default=12, ge=1, le=120, description="clv_predicted looks this far ahead")
     discount_rate: float = Field(default=0.01, ge=0.0, lt=1.0, description="monthly discount rate")
     lifetime_months: float | None = Field(
-        default=24.0, gt=0.0, description="clv_formula's expected lifetime; null = 1 / observed churn"
+        default=24.0,
+        gt=0.0,
+        le=1200.0,
+        description="clv_formula's expected lifetime; null = 1 / observed churn",
     )
     holdout_periods: int = Field(
-        default=0, ge=0, description="last periods of the window kept out of the fit to check predictions"
+        default=0,
+        ge=0,
+        le=1000,
+        description="last periods of the window kept out of the fit to check predictions",
     )
 
 

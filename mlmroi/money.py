@@ -18,6 +18,9 @@ import polars as pl
 from mlmroi._numba import kernel
 
 RATE_SCALE = 1_000_000  # rates are stored as integer parts per million
+#: the bound on amounts (currency units, exclusive): input amounts and money settings stay below it, so every
+#: figure in minor units, and the totals of up to a billion of them, fit in int64 (docs/data-contract.md)
+MAX_AMOUNT = 10**13
 _INT64_MAX = np.iinfo(np.int64).max
 
 IntArray = npt.NDArray[np.int64]

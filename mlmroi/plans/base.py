@@ -85,7 +85,7 @@ class ComponentResult:
 class ComponentModel(BaseModel):
     """What every component's config has: frozen, no unknown keys, an optional ``name`` for outputs."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     type: str
     name: str | None = Field(default=None, description="label in outputs; default: the type")

@@ -32,6 +32,7 @@ from pydantic import Field, model_validator
 
 from mlmroi._numba import kernel
 from mlmroi.money import (
+    MAX_AMOUNT,
     RATE_SCALE,
     apportion,
     decimal_series,
@@ -52,13 +53,17 @@ class BinaryConfig(ComponentModel):
 
     type: Literal["binary"] = "binary"
     rate: float | None = Field(default=None, ge=0.0, le=1.0, description="pay per unit of paired weak volume")
-    pair_amount: float | None = Field(default=None, gt=0.0, description="money per pair (instead of rate)")
-    unit: float = Field(default=1.0, gt=0.0, description="weak-leg volume of one pair")
+    pair_amount: float | None = Field(
+        default=None, gt=0.0, lt=MAX_AMOUNT, description="money per pair (instead of rate)"
+    )
+    unit: float = Field(default=1.0, gt=0.0, lt=MAX_AMOUNT, description="weak-leg volume of one pair")
     ratio: Literal["1:1", "2:1"] = "1:1"
     flush_weak: bool = False
-    max_carry: float | None = Field(default=None, ge=0.0, description="carry kept per leg")
-    cap_per_period: float | None = Field(default=None, gt=0.0, description="money per participant and period")
-    active_min_pv: float = Field(default=0.0, ge=0.0)
+    max_carry: float | None = Field(default=None, ge=0.0, lt=MAX_AMOUNT, description="carry kept per leg")
+    cap_per_period: float | None = Field(
+        default=None, gt=0.0, lt=MAX_AMOUNT, description="money per participant and period"
+    )
+    active_min_pv: float = Field(default=0.0, ge=0.0, lt=MAX_AMOUNT)
     sponsored_legs: bool = Field(
         default=False, description="qualify only with an active personally sponsored participant in each leg"
     )

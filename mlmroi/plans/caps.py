@@ -22,7 +22,14 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlmroi._numba import kernel
-from mlmroi.money import IntArray, apply_rate, largest_remainder, rate_ppm, split_largest_remainder
+from mlmroi.money import (
+    MAX_AMOUNT,
+    IntArray,
+    apply_rate,
+    largest_remainder,
+    rate_ppm,
+    split_largest_remainder,
+)
 from mlmroi.plans.base import ComponentResult
 
 _INT64_MAX = np.iinfo(np.int64).max
@@ -31,10 +38,10 @@ _INT64_MAX = np.iinfo(np.int64).max
 class CapsConfig(BaseModel):
     """``[plan.caps]``: limits applied after all components."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     cap_per_participant_period: float | None = Field(
-        default=None, gt=0.0, description="money per payee and period"
+        default=None, gt=0.0, lt=MAX_AMOUNT, description="money per payee and period"
     )
     max_payout_ratio: float | None = Field(
         default=None, gt=0.0, le=1.0, description="Σ payouts / Σ volume per period"

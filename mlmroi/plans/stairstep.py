@@ -25,7 +25,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlmroi._numba import kernel
-from mlmroi.money import RATE_SCALE, div_half_even, rate_ppm
+from mlmroi.money import MAX_AMOUNT, RATE_SCALE, div_half_even, rate_ppm
 from mlmroi.network import Network
 from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, RowCollector, check_rates
 from mlmroi.plans.trace import record, trace_stairstep
@@ -36,13 +36,13 @@ class RankConfig(BaseModel):
     ``min_legs`` qualified legs — frontline legs that contain someone at ``leg_rank`` or above (default: the
     rank listed just before this one)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     name: str
     rate: float = Field(ge=0.0, le=1.0)
-    min_pv: float = Field(default=0.0, ge=0.0)
-    min_gv: float = Field(default=0.0, ge=0.0)
-    min_legs: int = Field(default=0, ge=0)
+    min_pv: float = Field(default=0.0, ge=0.0, lt=MAX_AMOUNT)
+    min_gv: float = Field(default=0.0, ge=0.0, lt=MAX_AMOUNT)
+    min_legs: int = Field(default=0, ge=0, le=1_000_000)
     leg_rank: str | None = None
 
 

@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, field_validator, model_validator
 
-from mlmroi.money import RATE_SCALE, rate_ppm
+from mlmroi.money import MAX_AMOUNT, RATE_SCALE, rate_ppm
 from mlmroi.network import Network
 from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, check_rates
 from mlmroi.plans.upline import pay_uplines
@@ -25,7 +25,7 @@ class UnilevelConfig(ComponentModel):
 
     type: Literal["unilevel"] = "unilevel"
     levels: list[float] = Field(min_length=1, max_length=64)
-    active_min_pv: float = Field(default=0.0, ge=0.0)
+    active_min_pv: float = Field(default=0.0, ge=0.0, lt=MAX_AMOUNT)
     compression: Literal["none", "dynamic"] = "none"
     unlock: list[int] | None = None
 
@@ -39,8 +39,8 @@ class UnilevelConfig(ComponentModel):
         if self.unlock is not None:
             if len(self.unlock) != len(self.levels):
                 raise ValueError(f"unlock has {len(self.unlock)} entries, levels has {len(self.levels)}")
-            if any(q < 0 for q in self.unlock):
-                raise ValueError("unlock entries must be ≥ 0")
+            if any(not 0 <= q <= 1_000_000 for q in self.unlock):
+                raise ValueError("unlock entries must be between 0 and 1,000,000")
         return self
 
 

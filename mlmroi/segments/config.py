@@ -22,7 +22,7 @@ Measure = Literal[
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class AbcConfig(_Model):
@@ -128,7 +128,7 @@ class BcgConfig(_Model):
 class LifecycleConfig(_Model):
     """MLM lifecycle stages (precedence churned > leader > partner > customer > prospect)."""
 
-    churn_days: int = Field(default=90, ge=1, description="no order in this many days → churned")
+    churn_days: int = Field(default=90, ge=1, le=36_600, description="no order in this many days → churned")
     leader_rank: str | None = Field(default=None, description="partners at this rank or above are leaders")
     rank_order: tuple[str, ...] = Field(
         default=(), description="lowest to highest, for leader_rank with the dataset's rank column"
@@ -136,7 +136,7 @@ class LifecycleConfig(_Model):
     leader_top_share: float = Field(
         default=0.01, ge=0.0, le=1.0, description="partners in this top share by GV with ≥ 3 frontline"
     )
-    leader_min_frontline: int = Field(default=3, ge=0)
+    leader_min_frontline: int = Field(default=3, ge=0, le=1_000_000)
 
 
 class SegmentsConfig(_Model):
