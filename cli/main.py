@@ -98,7 +98,9 @@ def _run(
 def _summary(result) -> Table:  # type: ignore[no-untyped-def]
     run = result.run
     window, currency = run["window"], run["config"]["money"]["currency"]
-    table = Table(title=T(f"mlmroi — {window['start']} … {window['end']} ({currency})"))
+    inferred = window.get("inferred") or []
+    note = f"; {' and '.join(inferred)} inferred from the orders" if inferred else ""
+    table = Table(title=T(f"mlmroi — {window['start']} … {window['end']} ({currency}{note})"))
     table.add_column("figure")
     table.add_column("value", justify="right")
     for name, rows in run["rows"].items():

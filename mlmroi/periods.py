@@ -12,11 +12,54 @@ import numpy.typing as npt
 import polars as pl
 
 from mlmroi._numba import kernel
+from mlmroi.errors import ConfigError
 from mlmroi.money import RATE_SCALE, div_half_even, rate_ppm
 
 IntArray = npt.NDArray[np.int64]
 NEVER = int(np.iinfo(np.int32).min)  # "no such day" in day-number arrays
 Period = Literal["week", "month", "quarter"]
+
+
+#: the longest window mlmroi scores (per-period arrays are periods × participants): 20 years
+MAX_WINDOW_YEARS = 20
+#: an order date more than this many days before the first 0.1 % or after the last 0.1 % of the order dates
+#: is outlying: it would stretch an inferred window far beyond the data (a typo like 1900-01-01)
+OUTLIER_GAP_DAYS = 366
+_BULK_SHARE = 0.001
+
+
+def order_date_counts(orders: Sequence[pl.DataFrame]) -> pl.DataFrame:
+    """How many orders fall on each date (``ordered_on``, ``n``), ascending: the order dates'
+    distribution in a few thousand rows, whatever the number of orders."""
+    parts = [o.group_by("ordered_on").len("n") for o in orders if o.height]
+    if not parts:
+        return pl.DataFrame(schema={"ordered_on": pl.Date, "n": pl.UInt32})
+    return pl.concat(parts).group_by("ordered_on").agg(pl.col("n").sum()).sort("ordered_on")
+
+
+def outlying_dates(counts: pl.DataFrame) -> tuple[list[dt.date], list[dt.date]]:
+    """The order dates far before and far after the bulk of the orders (:data:`OUTLIER_GAP_DAYS`)."""
+    if counts.height == 0:
+        return [], []
+    cumulative = counts["n"].cast(pl.Int64).cum_sum()
+    total = int(cumulative[-1])
+    dates = counts["ordered_on"]
+    low = dates[int((cumulative >= max(1, int(total * _BULK_SHARE))).arg_max() or 0)]
+    high = dates[int((cumulative >= total - int(total * _BULK_SHARE)).arg_max() or 0)]
+    gap = dt.timedelta(days=OUTLIER_GAP_DAYS)
+    before = dates.filter(dates < low - gap).to_list()
+    after = dates.filter(dates > high + gap).to_list()
+    return before, after
+
+
+def check_span(start: dt.date, end: dt.date, what: str) -> None:
+    """A window longer than :data:`MAX_WINDOW_YEARS` is a config error (never a multi-GB allocation)."""
+    years = (end - start).days / 365.25
+    if years > MAX_WINDOW_YEARS:
+        raise ConfigError(
+            f"window: {start} … {end}{what} spans {years:.0f} years, more than the {MAX_WINDOW_YEARS} "
+            "mlmroi scores; set [window] start and end (or --start/--end) to a shorter window"
+        )
 
 
 @dataclass(frozen=True)

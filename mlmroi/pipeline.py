@@ -21,9 +21,18 @@ from mlmroi.economics import Economics, allocate_costs, compute, paid_by_node
 from mlmroi.errors import ConfigError, DataError
 from mlmroi.io.dataset import Dataset
 from mlmroi.io.load import Orphans, load
+from mlmroi.io.orders import order_rows_on
 from mlmroi.io.read import fingerprint
 from mlmroi.money import decimal_series
-from mlmroi.periods import OrderTotals, Window, aggregate_orders, move_customer_volume
+from mlmroi.periods import (
+    OrderTotals,
+    Window,
+    aggregate_orders,
+    check_span,
+    move_customer_volume,
+    order_date_counts,
+    outlying_dates,
+)
 from mlmroi.plans import early_days, run_plan
 from mlmroi.plans.base import ComponentResult, PeriodVolumes
 from mlmroi.segments.run import check_columns, run_segments
@@ -46,26 +55,49 @@ class Result:
     warnings: list[str] = field(default_factory=list)  # one line each (e.g. a CLV model that did not fit)
 
 
-def resolve_window(config: Config, orders: Sequence[pl.DataFrame]) -> Window:
-    """The configured window; missing bounds come from the first and last order."""
+def resolve_window(config: Config, data: Dataset) -> Window:
+    """The configured window; missing bounds come from the first and last order, unless a few orders lie
+    far from the rest (a typo like 1900-01-01 would stretch the window over a century): that is a config
+    error naming them. Any window longer than ``periods.MAX_WINDOW_YEARS`` is refused."""
     start, end = config.window.start, config.window.end
     if start is None or end is None:
-        spans = [
-            o.select(pl.col("ordered_on").min().alias("lo"), pl.col("ordered_on").max().alias("hi"))
-            for o in orders
-            if o.height
-        ]
-        if not spans:
+        counts = order_date_counts(data.orders)
+        if start is not None:
+            counts = counts.filter(pl.col("ordered_on") >= start)
+        if end is not None:
+            counts = counts.filter(pl.col("ordered_on") <= end)
+        if counts.height == 0:
             raise ConfigError(
                 "window.start/window.end: no usable orders to infer the window from; set them in [window]"
             )
-        dates = pl.concat(spans)
-        start = start or dates["lo"].min()  # type: ignore[assignment]
-        end = end or dates["hi"].max()  # type: ignore[assignment]
-        if start > end:  # type: ignore[operator]
-            raise ConfigError(f"window: start {start} is after the last order {end}; set [window] end")
+        before, after = outlying_dates(counts)
+        outliers = (before if start is None else []) + (after if end is None else [])
+        if outliers:
+            raise ConfigError(_outlier_message(data, config, outliers, counts))
+        start = start or counts["ordered_on"][0]
+        end = end or counts["ordered_on"][-1]
+        check_span(start, end, " (inferred from the orders)")
+    else:
+        check_span(start, end, "")
     assert isinstance(start, dt.date) and isinstance(end, dt.date)
     return Window(start, end, config.window.period)
+
+
+def _outlier_message(data: Dataset, config: Config, outliers: list[dt.date], counts: pl.DataFrame) -> str:
+    shown = outliers[:5]
+    rows = order_rows_on(data.files["orders"].parent, config.load_options(), shown)
+    described = []
+    for day in shown:
+        found = rows.get(day, [])
+        where = ", ".join(str(r) for r in found[:3]) + (", …" if len(found) > 3 else "")
+        described.append(f"{day} (orders row {where})" if where else str(day))
+    more = f" and {len(outliers) - len(shown)} more" if len(outliers) > len(shown) else ""
+    first, last = counts["ordered_on"][0], counts["ordered_on"][-1]
+    return (
+        f"window: order dates far from the rest — {'; '.join(described)}{more} — would stretch the window "
+        f"inferred from the orders to {first} … {last}; fix those dates, or set [window] start and end "
+        "(or --start/--end): orders outside the window are counted, not scored"
+    )
 
 
 class _Clock:
@@ -199,7 +231,7 @@ def value_columns(value: ValueResult, decimals: int) -> list[pl.Series]:
 
 def aggregate(data: Dataset, config: Config, early: Sequence[int]) -> tuple[Window, OrderTotals]:
     """The resolved window and the order totals of ``data`` (``early``: fast-start windows in days)."""
-    window = resolve_window(config, data.orders)
+    window = resolve_window(config, data)
     totals = aggregate_orders(
         data.orders, data.network.size, window, config.money.margin_rate, data.joined_day, early
     )
@@ -286,6 +318,7 @@ def _run_info(
             "end": window.end.isoformat(),
             "period": window.period,
             "periods": list(window.labels),
+            "inferred": [bound for bound in ("start", "end") if getattr(config.window, bound) is None],
         },
         "rows": rows,
         "network": {

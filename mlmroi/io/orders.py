@@ -3,13 +3,20 @@ ordered_on, amount, volume, cost, retail as integers and flags); bad rows go to 
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import numpy as np
 import polars as pl
 
 from mlmroi.io import parse
 from mlmroi.io.checks import Owners, RowChecks, owner_nodes
-from mlmroi.io.read import ROW, RawTable
+from mlmroi.io.read import ROW, RawTable, read_table
 from mlmroi.money import minor_from_float
+
+if TYPE_CHECKING:
+    from mlmroi.io.load import LoadOptions
 
 
 def _order_chunk(
@@ -82,3 +89,19 @@ def read_orders(
             chunks = [c.filter(~pl.col(ROW).is_in(dup[ROW].implode())) for c in chunks]
     # Row numbers served the rejects above; nothing after the load needs them (0.4 GB at 100M orders).
     return tuple(c.drop(ROW) for c in chunks)
+
+
+def order_rows_on(dataset: Path, options: LoadOptions, dates: list[dt.date]) -> dict[dt.date, list[int]]:
+    """The orders rows (1-based data rows) dated on each of ``dates``: the table is read once more, for an
+    error message that must name rows (the loaded orders keep no row numbers)."""
+    raw = read_table(dataset, "orders", options.columns.get("orders", {}))
+    found: dict[dt.date, list[int]] = {}
+    if raw is None:
+        return found
+    wanted = pl.Series(dates, dtype=pl.Date)
+    for frame in raw.chunks():
+        days, _ = parse.parse_date(raw.label, frame["ordered_on"])
+        hits = frame.select(ROW).with_columns(days.alias("d")).filter(pl.col("d").is_in(wanted.implode()))
+        for day, row in hits.select("d", ROW).iter_rows():
+            found.setdefault(day, []).append(int(row))
+    return found
