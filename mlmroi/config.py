@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlmroi.errors import ConfigError
+from mlmroi.io.csv import CsvOptions
 from mlmroi.io.load import LoadOptions, Orphans
 from mlmroi.money import MAX_AMOUNT
 from mlmroi.plans.base import ComponentModel
@@ -50,6 +51,31 @@ class WindowConfig(_Model):
         if self.start is not None and self.end is not None and self.start > self.end:
             raise ValueError(f"start {self.start} is after end {self.end}")
         return self
+
+
+class InputConfig(_Model):
+    """``[input]``: how the CSV files are written; unset keys are detected (docs/data-contract.md)."""
+
+    separator: Literal[",", ";", "\t", "|"] | None = Field(default=None, description="default: detected")
+    encoding: Literal["utf-8", "utf-16", "latin-1", "cp1252"] | None = Field(
+        default=None, description="default: UTF-8, or UTF-16 when the file starts with its byte-order mark"
+    )
+    decimal: Literal[".", ","] | None = Field(
+        default=None,
+        description="decimal mark of amounts; default: ',' only in a non-comma file whose column has no '.'",
+    )
+    date_format: str | None = Field(
+        default=None, description="strftime format of dates, e.g. '%d.%m.%Y'; default: YYYY-MM-DD"
+    )
+
+    @field_validator("date_format")
+    @classmethod
+    def _has_fields(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if "%d" not in value or "%m" not in value or ("%Y" not in value and "%y" not in value):
+            raise ValueError(f"date_format {value!r} needs %d, %m and %Y (or %y)")
+        return value
 
 
 class MoneyConfig(_Model):
@@ -161,6 +187,7 @@ class Config(_Model):
     """The whole configuration of a run."""
 
     window: WindowConfig = WindowConfig()
+    input: InputConfig = InputConfig()
     money: MoneyConfig = MoneyConfig()
     columns: dict[
         Literal["participants", "orders", "costs", "commissions", "events", "leads"], dict[str, str]
@@ -183,6 +210,12 @@ class Config(_Model):
             cost_kinds=self.costs.kind_of(),
             orphans=orphans,
             placement=placement,
+            csv=CsvOptions(
+                separator=self.input.separator,
+                encoding=self.input.encoding,
+                decimal_comma=None if self.input.decimal is None else self.input.decimal == ",",
+                date_format=self.input.date_format,
+            ),
         )
 
     def resolved(self) -> dict[str, Any]:

@@ -92,14 +92,14 @@ def test_validate_exit_codes(tmp_path: Path) -> None:
     clean = write_dataset(tmp_path / "clean", ORACLE_PARTICIPANTS, ORACLE_ORDERS)
     result = invoke("validate", str(clean))
     assert result.exit_code == 0 and "clean" in result.output
-    dirty = write_dataset(tmp_path / "dirty", ORACLE_PARTICIPANTS + "G,G,2024-01-01\n", ORACLE_ORDERS)
+    dirty = write_dataset(tmp_path / "dirty", ORACLE_PARTICIPANTS + "G,G,2024-01-01,distributor\n", ORACLE_ORDERS)
     result = invoke("validate", str(dirty))
     assert result.exit_code == 1
     assert "self-sponsorship" in result.output
 
 
 def test_orphans_root_option(tmp_path: Path) -> None:
-    folder = write_dataset(tmp_path / "ds", ORACLE_PARTICIPANTS + "G,NOBODY,2024-01-01\n", ORACLE_ORDERS)
+    folder = write_dataset(tmp_path / "ds", ORACLE_PARTICIPANTS + "G,NOBODY,2024-01-01,distributor\n", ORACLE_ORDERS)
     assert invoke("validate", str(folder)).exit_code == 1
     assert invoke("validate", str(folder), "--orphans", "root").exit_code == 0
 
@@ -145,7 +145,7 @@ def test_messages_with_brackets_are_printed_verbatim(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "set them in [window]" in result.output
     dirty = write_dataset(
-        tmp_path / "d2", ORACLE_PARTICIPANTS + "[x],A,2024-01-01\n", ORACLE_ORDERS + "[y],2025-01-05,1\n"
+        tmp_path / "d2", ORACLE_PARTICIPANTS + "[x],A,2024-01-01,distributor\n", ORACLE_ORDERS + "[y],2025-01-05,1\n"
     )
     result = invoke("validate", str(dirty))
     assert result.exit_code == 1

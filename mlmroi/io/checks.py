@@ -10,7 +10,7 @@ import numpy.typing as npt
 import polars as pl
 
 from mlmroi.io import parse
-from mlmroi.io.read import ROW
+from mlmroi.io.read import ROW, RawTable
 from mlmroi.io.rejects import Rejects
 from mlmroi.network.ids import REJECTED, IdLookup
 
@@ -20,8 +20,9 @@ IntArray = npt.NDArray[np.int64]
 class RowChecks:
     """Row checks on one table (or slice): a failed check adds reject lines and marks its rows bad."""
 
-    def __init__(self, table: str, label: str, frame: pl.DataFrame, rejects: Rejects) -> None:
-        self.table, self.label, self.frame, self.rejects = table, label, frame, rejects
+    def __init__(self, raw: RawTable, frame: pl.DataFrame, rejects: Rejects) -> None:
+        self.table, self.label, self.frame, self.rejects = raw.name, raw.label, frame, rejects
+        self.date_format = raw.date_format
         self.bad = pl.Series([False]).new_from_index(0, frame.height)
 
     def reject(self, mask: pl.Series, column: str, reason: str | pl.Series) -> None:
@@ -43,10 +44,11 @@ class RowChecks:
         self.bad = self.bad | pl.Series(mask)
 
     def date(self, column: str, required: bool = True) -> pl.Series:
-        values, bad = parse.parse_date(self.label, self.frame[column])
+        values, bad = parse.parse_date(self.label, self.frame[column], self.date_format)
         if required:
             self.reject(self.frame[column].is_null(), column, f"missing {column}")
-        self.reject(bad, column, "bad date (expected YYYY-MM-DD)")
+        expected = self.date_format or "YYYY-MM-DD"
+        self.reject(bad, column, f"bad date (expected {expected})")
         return values
 
     def number(self, column: str, required: bool = True) -> pl.Series:

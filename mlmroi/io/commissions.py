@@ -17,7 +17,7 @@ def read_paid(
 ) -> pl.DataFrame:
     """The commissions actually paid (for the audit); negative amounts are clawbacks and allowed."""
     frame = raw.frame()
-    checks = RowChecks("commissions", raw.label, frame, owners.rejects)
+    checks = RowChecks(raw, frame, owners.rejects)
     node, checks.bad = owner_nodes(frame, "commissions", owners, required=True)
     paid_on = checks.date("paid_on")
     amount = minor_from_float(checks.number("amount"), decimals)

@@ -21,7 +21,7 @@ def read_costs(
     attribute_columns: list[str],
 ) -> pl.DataFrame:
     frame = raw.frame()
-    checks = RowChecks("costs", raw.label, frame, owners.rejects)
+    checks = RowChecks(raw, frame, owners.rejects)
     node, checks.bad = owner_nodes(frame, "costs", owners, required=False)
     reject = checks.reject
     incurred = checks.date("incurred_on")

@@ -31,7 +31,7 @@ def read_events(raw: RawTable, owners: Owners) -> pl.DataFrame:
     other types keep whatever number they carry (or null).
     """
     frame = raw.frame()
-    checks = RowChecks("events", raw.label, frame, owners.rejects)
+    checks = RowChecks(raw, frame, owners.rejects)
     node, checks.bad = owner_nodes(frame, "events", owners, required=True)
     reject = checks.reject
     occurred_on = checks.date("occurred_on")
@@ -70,7 +70,7 @@ _LEAD_SCORES = ("brand", "attractiveness", "closeness")
 def read_leads(raw: RawTable, rejects: Rejects) -> pl.DataFrame:
     """Prospects who never became participants, each scored 1–5 on brand, attractiveness and closeness."""
     frame = raw.frame()
-    checks = RowChecks("leads", raw.label, frame, rejects)
+    checks = RowChecks(raw, frame, rejects)
     reject = checks.reject
     lead_id, _ = parse.parse_id(frame["lead_id"], parse.id_kind(frame["lead_id"]))
     reject(lead_id.is_null(), "lead_id", "missing lead_id")

@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import polars as pl
+
 from mlmroi.errors import InputError
 from mlmroi.io.commissions import read_paid
 from mlmroi.io.costs import read_costs
+from mlmroi.io.csv import CsvOptions
 from mlmroi.io.dataset import TABLE_NAMES, Dataset
 from mlmroi.io.events import read_events, read_leads
 from mlmroi.io.orders import read_orders
@@ -39,6 +42,7 @@ class LoadOptions:
     cost_kinds: dict[str, str] = field(default_factory=dict)  # cost category -> acquisition / retention
     orphans: Orphans = "reject"
     placement: bool = False
+    csv: CsvOptions = field(default_factory=CsvOptions)  # how CSV files are written ([input])
 
 
 def load(dataset: str | Path, options: LoadOptions) -> Dataset:
@@ -48,12 +52,20 @@ def load(dataset: str | Path, options: LoadOptions) -> Dataset:
         raise InputError(f"{dataset}: dataset folder not found")
     # Every table is read (and structurally checked) before any row is processed; each raw frame is
     # dropped as soon as its rows are parsed, so at most one large raw table is alive at a time.
-    raws = {name: read_table(dataset, name, options.columns.get(name, {})) for name in TABLE_NAMES}
+    raws = {
+        name: read_table(dataset, name, options.columns.get(name, {}), options.csv) for name in TABLE_NAMES
+    }
     rows_in: dict[str, int] = {name: raw.rows for name, raw in raws.items() if raw is not None}
     files: dict[str, Path] = {name: raw.path for name, raw in raws.items() if raw is not None}
+    rejects = Rejects()
+    for name, raw in raws.items():
+        if raw is not None and raw.ragged:
+            rows = pl.Series(list(raw.ragged), dtype=pl.UInt32)
+            header = len(raw.columns)
+            reasons = [f"ragged row: {n} fields, the header has {header}" for n in raw.ragged.values()]
+            rejects.add(name, rows, "", None, pl.Series(reasons))
     participants_raw, orders_raw = raws.pop("participants"), raws.pop("orders")
     assert participants_raw is not None and orders_raw is not None  # read_table raised otherwise
-    rejects = Rejects()
     people = read_participants(participants_raw, rejects, options.orphans == "root", options.placement)
     del participants_raw
     owners, decimals = people.owners, options.decimals

@@ -21,12 +21,12 @@ if TYPE_CHECKING:
 
 def _order_chunk(
     frame: pl.DataFrame,
-    label: str,
+    raw: RawTable,
     owners: Owners,
     decimals: int,
 ) -> pl.DataFrame:
     """Parse one slice of the orders table; its bad rows go to rejects, the rest come back compact."""
-    checks = RowChecks("orders", label, frame, owners.rejects)
+    checks = RowChecks(raw, frame, owners.rejects)
     node, checks.bad = owner_nodes(frame, "orders", owners, required=True)
     reject = checks.reject
     ordered_on = checks.date("ordered_on")
@@ -45,7 +45,7 @@ def _order_chunk(
     else:
         out["cost"] = pl.Series([None] * frame.height, dtype=pl.Int64)
     if "retail" in frame.columns:
-        retail, retail_bad = parse.parse_bool(label, frame["retail"])
+        retail, retail_bad = parse.parse_bool(raw.label, frame["retail"])
         reject(retail_bad, "retail", "bad retail flag (expected true or false)")
         out["retail"] = retail.fill_null(False)
     else:
@@ -74,7 +74,7 @@ def read_orders(
     increasing = "order_id" in raw.columns
     last: int | None = None
     for frame in raw.chunks():
-        chunks.append(_order_chunk(frame, raw.label, owners, decimals))
+        chunks.append(_order_chunk(frame, raw, owners, decimals))
         if increasing and frame.height:
             oid = _order_ids(frame)
             values = oid.to_numpy() if oid.dtype.is_integer() and oid.null_count() == 0 else None
@@ -94,13 +94,13 @@ def read_orders(
 def order_rows_on(dataset: Path, options: LoadOptions, dates: list[dt.date]) -> dict[dt.date, list[int]]:
     """The orders rows (1-based data rows) dated on each of ``dates``: the table is read once more, for an
     error message that must name rows (the loaded orders keep no row numbers)."""
-    raw = read_table(dataset, "orders", options.columns.get("orders", {}))
+    raw = read_table(dataset, "orders", options.columns.get("orders", {}), options.csv)
     found: dict[dt.date, list[int]] = {}
     if raw is None:
         return found
     wanted = pl.Series(dates, dtype=pl.Date)
     for frame in raw.chunks():
-        days, _ = parse.parse_date(raw.label, frame["ordered_on"])
+        days, _ = parse.parse_date(raw.label, frame["ordered_on"], raw.date_format)
         hits = frame.select(ROW).with_columns(days.alias("d")).filter(pl.col("d").is_in(wanted.implode()))
         for day, row in hits.select("d", ROW).iter_rows():
             found.setdefault(day, []).append(int(row))

@@ -12,7 +12,7 @@ import polars as pl
 
 from mlmroi.errors import InputError
 
-_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$"
+_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}([ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?)?$"
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 
@@ -32,17 +32,22 @@ def _whole_column_check(label: str, name: str, raw: pl.Series, values: pl.Series
         )
 
 
-def parse_date(label: str, raw: pl.Series) -> tuple[pl.Series, pl.Series]:
-    """Dates (``YYYY-MM-DD``, a time part allowed and dropped); Parquet Date/Datetime pass through."""
+def parse_date(label: str, raw: pl.Series, date_format: str | None = None) -> tuple[pl.Series, pl.Series]:
+    """Dates: ``YYYY-MM-DD`` with an optional time part (``T`` or a space, ``HH:MM[:SS[.fff]]``, checked
+    and dropped), or exactly ``date_format`` (strftime) when given; Parquet Date/Datetime pass through.
+    Impossible dates (``2024-02-30``) and times (``T99:99``) are bad."""
     if raw.dtype == pl.Date:
         values = raw
     elif isinstance(raw.dtype, pl.Datetime):
         values = raw.dt.date()
     elif raw.dtype == pl.String or raw.dtype == pl.Null:
         text = _text(raw)
-        well_formed = text.str.contains(_DATE_TEXT).fill_null(False)
-        parsed = text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
-        values = parsed.set(~well_formed, None) if parsed.len() else parsed
+        if date_format is not None:
+            values = text.str.to_date(date_format, strict=False, exact=True)
+        else:
+            well_formed = text.str.contains(_DATE_TEXT).fill_null(False)
+            parsed = text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+            values = parsed.set(~well_formed, None) if parsed.len() else parsed
     else:
         raise InputError(f"{label}: column {raw.name!r} has type {raw.dtype}, expected a date")
     values = values.alias(raw.name)

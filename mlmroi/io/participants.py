@@ -132,11 +132,11 @@ def read_participants(
     raw: RawTable, rejects: Rejects, root_orphans: bool, placement_used: bool
 ) -> Participants:
     """Check the participants table and build the network of the accepted participants (module docstring)."""
-    frame, label, table = raw.frame(), raw.label, "participants"
+    frame = raw.frame()
     kind = parse.id_kind(frame["participant_id"])
     pid, pid_bad = parse.parse_id(frame["participant_id"], kind)
     sid, sid_bad = parse.parse_id(frame["sponsor_id"], kind)
-    checks = RowChecks(table, label, frame, rejects)
+    checks = RowChecks(raw, frame, rejects)
     reject = checks.reject
     reject(pid.is_null() & ~pid_bad, "participant_id", "missing participant_id")
     reject(pid_bad, "participant_id", "bad participant_id (a fractional number)")

@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from mlmroi.errors import InputError
+from mlmroi.io.csv import CsvOptions, CsvText, read_csv_text
 
 ROW = "__row"  # 1-based data row number of the source file
 
@@ -48,7 +49,27 @@ class RawTable:
     rename: dict[str, str]
     columns: tuple[str, ...]
     rows: int
-    text: pl.DataFrame | None = None  # the whole CSV file, when the source is CSV
+    csv: CsvText | None = None  # the whole CSV file, when the source is CSV
+
+    @property
+    def text(self) -> pl.DataFrame | None:
+        """The CSV file's rows as text (ragged rows left out), or None for Parquet."""
+        return None if self.csv is None else self.csv.frame
+
+    @property
+    def ragged(self) -> dict[int, int]:
+        """CSV rows with the wrong number of fields (row -> fields), left out of the table."""
+        return {} if self.csv is None else self.csv.ragged
+
+    @property
+    def date_format(self) -> str | None:
+        """The dates' strftime format in a CSV file (None: YYYY-MM-DD)."""
+        return None if self.csv is None else self.csv.date_format
+
+    @property
+    def separator(self) -> str | None:
+        """The CSV separator (None for Parquet)."""
+        return None if self.csv is None else self.csv.separator
 
     @property
     def label(self) -> str:
@@ -56,7 +77,12 @@ class RawTable:
         return self.path.name
 
     def _number(self, frame: pl.DataFrame, offset: int) -> pl.DataFrame:
-        return frame.rename(self.rename).with_row_index(ROW, offset=offset + 1)
+        frame = frame.rename(self.rename)
+        kept = None if self.csv is None else self.csv.kept
+        if kept is None:
+            return frame.with_row_index(ROW, offset=offset + 1)
+        rows = pl.Series(ROW, kept[offset : offset + frame.height], dtype=pl.UInt32)
+        return frame.select(rows, pl.all())
 
     def frame(self) -> pl.DataFrame:
         """The whole table."""
@@ -100,27 +126,29 @@ def find_table(dataset: Path, name: str) -> Path | None:
     return found[0] if found else None
 
 
-def _open(path: Path) -> tuple[list[str], int, pl.DataFrame | None]:
+def _open(path: Path, options: CsvOptions) -> tuple[list[str], int, CsvText | None]:
     """Column names, row count and (for CSV) the text of a table file."""
     try:
         if path.suffix == ".csv":
             # Everything as text: each cell is parsed (and rejected with its reason) by mlmroi.io.parse.
-            text = pl.read_csv(path, infer_schema=False, encoding="utf8", raise_if_empty=False)
-            return text.columns, text.height, text
+            text = read_csv_text(path, options)
+            return text.frame.columns, text.rows, text
         meta = pq.ParquetFile(path)
         return list(meta.schema_arrow.names), meta.metadata.num_rows, None
     except (pl.exceptions.PolarsError, OSError, ValueError, pa.ArrowException) as exc:
         raise InputError(f"{path.name}: cannot read file ({_first_line(exc)})") from None
 
 
-def read_table(dataset: Path, name: str, mapping: dict[str, str]) -> RawTable | None:
+def read_table(
+    dataset: Path, name: str, mapping: dict[str, str], options: CsvOptions | None = None
+) -> RawTable | None:
     """Open one table, check the ``[columns.NAME]`` mapping and its required columns."""
     path = find_table(dataset, name)
     if path is None:
         if name in MANDATORY_TABLES:
             raise InputError(f"{dataset}: missing required table {name} ({name}.csv or {name}.parquet)")
         return None
-    columns, rows, text = _open(path)
+    columns, rows, text = _open(path, options or CsvOptions())
     problems = []
     missing_sources = [src for src in mapping if src not in columns]
     problems += [
@@ -137,7 +165,7 @@ def read_table(dataset: Path, name: str, mapping: dict[str, str]) -> RawTable | 
     missing = [col for col in REQUIRED[name] if col not in renamed]
     if missing:
         raise InputError([f"{path.name}: missing required column {col!r}" for col in missing])
-    return RawTable(name=name, path=path, rename=rename, columns=renamed, rows=rows, text=text)
+    return RawTable(name=name, path=path, rename=rename, columns=renamed, rows=rows, csv=text)
 
 
 def fingerprint(path: Path) -> str:

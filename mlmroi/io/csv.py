@@ -1,0 +1,195 @@
+"""Reading the CSV files companies export: encoding, separator, header and ragged rows.
+
+- **Encoding**: UTF-8 with or without a byte-order mark; UTF-16 when the file starts with its byte-order mark;
+  anything else only when named (``[input] encoding = "latin-1"``, or ``cp1252``). A file that is not valid
+  in its encoding is one clear error naming the setting to change.
+- **Separator**: one of ``, ; TAB |``, detected from the header and the first lines (the candidate that
+  splits the header into the most columns, with the first data lines agreeing), or named in
+  ``[input] separator``.
+- **Header**: a column name given twice is a structural error naming it (a file cannot say which one is
+  meant); a header that comes out as a single column although it contains a separator gets a hint.
+- **Ragged rows**: a row with more or fewer fields than the header is not read into the table; it becomes a
+  reject with its row number (:attr:`CsvText.ragged`). Quoted fields are honoured; a file whose quoted
+  fields span lines is checked record by record.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import polars as pl
+
+from mlmroi.errors import InputError
+
+SEPARATORS = (",", ";", "\t", "|")
+Encoding = Literal["utf-8", "utf-16", "latin-1", "cp1252"]
+_SAMPLE_BYTES = 1 << 16
+_SAMPLE_LINES = 20
+_NAMES = {",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}
+
+
+@dataclass(frozen=True)
+class CsvOptions:
+    """``[input]``: how CSV files are written; ``None`` = detect."""
+
+    separator: str | None = None
+    encoding: Encoding | None = None
+    decimal_comma: bool | None = (
+        None  # None: per column, a comma is the decimal mark only when no cell has a dot
+    )
+    date_format: str | None = None  # strftime format of dates (default: ISO YYYY-MM-DD)
+
+
+@dataclass(frozen=True, eq=False)
+class CsvText:
+    """A CSV file read as text: every column a String; ragged rows are left out (their 1-based data row
+    numbers and field counts are in ``ragged``), so ``frame`` row ``i`` is data row ``kept[i]``."""
+
+    frame: pl.DataFrame
+    rows: int  # data rows in the file, ragged ones included
+    separator: str
+    ragged: dict[int, int] = field(default_factory=dict)  # data row -> number of fields
+    kept: np.ndarray | None = None  # data row numbers of the frame's rows when some were left out
+    date_format: str | None = None  # [input] date_format
+
+
+def _decode(path: Path, label: str, encoding: Encoding | None) -> tuple[bytes | Path, str]:
+    """The file's content as UTF-8 (the path itself when it already is) and the encoding found."""
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if encoding is None and head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        encoding = "utf-16"
+    if encoding in (None, "utf-8"):
+        return path, "utf-8"
+    try:
+        text = path.read_bytes().decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{label}: not valid {encoding} text (byte {exc.start}); check [input] encoding"
+        ) from None
+    return text.lstrip("\ufeff").encode("utf-8"), encoding
+
+
+def _sample(source: bytes | Path, label: str) -> list[str]:
+    if isinstance(source, bytes):
+        raw = source[:_SAMPLE_BYTES]
+    else:
+        with source.open("rb") as handle:
+            raw = handle.read(_SAMPLE_BYTES)
+    if raw.startswith(codecs.BOM_UTF8):
+        raw = raw[3:]
+    text = raw.decode("utf-8", errors="replace")
+    if "\ufffd" in text[:-4]:
+        raise InputError(
+            f'{label}: not valid UTF-8 text; set [input] encoding (e.g. "latin-1" or "cp1252") to the '
+            "file's encoding"
+        )
+    lines = text.splitlines()
+    if len(raw) == _SAMPLE_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut
+    return lines[: _SAMPLE_LINES + 1]
+
+
+def _fields(line: str, separator: str) -> list[str]:
+    return next(csv.reader([line], delimiter=separator), [])
+
+
+def _detect(lines: list[str]) -> str:
+    """The separator that gives the header the most columns, the sampled rows agreeing with it."""
+    best, best_score = ",", (0, 0)
+    for sep in SEPARATORS:
+        header = len(_fields(lines[0], sep)) if lines else 0
+        agree = sum(1 for line in lines[1:] if line and len(_fields(line, sep)) == header)
+        score = (header if header > 1 else 0, agree)
+        if score > best_score:
+            best, best_score = sep, score
+    return best
+
+
+def _check_header(names: list[str], label: str, separator: str, explicit: bool) -> None:
+    twice = [name for name, count in Counter(names).items() if count > 1]
+    if twice:
+        raise InputError(
+            [f"{label}: column {name!r} appears {names.count(name)} times in the header" for name in twice]
+        )
+    if len(names) == 1:
+        inside = [sep for sep in SEPARATORS if sep != separator and sep in names[0]]
+        if inside or separator in names[0]:
+            which = _NAMES[inside[0]] if inside else _NAMES[separator]
+            how = "the separator was set in [input] separator" if explicit else "no separator was detected"
+            raise InputError(
+                f"{label}: the header is one column {names[0]!r} containing a {which} ({how}); is the whole "
+                "header quoted? Otherwise set [input] separator to the file's separator"
+            )
+
+
+def _field_counts(source: bytes | Path, separator: str) -> np.ndarray | None:
+    """Fields per physical line after the header (quotes honoured), or None when quoted fields span lines
+    (then lines are not records)."""
+    lines = pl.read_csv(
+        source,
+        has_header=False,
+        separator="\x1f",
+        quote_char=None,
+        infer_schema=False,
+        new_columns=["line"],
+        raise_if_empty=False,
+        truncate_ragged_lines=True,
+    )["line"].slice(1)
+    if lines.len() == 0:
+        return np.zeros(0, dtype=np.int64)
+    quotes = lines.str.count_matches('"', literal=True).fill_null(0)
+    if bool((quotes % 2 == 1).any()):
+        return None
+    unquoted = lines.str.replace_all(r'"[^"]*"', "") if bool((quotes > 0).any()) else lines
+    counts = unquoted.str.count_matches(separator, literal=True) + 1
+    return counts.fill_null(0).cast(pl.Int64).to_numpy()  # an empty line: 0, as polars reads it (all null)
+
+
+def _record_counts(source: bytes | Path, separator: str) -> np.ndarray:
+    """Fields per record, with Python's csv module (quoted fields spanning lines; rare)."""
+    data = source if isinstance(source, bytes) else source.read_bytes()
+    text = data.decode("utf-8-sig", errors="replace")
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    next(reader, None)
+    return np.array([len(r) if r else 0 for r in reader], dtype=np.int64)
+
+
+def read_csv_text(path: Path, options: CsvOptions) -> CsvText:
+    """Read a CSV file as text columns (module docstring); structural problems raise InputError."""
+    label = path.name
+    source, _ = _decode(path, label, options.encoding)
+    lines = _sample(source, label)
+    if not lines or not lines[0].strip():
+        raise InputError(f"{label}: the file is empty (no header)")
+    separator = options.separator or _detect(lines)
+    names = _fields(lines[0], separator)
+    _check_header(names, label, separator, options.separator is not None)
+    frame = pl.read_csv(
+        source,
+        separator=separator,
+        infer_schema=False,
+        raise_if_empty=False,
+        truncate_ragged_lines=True,
+        encoding="utf8",
+    )
+    counts = _field_counts(source, separator)
+    if counts is None or counts.size != frame.height:
+        counts = _record_counts(source, separator)
+    wrong = np.flatnonzero((counts != len(names)) & (counts != 0))
+    if not wrong.size:
+        return CsvText(frame, frame.height, separator, date_format=options.date_format)
+    if counts.size != frame.height:  # cannot line rows up with records: refuse rather than guess
+        raise InputError(f"{label}: rows with a wrong number of fields (first: row {int(wrong[0]) + 1})")
+    ragged = {int(r) + 1: int(counts[r]) for r in wrong}
+    keep = np.ones(frame.height, dtype=bool)
+    keep[wrong] = False
+    kept = np.flatnonzero(keep) + 1
+    return CsvText(frame.filter(pl.Series(keep)), frame.height, separator, ragged, kept, options.date_format)
