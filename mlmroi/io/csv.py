@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import codecs
 import csv
-import io
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +25,7 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from mlmroi._numba import kernel
 from mlmroi.errors import InputError
 
 SEPARATORS = (",", ";", "\t", "|")
@@ -130,36 +130,58 @@ def _check_header(names: list[str], label: str, separator: str, explicit: bool) 
             )
 
 
-def _field_counts(source: bytes | Path, separator: str) -> np.ndarray | None:
-    """Fields per physical line after the header (quotes honoured), or None when quoted fields span lines
-    (then lines are not records)."""
-    lines = pl.read_csv(
-        source,
-        has_header=False,
-        separator="\x1f",
-        quote_char=None,
-        infer_schema=False,
-        new_columns=["line"],
-        raise_if_empty=False,
-        truncate_ragged_lines=True,
-    )["line"].slice(1)
-    if lines.len() == 0:
-        return np.zeros(0, dtype=np.int64)
-    quotes = lines.str.count_matches('"', literal=True).fill_null(0)
-    if bool((quotes % 2 == 1).any()):
-        return None
-    unquoted = lines.str.replace_all(r'"[^"]*"', "") if bool((quotes > 0).any()) else lines
-    counts = unquoted.str.count_matches(separator, literal=True) + 1
-    return counts.fill_null(0).cast(pl.Int64).to_numpy()  # an empty line: 0, as polars reads it (all null)
+@kernel
+def _ragged_records(data, separator, expected):  # type: ignore[no-untyped-def]
+    """One pass over the bytes (RFC 4180 quoting: separators and line breaks inside quotes belong to the
+    field): the data records (after the header) whose field count is not ``expected``, as (record index,
+    fields); an empty line is not ragged (it reads as a row of empty cells). Also the number of records."""
+    found_at = np.empty(16, dtype=np.int64)
+    found_n = np.empty(16, dtype=np.int64)
+    found = 0
+    record = -1  # the header is record -1
+    fields = 1
+    start = 0  # where the current record began
+    quoted = False
+    n = data.shape[0]
+    for i in range(n + 1):
+        if i < n:
+            byte = data[i]
+            if byte == 34:  # a quote
+                quoted = not quoted
+                continue
+            if quoted:
+                continue
+            if byte == separator:
+                fields += 1
+                continue
+            if byte != 10:
+                continue
+        elif start == n:
+            break  # the file ended with a line break
+        end = i - 1 if i > start and data[i - 1] == 13 else i  # a CR before the LF is not content
+        if record >= 0 and end > start and fields != expected:
+            if found == found_at.shape[0]:
+                found_at = np.concatenate((found_at, np.empty(found, dtype=np.int64)))
+                found_n = np.concatenate((found_n, np.empty(found, dtype=np.int64)))
+            found_at[found] = record
+            found_n[found] = fields
+            found += 1
+        record += 1
+        fields = 1
+        start = i + 1
+    return found_at[:found], found_n[:found], record
 
 
-def _record_counts(source: bytes | Path, separator: str) -> np.ndarray:
-    """Fields per record, with Python's csv module (quoted fields spanning lines; rare)."""
-    data = source if isinstance(source, bytes) else source.read_bytes()
-    text = data.decode("utf-8-sig", errors="replace")
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
-    next(reader, None)
-    return np.array([len(r) if r else 0 for r in reader], dtype=np.int64)
+def _ragged(source: bytes | Path, separator: str, expected: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """:func:`_ragged_records` over a file (mapped, not read) or bytes."""
+    if isinstance(source, bytes):
+        data = np.frombuffer(source, dtype=np.uint8)
+    elif source.stat().st_size == 0:
+        data = np.zeros(0, dtype=np.uint8)
+    else:
+        data = np.memmap(source, dtype=np.uint8, mode="r")
+    at, fields, records = _ragged_records(data, np.uint8(ord(separator)), expected)
+    return at, fields, int(records)
 
 
 def read_csv_text(path: Path, options: CsvOptions) -> CsvText:
@@ -172,24 +194,23 @@ def read_csv_text(path: Path, options: CsvOptions) -> CsvText:
     separator = options.separator or _detect(lines)
     names = _fields(lines[0], separator)
     _check_header(names, label, separator, options.separator is not None)
-    frame = pl.read_csv(
-        source,
-        separator=separator,
-        infer_schema=False,
-        raise_if_empty=False,
-        truncate_ragged_lines=True,
-        encoding="utf8",
-    )
-    counts = _field_counts(source, separator)
-    if counts is None or counts.size != frame.height:
-        counts = _record_counts(source, separator)
-    wrong = np.flatnonzero((counts != len(names)) & (counts != 0))
-    if not wrong.size:
+    read = {"separator": separator, "infer_schema": False, "raise_if_empty": False, "encoding": "utf8"}
+    try:  # a row with too many fields makes the strict read fail
+        frame = pl.read_csv(source, truncate_ragged_lines=False, **read)  # type: ignore[arg-type]
+        longer = False
+    except pl.exceptions.ComputeError:
+        frame = pl.read_csv(source, truncate_ragged_lines=True, **read)  # type: ignore[arg-type]
+        longer = True
+    # A row with too few fields leaves its last cells empty: only then is the file scanned record by record.
+    if not longer and (frame.width == 0 or frame[frame.columns[-1]].null_count() == 0):
         return CsvText(frame, frame.height, separator, date_format=options.date_format)
-    if counts.size != frame.height:  # cannot line rows up with records: refuse rather than guess
-        raise InputError(f"{label}: rows with a wrong number of fields (first: row {int(wrong[0]) + 1})")
-    ragged = {int(r) + 1: int(counts[r]) for r in wrong}
+    at, fields, records = _ragged(source, separator, len(names))
+    if not at.size:
+        return CsvText(frame, frame.height, separator, date_format=options.date_format)
+    if records != frame.height:  # cannot line rows up with records: refuse rather than guess
+        raise InputError(f"{label}: rows with a wrong number of fields (first: row {int(at[0]) + 1})")
+    ragged = {int(r) + 1: int(f) for r, f in zip(at.tolist(), fields.tolist(), strict=True)}
     keep = np.ones(frame.height, dtype=bool)
-    keep[wrong] = False
+    keep[at] = False
     kept = np.flatnonzero(keep) + 1
     return CsvText(frame.filter(pl.Series(keep)), frame.height, separator, ragged, kept, options.date_format)

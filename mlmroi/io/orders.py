@@ -55,8 +55,14 @@ def _order_chunk(
 
 
 def _order_ids(frame: pl.DataFrame) -> pl.Series:
+    """Order ids as integers when every one is written as a plain integer (then repeats are found without
+    hashing), else as text (``007`` and ``7`` are two orders, as for participants)."""
     raw = frame["order_id"]
-    return raw if raw.dtype.is_integer() else parse.parse_text(raw.cast(pl.String))
+    if raw.dtype.is_integer():
+        return raw
+    text = raw.cast(pl.String)
+    ints = parse.plain_integers(text)
+    return ints if ints.null_count() == text.null_count() else parse.parse_text(text)
 
 
 def read_orders(

@@ -7,6 +7,9 @@ in which no non-empty cell parses is a structural problem (the whole column has 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import numpy as np
 import polars as pl
 
@@ -22,7 +25,19 @@ def _text(column: pl.Series) -> pl.Series:
     return text.set(text == "", None) if text.len() else text
 
 
+def _fallback(raw: pl.Series, values: pl.Series, slow: Callable[[pl.Series], pl.Series]) -> pl.Series:
+    """``values`` from a fast parse of the text as written, with the cells it could not read (blanks
+    around them, other spellings, bad cells) parsed by ``slow``: the text work is done only where needed."""
+    failed = values.is_null() & raw.is_not_null()
+    if not bool(failed.any()):
+        return values
+    where = failed.arg_true()
+    return values.scatter(where, slow(raw.gather(where)))
+
+
 def _whole_column_check(label: str, name: str, raw: pl.Series, values: pl.Series, kind: str) -> None:
+    if values.null_count() < values.len():  # something parsed
+        return
     present = raw.is_not_null()
     if raw.dtype == pl.String:
         present = present & (raw.str.strip_chars() != "")
@@ -41,13 +56,11 @@ def parse_date(label: str, raw: pl.Series, date_format: str | None = None) -> tu
     elif isinstance(raw.dtype, pl.Datetime):
         values = raw.dt.date()
     elif raw.dtype == pl.String or raw.dtype == pl.Null:
-        text = _text(raw)
-        if date_format is not None:
-            values = text.str.to_date(date_format, strict=False, exact=True)
-        else:
-            well_formed = text.str.contains(_DATE_TEXT).fill_null(False)
-            parsed = text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
-            values = parsed.set(~well_formed, None) if parsed.len() else parsed
+        text = raw.cast(pl.String)
+        fmt = date_format or "%Y-%m-%d"
+        values = _fallback(
+            text, text.str.to_date(fmt, strict=False, exact=True), partial(_slow_date, fmt=fmt)
+        )
     else:
         raise InputError(f"{label}: column {raw.name!r} has type {raw.dtype}, expected a date")
     values = values.alias(raw.name)
@@ -55,12 +68,24 @@ def parse_date(label: str, raw: pl.Series, date_format: str | None = None) -> tu
     return values, raw.is_not_null() & values.is_null()
 
 
+def _slow_date(raw: pl.Series, fmt: str) -> pl.Series:
+    text = _text(raw)
+    if fmt != "%Y-%m-%d":
+        return text.str.to_date(fmt, strict=False, exact=True)
+    well_formed = text.str.contains(_DATE_TEXT).fill_null(False)
+    parsed = text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
+    return parsed.set(~well_formed, None) if parsed.len() else parsed
+
+
 def parse_number(label: str, raw: pl.Series) -> tuple[pl.Series, pl.Series]:
     """Finite numbers as Float64; text like ``12.50`` or ``-3``; NaN and infinities are bad."""
     if raw.dtype.is_numeric():
         values = raw.cast(pl.Float64)
     elif raw.dtype == pl.String or raw.dtype == pl.Null:
-        values = _text(raw).cast(pl.Float64, strict=False)
+        text = raw.cast(pl.String)
+        values = _fallback(
+            text, text.cast(pl.Float64, strict=False), lambda t: _text(t).cast(pl.Float64, strict=False)
+        )
     else:
         raise InputError(f"{label}: column {raw.name!r} has type {raw.dtype}, expected a number")
     not_finite = ~values.is_finite().fill_null(True)
@@ -80,23 +105,26 @@ def parse_bool(label: str, raw: pl.Series) -> tuple[pl.Series, pl.Series]:
             raw.is_in([0, 1]).fill_null(False), raw == 1
         )
     elif raw.dtype == pl.String or raw.dtype == pl.Null:
-        lower = _text(raw).str.to_lowercase()
-        values = (
-            pl.DataFrame({"v": lower})
-            .select(
-                pl.when(pl.col("v").is_in(_TRUE))
-                .then(True)
-                .when(pl.col("v").is_in(_FALSE))
-                .then(False)
-                .otherwise(None)
-            )
-            .to_series()
-        )
+        text = raw.cast(pl.String)
+        fast = text.replace_strict({"true": True, "false": False}, default=None, return_dtype=pl.Boolean)
+        values = _fallback(text, fast, _slow_bool)
     else:
         raise InputError(f"{label}: column {raw.name!r} has type {raw.dtype}, expected true/false")
     values = values.alias(raw.name)
     _whole_column_check(label, raw.name, raw, values, "true/false")
     return values, raw.is_not_null() & values.is_null()
+
+
+def _slow_bool(raw: pl.Series) -> pl.Series:
+    lower = _text(raw).str.to_lowercase()
+    truth = pl.DataFrame({"v": lower}).select(
+        pl.when(pl.col("v").is_in(_TRUE))
+        .then(True)
+        .when(pl.col("v").is_in(_FALSE))
+        .then(False)
+        .otherwise(None)
+    )
+    return truth.to_series().cast(pl.Boolean)
 
 
 def parse_choice(raw: pl.Series, choices: tuple[str, ...], default: str) -> tuple[pl.Series, pl.Series]:
@@ -179,11 +207,22 @@ def parse_id(raw: pl.Series, kind: pl.DataType) -> tuple[pl.Series, pl.Series]:
     if raw.dtype.is_integer():
         values = raw.cast(pl.Int64, strict=False) if kind == pl.Int64 else raw.cast(pl.String)
         return values.alias(raw.name), raw.is_not_null() & values.is_null()
-    text = _text(raw.cast(pl.String))
     if kind == pl.Int64:
-        plain = text.str.contains(_PLAIN_INTEGER).fill_null(False)
-        values = text.cast(pl.Int64, strict=False)
-        values = values.set(~plain, None) if values.len() else values
-    else:
-        values = text
-    return values.alias(raw.name), text.is_not_null() & values.is_null()
+        text = raw.cast(pl.String)
+        values = _fallback(text, plain_integers(text), lambda t: plain_integers(_text(t)))
+        bad = values.is_null() & text.is_not_null()
+        if bool(bad.any()):  # a blank cell is missing, not bad
+            where = bad.arg_true()
+            bad = bad.scatter(where, _text(text.gather(where)).is_not_null())
+        return values.alias(raw.name), bad
+    values = _text(raw.cast(pl.String))
+    return values.alias(raw.name), pl.Series([False]).new_from_index(0, values.len())
+
+
+def plain_integers(text: pl.Series) -> pl.Series:
+    """Text that is a plain integer (:data:`_PLAIN_INTEGER`) as Int64, anything else null. Casting reads
+    ``007`` and ``+7`` too: those are found by their first characters rather than a regex over every cell."""
+    values = text.cast(pl.Int64, strict=False)
+    padded = (text.str.starts_with("0") & (text.str.len_bytes() > 1)) | text.str.starts_with("+")
+    padded = padded | text.str.starts_with("-0")
+    return values.set(padded.fill_null(False), None) if bool(padded.any()) else values
