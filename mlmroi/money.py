@@ -21,6 +21,9 @@ RATE_SCALE = 1_000_000  # rates are stored as integer parts per million
 #: the bound on amounts (currency units, exclusive): input amounts and money settings stay below it, so every
 #: figure in minor units, and the totals of up to a billion of them, fit in int64 (docs/data-contract.md)
 MAX_AMOUNT = 10**13
+#: outputs store money as Decimal(18, decimals): a table's amounts, added up in absolute value, must stay
+#: below 10^18 minor units, so that no total or partial sum can overflow (checked on read)
+MAX_TOTAL_MINOR = 10**18
 _INT64_MAX = np.iinfo(np.int64).max
 
 IntArray = npt.NDArray[np.int64]
@@ -199,9 +202,3 @@ def minor_from_floats(values: npt.NDArray[np.float64], scale: float = 1.0) -> In
     flat = np.ascontiguousarray(values, dtype=np.float64)
     out: IntArray = _floats_to_minor(flat.reshape(-1), float(scale)).reshape(flat.shape)
     return out
-
-
-def minor_from_float(values: pl.Series, decimals: int) -> pl.Series:
-    """Float amounts to integer minor units, rounded half-to-even; nulls stay null."""
-    minor = pl.Series(values.name, minor_from_floats(values.fill_null(0.0).to_numpy(), 10**decimals))
-    return minor.set(values.is_null(), None) if values.null_count() else minor

@@ -3,15 +3,20 @@ keyed to their participant's network node (or rejected when the participant is u
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from mlmroi.errors import InputError
 from mlmroi.io import parse
+from mlmroi.io.amounts import out_of_range_reason, parse_amount
 from mlmroi.io.read import ROW, RawTable
 from mlmroi.io.rejects import Rejects
+from mlmroi.money import MAX_TOTAL_MINOR
 from mlmroi.network.ids import REJECTED, IdLookup
 
 IntArray = npt.NDArray[np.int64]
@@ -22,7 +27,11 @@ class RowChecks:
 
     def __init__(self, raw: RawTable, frame: pl.DataFrame, rejects: Rejects) -> None:
         self.table, self.label, self.frame, self.rejects = raw.name, raw.label, frame, rejects
-        self.date_format = raw.date_format
+        self.date_format, self.separator, self.decimal_comma = (
+            raw.date_format,
+            raw.separator,
+            raw.decimal_comma,
+        )
         self.bad = pl.Series([False]).new_from_index(0, frame.height)
 
     def reject(self, mask: pl.Series, column: str, reason: str | pl.Series) -> None:
@@ -51,12 +60,52 @@ class RowChecks:
         self.reject(bad, column, f"bad date (expected {expected})")
         return values
 
+    def amount(self, column: str, decimals: int, required: bool = True) -> pl.Series:
+        """Money as exact Int64 minor units (:mod:`mlmroi.io.amounts`); bad and out-of-range cells are
+        rejected, with their reasons."""
+        raw = self.frame[column]
+        values, bad, too_large = parse_amount(self.label, raw, decimals, self._decimal_comma(raw))
+        if required:
+            self.reject(raw.is_null(), column, f"missing {column}")
+        self.reject(bad, column, f"non-numeric {column}")
+        self.reject(too_large, column, out_of_range_reason(column, decimals))
+        return values
+
+    def _decimal_comma(self, raw: pl.Series) -> bool:
+        """``[input] decimal``, else: a comma is the decimal mark only in a file not separated by commas
+        whose column has a digit-comma-digit cell and no cell with a point between digits and no comma
+        (``1.234,56`` reads as 1234.56; one ``12.50`` in the column makes it a point column)."""
+        if self.decimal_comma is not None:
+            return self.decimal_comma
+        if self.separator in (None, ",") or raw.dtype != pl.String:
+            return False
+        comma = bool(raw.str.contains(r"\d,\d").any())
+        return comma and not bool(raw.str.contains(r"^[^,]*\d\.\d[^,]*$").any())  # "12.50": a point decimal
+
     def number(self, column: str, required: bool = True) -> pl.Series:
         values, bad = parse.parse_number(self.label, self.frame[column])
         if required:
             self.reject(self.frame[column].is_null(), column, f"missing {column}")
         self.reject(bad, column, f"non-numeric {column}")
         return values
+
+
+def check_totals(label: str, frames: Sequence[pl.DataFrame], columns: Sequence[str], decimals: int) -> None:
+    """A table's money columns, added up in absolute value, must stay below Decimal(18, decimals)
+    (:data:`~mlmroi.money.MAX_TOTAL_MINOR`): a clear error instead of a total that wraps around."""
+    for column in columns:
+        total = sum(
+            int(f.select(pl.col(column).cast(pl.Int128).abs().sum()).item() or 0)
+            for f in frames
+            if column in f.columns
+        )
+        if total >= MAX_TOTAL_MINOR:
+            largest = f"{Decimal(MAX_TOTAL_MINOR - 1).scaleb(-decimals):,}"
+            raise InputError(
+                f"{label}: the {column} column adds up to more than {largest} in absolute value, the largest "
+                f"total mlmroi can write (Decimal(18, {decimals})); check the amounts' unit (cents written "
+                "as units?) or split the data"
+            )
 
 
 @dataclass(frozen=True, eq=False)

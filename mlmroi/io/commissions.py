@@ -5,9 +5,8 @@ from __future__ import annotations
 import polars as pl
 
 from mlmroi.io import parse
-from mlmroi.io.checks import Owners, RowChecks, owner_nodes
+from mlmroi.io.checks import Owners, RowChecks, check_totals, owner_nodes
 from mlmroi.io.read import RawTable
-from mlmroi.money import minor_from_float
 
 
 def read_paid(
@@ -20,7 +19,7 @@ def read_paid(
     checks = RowChecks(raw, frame, owners.rejects)
     node, checks.bad = owner_nodes(frame, "commissions", owners, required=True)
     paid_on = checks.date("paid_on")
-    amount = minor_from_float(checks.number("amount"), decimals)
+    amount = checks.amount("amount", decimals)
     component = (
         parse.parse_text(frame["component"].cast(pl.String))
         if "component" in frame.columns
@@ -34,4 +33,6 @@ def read_paid(
             "component": component.alias("component"),
         }
     )
-    return used.filter(~checks.bad) if bool(checks.bad.any()) else used
+    used = used.filter(~checks.bad) if bool(checks.bad.any()) else used
+    check_totals(raw.label, [used], ("amount",), decimals)
+    return used

@@ -6,9 +6,8 @@ from __future__ import annotations
 import polars as pl
 
 from mlmroi.io import parse
-from mlmroi.io.checks import Owners, RowChecks, owner_nodes
+from mlmroi.io.checks import Owners, RowChecks, check_totals, owner_nodes
 from mlmroi.io.read import ROW, RawTable
-from mlmroi.money import minor_from_float
 
 _CHOICE_PAYER = ("company", "participant")
 
@@ -25,7 +24,7 @@ def read_costs(
     node, checks.bad = owner_nodes(frame, "costs", owners, required=False)
     reject = checks.reject
     incurred = checks.date("incurred_on")
-    amount = checks.number("amount")
+    amount = checks.amount("amount", decimals)
     reject((amount < 0).fill_null(False), "amount", "negative cost amount (costs must be ≥ 0)")
     category = parse.parse_text(frame["category"].cast(pl.String))
     reject(category.is_null(), "category", "missing category")
@@ -76,10 +75,12 @@ def read_costs(
             "incurred_on": incurred,
             "category": category.alias("category"),
             "kind": cost_kind.alias("kind"),
-            "amount": minor_from_float(amount, decimals).alias("amount"),
+            "amount": amount.alias("amount"),
             "payer": payer.alias("payer"),
             "filter_column": f_col.alias("filter_column"),
             "filter_value": f_val.alias("filter_value"),
         }
     ).with_columns(frame[ROW])
-    return used.filter(~checks.bad) if bool(checks.bad.any()) else used
+    used = used.filter(~checks.bad) if bool(checks.bad.any()) else used
+    check_totals(raw.label, [used], ("amount",), decimals)
+    return used

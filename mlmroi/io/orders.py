@@ -11,9 +11,8 @@ import numpy as np
 import polars as pl
 
 from mlmroi.io import parse
-from mlmroi.io.checks import Owners, RowChecks, owner_nodes
+from mlmroi.io.checks import Owners, RowChecks, check_totals, owner_nodes
 from mlmroi.io.read import ROW, RawTable, read_table
-from mlmroi.money import minor_from_float
 
 if TYPE_CHECKING:
     from mlmroi.io.load import LoadOptions
@@ -33,15 +32,15 @@ def _order_chunk(
     out = {
         "node": pl.Series(node),
         "ordered_on": ordered_on,
-        "amount": minor_from_float(checks.number("amount"), decimals),
+        "amount": checks.amount("amount", decimals),
     }
     if "volume" in frame.columns:
-        volume = minor_from_float(checks.number("volume", required=False), decimals)
+        volume = checks.amount("volume", decimals, required=False)
         out["volume"] = volume.fill_null(out["amount"])
     else:
         out["volume"] = out["amount"]
     if "cost" in frame.columns:
-        out["cost"] = minor_from_float(checks.number("cost", required=False), decimals)
+        out["cost"] = checks.amount("cost", decimals, required=False)
     else:
         out["cost"] = pl.Series([None] * frame.height, dtype=pl.Int64)
     if "retail" in frame.columns:
@@ -94,6 +93,7 @@ def read_orders(
             owners.rejects.add("orders", dup[ROW], "order_id", dup["order_id"], "duplicate order_id")
             chunks = [c.filter(~pl.col(ROW).is_in(dup[ROW].implode())) for c in chunks]
     # Row numbers served the rejects above; nothing after the load needs them (0.4 GB at 100M orders).
+    check_totals(raw.label, chunks, ("amount", "volume", "cost"), decimals)
     return tuple(c.drop(ROW) for c in chunks)
 
 

@@ -67,6 +67,11 @@ class RawTable:
         return None if self.csv is None else self.csv.date_format
 
     @property
+    def decimal_comma(self) -> bool | None:
+        """``[input] decimal`` for a CSV file: True ',' / False '.' / None detect (Parquet: False)."""
+        return False if self.csv is None else self.csv.decimal_comma
+
+    @property
     def separator(self) -> str | None:
         """The CSV separator (None for Parquet)."""
         return None if self.csv is None else self.csv.separator
