@@ -161,3 +161,18 @@ def test_the_default_options_are_detection(tmp_path: Path) -> None:
     _write(tmp_path, "participants", PEOPLE, "|")
     _write(tmp_path, "orders", ORDERS, "\t")
     assert load(tmp_path, LoadOptions()).network.size == 2
+
+
+def test_trailing_separators_and_crlf(tmp_path: Path) -> None:
+    """Exports that end every line with a separator (unnamed empty columns) or with CR LF read as usual."""
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "participants.csv").write_bytes(
+        b"participant_id,sponsor_id,joined_on,\r\n1,,2024-01-01,\r\n2,1,2024-01-02,\r\n"
+    )
+    (tmp_path / "orders.csv").write_bytes(
+        b"participant_id,ordered_on,amount,,\r\n1,2024-02-01,5,,\r\n2,2024-02-01\r\n"
+    )
+    data = _load(tmp_path)
+    assert data.network.size == 2
+    assert _amounts(data) == [500]
+    assert _reasons(data, "orders") == {2: "ragged row: 2 fields, the header has 5"}

@@ -115,7 +115,7 @@ def _detect(lines: list[str]) -> str:
 
 
 def _check_header(names: list[str], label: str, separator: str, explicit: bool) -> None:
-    twice = [name for name, count in Counter(names).items() if count > 1]
+    twice = [name for name, count in Counter(names).items() if count > 1 and name.strip()]  # not unnamed
     if twice:
         raise InputError(
             [f"{label}: column {name!r} appears {names.count(name)} times in the header" for name in twice]
