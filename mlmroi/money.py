@@ -202,3 +202,23 @@ def minor_from_floats(values: npt.NDArray[np.float64], scale: float = 1.0) -> In
     flat = np.ascontiguousarray(values, dtype=np.float64)
     out: IntArray = _floats_to_minor(flat.reshape(-1), float(scale)).reshape(flat.shape)
     return out
+
+
+def minor_from_float_amounts(values: pl.Series, decimals: int) -> tuple[pl.Series, pl.Series]:
+    """Float64 amounts whose shortest decimal form has at most ``decimals`` places, as exact minor units.
+
+    ``x`` is such an amount when the double nearest to ``m / 10^decimals`` (``m``: ``x`` scaled and
+    rounded) is ``x`` itself, and ``|x|`` is below :data:`MAX_AMOUNT` and below 2⁵¹ / 10^decimals (where
+    the doubles' spacing stays under half a minor unit, so no two such decimals share a double). Returns the
+    minor units (null elsewhere) and the mask of the values converted; the others (more places, NaN, huge)
+    need their text form (:mod:`mlmroi.io.amounts`).
+    """
+    scale = 10**decimals
+    floats = values.cast(pl.Float64)
+    frame = pl.DataFrame({"x": floats}).select(
+        m=(pl.col("x") * scale).round(0),
+        small=pl.col("x").abs() < min(2.0**51 / scale, MAX_AMOUNT),
+    )
+    exact = ((frame["m"] / scale == floats) & frame["small"]).fill_null(False)
+    minor = frame["m"].cast(pl.Int64, strict=False)
+    return minor.set(~exact, None) if minor.len() else minor, exact

@@ -125,3 +125,38 @@ def test_costs_and_commissions_are_exact_too(tmp_path: Path) -> None:
     assert data.costs is not None and data.paid is not None
     assert sorted(data.costs["amount"].to_list()) == [54, 102]
     assert data.paid["amount"].to_list() == [-100]
+
+
+def test_float_amounts_fast_path_agrees_with_their_shortest_text() -> None:
+    from mlmroi.io.amounts import parse_amount
+    from mlmroi.money import minor_from_float_amounts
+
+    rng = random.Random(11)
+    values = [round(rng.uniform(-1e7, 1e7), rng.randint(0, 5)) for _ in range(5000)]
+    values += [1.015, 0.545, 2.675, 0.1, -0.0, 9999999999999.99, 1e13, float("nan"), float("inf"), 5e-324]
+    series = pl.Series(values)
+    for decimals in (0, 2, 4):
+        fast, done = minor_from_float_amounts(series, decimals)
+        text, _, _ = parse_amount("x", series, decimals)
+        assert bool(done.any()) and not bool(done.all())
+        assert fast.filter(done).to_list() == text.filter(done).to_list()
+
+
+def test_parquet_float_amounts_mixing_exact_rounded_and_bad(tmp_path: Path) -> None:
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "participants.csv").write_text(PEOPLE)
+    day = dt.date(2024, 2, 1)
+    amounts = [12.5, 1.015, float("nan"), 1e13, 3.0]
+    table = pa.table(
+        {
+            "participant_id": pa.array([1] * 5, pa.int64()),
+            "ordered_on": pa.array([day] * 5),
+            "amount": amounts,
+        }
+    )
+    pq.write_table(table, tmp_path / "orders.parquet")
+    data = load(tmp_path, LoadOptions())
+    assert _column(data) == [1250, 102, 300]
+    reasons = _reasons(data)
+    assert reasons[3] == "non-numeric amount"
+    assert reasons[4].startswith("amount out of range")

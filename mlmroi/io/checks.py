@@ -3,7 +3,7 @@ keyed to their participant's network node (or rejected when the participant is u
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -16,7 +16,7 @@ from mlmroi.io import parse
 from mlmroi.io.amounts import out_of_range_reason, parse_amount
 from mlmroi.io.read import ROW, RawTable
 from mlmroi.io.rejects import Rejects
-from mlmroi.money import MAX_TOTAL_MINOR
+from mlmroi.money import MAX_TOTAL_MINOR, minor_from_float_amounts
 from mlmroi.network.ids import REJECTED, IdLookup
 
 IntArray = npt.NDArray[np.int64]
@@ -64,7 +64,13 @@ class RowChecks:
         """Money as exact Int64 minor units (:mod:`mlmroi.io.amounts`); bad and out-of-range cells are
         rejected, with their reasons."""
         raw = self.frame[column]
-        values, bad, too_large = parse_amount(self.label, raw, decimals, self._decimal_comma(raw))
+        if raw.dtype == pl.Float64:  # pandas' amounts: most convert exactly without their text form
+            values, exact = minor_from_float_amounts(raw, decimals)
+            values, bad, too_large = _fill(
+                raw, values, exact, lambda r: parse_amount(self.label, r, decimals)
+            )
+        else:
+            values, bad, too_large = parse_amount(self.label, raw, decimals, self._decimal_comma(raw))
         if required:
             self.reject(raw.is_null(), column, f"missing {column}")
         self.reject(bad, column, f"non-numeric {column}")
@@ -106,6 +112,37 @@ def check_totals(label: str, frames: Sequence[pl.DataFrame], columns: Sequence[s
                 f"total mlmroi can write (Decimal(18, {decimals})); check the amounts' unit (cents written "
                 "as units?) or split the data"
             )
+
+
+def _fill(
+    raw: pl.Series,
+    values: pl.Series,
+    done: pl.Series,
+    parse: Callable[[pl.Series], tuple[pl.Series, pl.Series, pl.Series]],
+) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """``values`` where ``done``, the rest of ``raw`` through ``parse``; with ``parse``'s bad and too-large
+    masks (false where done)."""
+    falses = pl.Series([False]).new_from_index(0, raw.len())
+    if bool(done.all()):
+        return values, falses, falses
+    where = (~done).arg_true()
+    left = raw.gather(where)
+    try:
+        rest, bad, large = parse(left)
+    except InputError:  # none of the rest parses (NaN, ...): bad cells, since the others did
+        if not bool(done.any()):
+            raise
+        rest, bad, large = (
+            pl.Series([None] * left.len(), dtype=pl.Int64),
+            left.is_not_null(),
+            falses[: left.len()],
+        )
+    # scatter writes in place: each mask gets its own copy
+    return (
+        values.scatter(where, rest),
+        falses.clone().scatter(where, bad),
+        falses.clone().scatter(where, large),
+    )
 
 
 @dataclass(frozen=True, eq=False)
