@@ -205,20 +205,27 @@ def minor_from_floats(values: npt.NDArray[np.float64], scale: float = 1.0) -> In
 
 
 def minor_from_float_amounts(values: pl.Series, decimals: int) -> tuple[pl.Series, pl.Series]:
-    """Float64 amounts whose shortest decimal form has at most ``decimals`` places, as exact minor units.
+    """Float64 amounts as exact minor units, rounded half-to-even on their shortest decimal form (the digits
+    Python prints), without building that text, wherever that is safe:
 
-    ``x`` is such an amount when the double nearest to ``m / 10^decimals`` (``m``: ``x`` scaled and
-    rounded) is ``x`` itself, and ``|x|`` is below :data:`MAX_AMOUNT` and below 2⁵¹ / 10^decimals (where
-    the doubles' spacing stays under half a minor unit, so no two such decimals share a double). Returns the
-    minor units (null elsewhere) and the mask of the values converted; the others (more places, NaN, huge)
-    need their text form (:mod:`mlmroi.io.amounts`).
+    - ``x`` has at most ``decimals`` places: the double nearest to ``m / 10^decimals`` (``m``: ``x`` scaled
+      and rounded) is ``x`` itself, with ``|x|`` below :data:`MAX_AMOUNT` and below 2⁵¹ / 10^decimals (the
+      doubles' spacing under half a minor unit, so no two such decimals share a double): the amount is ``m``;
+    - otherwise the scaled value ``y`` is nowhere near a half (``|frac(y) − ½| > 0.001``, ``|y| < 2⁴⁰``): no
+      decimal that rounds to ``x`` — its shortest form included — is a tie or on the other side of one, so
+      the amount is ``y`` rounded to the nearest integer.
+
+    Returns the minor units (null elsewhere) and the mask of the values converted; the others (ties like
+    1.015, NaN, huge) need their text form (:mod:`mlmroi.io.amounts`).
     """
     scale = 10**decimals
     floats = values.cast(pl.Float64)
+    x, y = pl.col("x"), pl.col("x") * scale
     frame = pl.DataFrame({"x": floats}).select(
-        m=(pl.col("x") * scale).round(0),
-        small=pl.col("x").abs() < min(2.0**51 / scale, MAX_AMOUNT),
+        m=y.round(0),
+        exact=((y.round(0) / scale) == x) & (x.abs() < min(2.0**51 / scale, MAX_AMOUNT)),
+        safe=((y - y.floor() - 0.5).abs() > 0.001) & (y.abs() < 2.0**40),
     )
-    exact = ((frame["m"] / scale == floats) & frame["small"]).fill_null(False)
+    done = (frame["exact"] | frame["safe"]).fill_null(False)
     minor = frame["m"].cast(pl.Int64, strict=False)
-    return minor.set(~exact, None) if minor.len() else minor, exact
+    return minor.set(~done, None) if minor.len() else minor, done
