@@ -219,13 +219,27 @@ def minor_from_float_amounts(values: pl.Series, decimals: int) -> tuple[pl.Serie
     1.015, NaN, huge) need their text form (:mod:`mlmroi.io.amounts`).
     """
     scale = 10**decimals
-    floats = values.cast(pl.Float64)
-    x, y = pl.col("x"), pl.col("x") * scale
-    frame = pl.DataFrame({"x": floats}).select(
-        m=y.round(0),
-        exact=((y.round(0) / scale) == x) & (x.abs() < min(2.0**51 / scale, MAX_AMOUNT)),
-        safe=((y - y.floor() - 0.5).abs() > 0.001) & (y.abs() < 2.0**40),
-    )
-    done = (frame["exact"] | frame["safe"]).fill_null(False)
-    minor = frame["m"].cast(pl.Int64, strict=False)
-    return minor.set(~done, None) if minor.len() else minor, done
+    floats = values.cast(pl.Float64).fill_null(float("nan")).to_numpy()
+    minor, done = _float_amounts(floats, float(scale), min(2.0**51 / scale, float(MAX_AMOUNT)))
+    converted = pl.Series(done)
+    out = pl.Series(values.name, minor)
+    return out.set(~converted, None) if out.len() else out, converted
+
+
+@kernel
+def _float_amounts(x, scale, exact_below):  # type: ignore[no-untyped-def]
+    n = x.shape[0]
+    minor = np.zeros(n, dtype=np.int64)
+    done = np.zeros(n, dtype=np.bool_)
+    for i in range(n):
+        v = x[i]
+        if not np.isfinite(v):
+            continue
+        y = v * scale
+        m = np.rint(y)
+        exact = m / scale == v and abs(v) < exact_below  # at most ``decimals`` places
+        clear = abs(y) < 2.0**40 and abs(y - np.floor(y) - 0.5) > 0.001  # nowhere near a tie
+        if exact or clear:
+            minor[i] = np.int64(m)
+            done[i] = True
+    return minor, done
