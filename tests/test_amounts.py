@@ -93,6 +93,16 @@ def reference(text: str, decimals: int) -> Result:
         ("\u00a07.25", 2, 725),
         ("1,234,567.89", 2, 123456789),
         ("-1,234.5", 2, -123450),
+        ("1.2350000000", 2, 124),  # long fractions: cut after the first dropped digit
+        ("1.2450000000", 2, 124),
+        ("1.24500000001", 2, 125),
+        ("-1.24500000001", 2, -125),
+        ("1.2449999999", 2, 124),
+        ("1.2345500000", 4, 12346),
+        ("1.2346500000", 4, 12346),
+        ("1.234650000001", 4, 12347),
+        ("1.2345650000001", 5, 123457),
+        ("1.23456750", 6, 1234568),
         ("1.23456", 4, 12346),
         ("1.234565", 5, 123456),
         ("1.2345675", 6, 1234568),
@@ -304,6 +314,15 @@ def test_float_column_reads_the_shortest_repr() -> None:
         (999999999999999, False, False),
         (12345678912, False, False),
     ]
+
+
+def test_typed_columns_ignore_decimal_comma() -> None:
+    assert parsed(pl.Series("amount", [1.015, 1234.5]), decimal_comma=True) == [
+        (102, False, False),
+        (123450, False, False),
+    ]
+    raw = pl.Series("amount", [Decimal("1234.5650")], dtype=pl.Decimal(18, 4))
+    assert parsed(raw, decimal_comma=True) == [(123456, False, False)]
 
 
 def test_float32_column_reads_the_float32_shortest_repr() -> None:

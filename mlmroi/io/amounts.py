@@ -51,15 +51,17 @@ is then below 10¹⁵ cents, far inside int64 (9.2 × 10¹⁸), so sums of milli
 overflow. With 6 decimals the bound is capped at 10¹⁸ minor units (int64 cannot hold 10¹⁹), that is below
 10¹² currency units.
 
-How it runs: the usual cells (``-?digits[.digits]``, with ``decimal_comma`` ``-?digits[,digits]``, with
-at most five fraction digits, six with 6 decimals) are checked with one regular expression and read with
-polars' text-to-decimal cast at that fixed scale, which is exact because no cell it reads has more
-fraction digits (no rounding is left to polars), then rounded half-to-even in int64 arithmetic.
-Everything else (blanks around, ``+``, thousands separators, exponents, long fractions, huge or
-zero-padded numbers) takes a slower vectorised path on its own rows: once separators are removed, cells
-of the usual form go the same way; the others are split into significand and exponent with string
-operations and rounded from the first dropped digit, whether any later dropped digit is non-zero and the
-parity of the last kept digit.
+How it runs (polars expressions over whole columns, no Python work per cell): the usual cells
+(``-?digits[.digits]``, with ``decimal_comma`` ``-?digits[,digits]``, at most five fraction digits, six
+with 6 decimals) are checked with one regular expression and read with polars' text-to-decimal cast at that
+fixed scale, which is exact because no cell it reads has more fraction digits (no rounding is left to
+polars), then rounded half-to-even in int64 arithmetic. The other cells take slower paths on their own
+rows. They are stripped, checked against the full grammar and their separators removed; ``+``, ``.5`` and
+``12.`` are rewritten into the usual form, and a longer fraction is cut after ``decimals`` + 1 digits, the
+last of which becomes a 6 when it is a 5 followed by any non-zero digit (the same rounding); then they
+take the usual path. What is left (exponents, huge or heavily zero-padded numbers) is split into
+significand and exponent with string operations and rounded from the first dropped digit, whether any
+later dropped digit is non-zero and the parity of the last kept digit.
 """
 
 from __future__ import annotations
@@ -91,7 +93,9 @@ _COMMA_TEXT = (
     + "$"
 )
 # The canonical form after separators are removed and the decimal mark is a point.
-_CANONICAL = r"^([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?$"
+_CANONICAL = (
+    r"^(?P<sign>[+-]?)(?P<whole>[0-9]*)(?:\.(?P<fraction>[0-9]*))?(?:[eE](?P<exponent>[+-]?[0-9]+))?$"
+)
 
 
 def _falses(length: int) -> pl.Series:
@@ -141,22 +145,24 @@ def _common(text: pl.Series, decimals: int, mark: str = ".") -> tuple[pl.Series,
     divisor = 10 ** (scale - decimals)
     pattern = rf"^-?[0-9]+(?:{re.escape(mark)}[0-9]{{1,{scale}}})?$"
     point = pl.col("t") if mark == "." else pl.col("t").str.replace(mark, ".", literal=True)
-    frame = pl.DataFrame({"t": text}).select(
-        matched=pl.col("t").str.contains(pattern).fill_null(False),
-        scaled=point.cast(pl.Decimal(38, scale), strict=False).to_physical().cast(pl.Int64, strict=False),
-    )
     scaled = pl.col("scaled")
     rounded = _half_even(scaled // divisor, scaled % divisor, divisor) if divisor > 1 else scaled
-    bound = 10**limit
-    out = frame.select(
-        handled=pl.col("matched") & scaled.is_not_null(),
-        minor=pl.when(pl.col("matched")).then(rounded),
-    ).with_columns(too_large=(pl.col("minor") >= bound) | (pl.col("minor") <= -bound))
-    handled = out["handled"]
-    too_large = out["too_large"].fill_null(False) & handled
-    minor = out["minor"]
-    minor = minor.set(~handled | too_large, None) if minor.len() else minor
-    return handled, minor, too_large
+    in_range = (pl.col("rounded") < 10**limit) & (pl.col("rounded") > -(10**limit))
+    out = (
+        pl.LazyFrame({"t": text})
+        .select(  # the two passes over the text run in parallel
+            matched=pl.col("t").str.contains(pattern).fill_null(False),
+            scaled=point.cast(pl.Decimal(38, scale), strict=False).to_physical().cast(pl.Int64, strict=False),
+        )
+        .select(handled=pl.col("matched") & scaled.is_not_null(), rounded=rounded)
+        .select(
+            "handled",
+            minor=pl.when(pl.col("handled") & in_range).then(pl.col("rounded")),
+            too_large=pl.col("handled") & ~in_range.fill_null(True),
+        )
+        .collect()
+    )
+    return out["handled"], out["minor"], out["too_large"]
 
 
 def _significand(text: pl.Series, decimals: int) -> tuple[pl.Series, pl.Series]:
@@ -166,32 +172,14 @@ def _significand(text: pl.Series, decimals: int) -> tuple[pl.Series, pl.Series]:
     in ``digits``, after scaling by ``10**decimals`` (it may be negative or beyond the end).
     """
     limit = _limit_digits(decimals)
-    parts = text.str.extract_groups(_CANONICAL).struct.unnest()
-    sign, whole, fraction, exponent = (parts[column] for column in parts.columns)
-    frame = pl.DataFrame(
-        {
-            "negative": sign == "-",
-            "whole": whole.fill_null(""),
-            "all": whole.fill_null("") + fraction.fill_null(""),
-            "exponent": exponent.fill_null("0"),
-        }
-    )
-    exponent_digits = pl.col("exponent").str.strip_chars_start("+-").str.strip_chars_start("0")
+    exponent = pl.col("exponent").fill_null("0")
+    exponent_digits = exponent.str.strip_chars_start("+-").str.strip_chars_start("0")
     exponent_size = (
         pl.when(exponent_digits.str.len_bytes() > _EXPONENT_DIGITS)
         .then(10**_EXPONENT_DIGITS)
         .otherwise(exponent_digits.cast(pl.Int64, strict=False).fill_null(0))
     )
-    digits = pl.col("all").str.strip_chars_start("0")
-    frame = frame.with_columns(
-        digits=digits,
-        point=(
-            pl.col("whole").str.len_bytes().cast(pl.Int64)
-            + pl.when(pl.col("exponent").str.starts_with("-")).then(-exponent_size).otherwise(exponent_size)
-            + decimals
-            - (pl.col("all").str.len_bytes().cast(pl.Int64) - digits.str.len_bytes().cast(pl.Int64))
-        ),
-    )
+    all_digits = pl.concat_str(pl.col("whole").fill_null(""), pl.col("fraction").fill_null(""))
     point = pl.col("point")
     kept_length = point.clip(0, limit)  # never longer than 18 digits: int64, and no huge padding
     kept = (
@@ -203,48 +191,109 @@ def _significand(text: pl.Series, decimals: int) -> tuple[pl.Series, pl.Series]:
     )
     first_dropped = pl.when(point >= 0).then(pl.col("digits").str.slice(kept_length, 1)).otherwise(pl.lit(""))
     later_nonzero = pl.col("digits").str.slice(kept_length + 1).str.contains("[1-9]")
-    up = (first_dropped > "5") | ((first_dropped == "5") & (later_nonzero | (kept % 2 != 0)))
-    magnitude = kept + up.cast(pl.Int64)
-    out = frame.select(
-        minor=pl.when(pl.col("negative")).then(-magnitude).otherwise(magnitude),
-        too_large=(pl.col("digits") != "") & ((point > limit) | (magnitude >= 10**limit)),
+    up = (pl.col("first") > "5") | ((pl.col("first") == "5") & (pl.col("later") | (pl.col("kept") % 2 != 0)))
+    magnitude = pl.col("magnitude")
+    out = (
+        pl.LazyFrame({"parts": text.str.extract_groups(_CANONICAL)})
+        .select(pl.col("parts").struct.unnest())
+        .select(
+            negative=pl.col("sign") == "-",
+            whole_length=pl.col("whole").str.len_bytes().fill_null(0).cast(pl.Int64),
+            shift=pl.when(exponent.str.starts_with("-")).then(-exponent_size).otherwise(exponent_size),
+            all=all_digits,
+        )
+        .with_columns(digits=pl.col("all").str.strip_chars_start("0"))
+        .select(
+            "negative",
+            "digits",
+            point=pl.col("whole_length")
+            + pl.col("shift")
+            + decimals
+            - (
+                pl.col("all").str.len_bytes().cast(pl.Int64) - pl.col("digits").str.len_bytes().cast(pl.Int64)
+            ),
+        )
+        .select("negative", "digits", "point", kept=kept, first=first_dropped, later=later_nonzero)
+        .select("negative", "digits", "point", magnitude=pl.col("kept") + up.cast(pl.Int64))
+        .select(
+            too_large=(pl.col("digits") != "") & ((point > limit) | (magnitude >= 10**limit)),
+            minor=pl.when(pl.col("negative")).then(-magnitude).otherwise(magnitude),
+        )
+        .select(pl.when(~pl.col("too_large")).then(pl.col("minor")).alias("minor"), "too_large")
+        .collect()
     )
-    too_large = out["too_large"]
-    minor = out["minor"]
-    return (minor.set(too_large, None) if minor.len() else minor), too_large
+    return out["minor"], out["too_large"]
 
 
 def _normalised(text: pl.Series, decimal_comma: bool) -> tuple[pl.Series, pl.Series, pl.Series]:
     """``(canonical, valid, empty)``: the valid cells stripped, without separators and with a point as
     decimal mark (null for the others); which cells are numbers; which are blank (missing, not bad)."""
-    text = text.str.strip_chars()
-    empty = (text == "").fill_null(False)
-    valid = text.str.contains(_COMMA_TEXT if decimal_comma else _POINT_TEXT).fill_null(False)
-    text = text.set(~valid, None) if text.len() else text
+    stripped = pl.col("s")
     if decimal_comma:
-        if bool(text.str.contains("[. \u00a0\u202f]").any()):
-            text = text.str.replace_all("[. \u00a0\u202f]", "")
-        text = text.str.replace(",", ".", literal=True)
-    elif bool(text.str.contains(",", literal=True).any()):
-        text = text.str.replace_all(",", "", literal=True)
-    return text, valid, empty
+        canonical = stripped.str.replace_all("[. \u00a0\u202f]", "").str.replace(",", ".", literal=True)
+    else:
+        canonical = stripped.str.replace_all(",", "", literal=True)
+    valid = stripped.str.contains(_COMMA_TEXT if decimal_comma else _POINT_TEXT).fill_null(False)
+    out = (
+        pl.LazyFrame({"s": text})
+        .select(stripped.str.strip_chars())
+        .select(
+            canonical=pl.when(valid).then(canonical), valid=valid, empty=(stripped == "").fill_null(False)
+        )
+        .collect()
+    )
+    return out["canonical"], out["valid"], out["empty"]
 
 
 def _rewrite(text: pl.Series, where: pl.Series, rewrite: Callable[[pl.Series], pl.Series]) -> pl.Series:
     """``text`` with the cells ``where`` is true replaced by ``rewrite`` of them (string work on few rows)."""
     if not bool(where.any()):
         return text
+    if bool(where.all()):
+        return rewrite(text)
     rows = where.arg_true()
     return text.scatter(rows, rewrite(text.gather(rows)))
+
+
+def _shorten(text: pl.Series, decimals: int) -> pl.Series:
+    """Fractions longer than the common path reads, cut after the first dropped digit, same rounding.
+
+    The first dropped digit is kept and becomes a 6 when it is a 5 followed by any non-zero digit (more
+    than half: rounds up either way), so ``1.2350001`` reads as ``1.236`` and ``1.2350000`` as ``1.235``
+    (an exact half, to even). Cells with an exponent are left as they are.
+    """
+    scale = _common_scale(decimals)
+    if decimals + 1 > scale:  # 5 or 6 decimals: the cut would still be too long
+        return text
+    point = pl.col("t").str.find(".", literal=True)
+    fraction_length = pl.col("t").str.len_bytes().cast(pl.Int64) - point - 1
+    long = (fraction_length > scale) & ~pl.col("t").str.contains("[eE]")
+    out = (
+        pl.LazyFrame({"t": text})
+        .with_columns(long=long.fill_null(False))
+        .select(
+            "long",
+            kept=pl.when(pl.col("long"))
+            .then(pl.col("t").str.head(point + decimals + 2))
+            .otherwise(pl.col("t")),
+        )
+        .collect()
+    )
+    kept = out["kept"]
+    fives = out["long"] & kept.str.ends_with("5").fill_null(False)
+    if not bool(fives.any()):
+        return kept
+    rows = fives.arg_true()
+    half = kept.gather(rows)
+    above = text.gather(rows).str.strip_chars_end("0").str.len_bytes() > half.str.len_bytes()
+    return kept.scatter(rows, half.zip_with(~above, half.str.head(-1) + "6"))
 
 
 def _tidy(text: pl.Series, decimals: int) -> pl.Series:
     """Canonical numbers rewritten, where that is possible, into the common path's form, same rounding.
 
-    ``+`` is dropped, ``.5`` becomes ``0.5`` and ``12.`` ``12``. A fraction longer than the common path
-    reads keeps its ``decimals`` digits and the first dropped one, which becomes 6 when it is a 5 followed
-    by any non-zero digit (more than half: rounds up either way), so ``1.2350001`` reads as ``1.236`` and
-    ``1.2350000`` as ``1.235`` (an exact half, to even). Exponents are left to :func:`_significand`.
+    ``+`` is dropped, ``.5`` becomes ``0.5`` and ``12.`` ``12``; long fractions are cut (:func:`_shorten`).
+    Exponents are left to :func:`_significand`.
     """
     odd = (
         text.str.starts_with("+")
@@ -257,23 +306,19 @@ def _tidy(text: pl.Series, decimals: int) -> pl.Series:
         odd,
         lambda cells: cells.str.strip_prefix("+").str.replace(r"^(-?)\.", "${1}0.").str.strip_suffix("."),
     )
-    scale = _common_scale(decimals)
-    if decimals + 1 > scale:
-        return text
-    long = text.str.contains(rf"^-?[0-9]*\.[0-9]{{{scale + 1},}}$").fill_null(False)
-
-    def shorten(cells: pl.Series) -> pl.Series:
-        kept = pl.DataFrame({"t": cells}).select(
-            pl.col("t").str.head(pl.col("t").str.find(".", literal=True) + decimals + 2)
-        )["t"]
-        above_half = cells.str.contains(rf"^-?[0-9]*\.[0-9]{{{decimals}}}5[0-9]*[1-9]")
-        return _rewrite(kept, above_half, lambda halves: halves.str.head(-1) + "6")
-
-    return _rewrite(text, long, shorten)
+    return _shorten(text, decimals)
 
 
-def _from_text(text: pl.Series, decimals: int, decimal_comma: bool) -> tuple[pl.Series, pl.Series, pl.Series]:
-    """Text cells (not stripped yet): ``(minor, bad, too_large)``."""
+def _from_text(
+    text: pl.Series, decimals: int, decimal_comma: bool, printed: bool = False
+) -> tuple[pl.Series, pl.Series, pl.Series]:
+    """Text cells (not stripped yet): ``(minor, bad, too_large)``.
+
+    ``printed``: the text is polars' own print of a float or decimal column (no blanks, separators or
+    ``+``; often long fractions, as in ``59.970000000000006``), so it is tidied before the common path.
+    """
+    if printed:
+        text = _shorten(text, decimals)
     handled, minor, too_large = _common(text, decimals, "," if decimal_comma else ".")
     bad = _falses(text.len())
     rest = text.is_not_null() & ~handled
@@ -323,12 +368,13 @@ def parse_amount(
         minor, bad, too_large = _from_text(raw.cast(pl.String), decimals, decimal_comma)
     elif raw.dtype.is_float():
         # The shortest round-trip digits ("1.015", "1e+20", "NaN"); no separators, no decimal comma.
-        minor, bad, too_large = _from_text(raw.cast(pl.String), decimals, decimal_comma=False)
+        minor, bad, too_large = _from_text(raw.cast(pl.String), decimals, decimal_comma=False, printed=True)
     elif isinstance(raw.dtype, pl.Decimal):
         text = raw.cast(pl.String)  # the exact digits at the column's scale: "1.0150", "-3.0000"
-        if (raw.dtype.scale or 0) > _common_scale(decimals):  # trailing zeros would miss the common path
-            text = text.str.strip_chars_end("0").str.strip_chars_end(".")  # always a point: 12.000 -> 12
-        minor, bad, too_large = _from_text(text, decimals, decimal_comma=False)
+        printed = (raw.dtype.scale or 0) > _common_scale(decimals)  # more digits than the common path reads
+        if printed:  # there is always a point: 12.000 -> 12, 1.01500 -> 1.015
+            text = text.str.strip_chars_end("0").str.strip_chars_end(".")
+        minor, bad, too_large = _from_text(text, decimals, decimal_comma=False, printed=printed)
     else:
         raise InputError(f"{label}: column {raw.name!r} has type {raw.dtype}, expected a number")
     minor = minor.alias(raw.name)
