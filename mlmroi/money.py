@@ -50,6 +50,13 @@ def div_half_even(numerator, denominator):  # type: ignore[no-untyped-def]
     return quotient
 
 
+def half_even_expr(numerator: pl.Expr, denominator: int) -> pl.Expr:
+    """:func:`div_half_even` as a polars expression over an Int64 column (the same rule, for tables)."""
+    quotient, remainder = numerator // denominator, numerator % denominator  # floor, remainder ≥ 0
+    up = (2 * remainder > denominator) | ((2 * remainder == denominator) & (quotient % 2 != 0))
+    return quotient + up.cast(pl.Int64)
+
+
 @kernel
 def _div_half_even_each(numerator, denominator):  # type: ignore[no-untyped-def]
     out = np.empty(numerator.shape[0], dtype=np.int64)

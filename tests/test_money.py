@@ -214,3 +214,16 @@ def test_split_big_weights_match_fraction(total: int, weights: list[int]) -> Non
     shares = split_largest_remainder(total, np.array(weights, dtype=np.int64))
     assert int(shares.sum()) == total
     assert shares.tolist() == naive.split_largest_remainder(total, weights)
+
+
+def test_the_rounding_rule_has_one_meaning_in_kernels_and_tables() -> None:
+    """money.half_even_expr (polars, used by the amount parser) and money.div_half_even (numba, used by the
+    plans) round every value alike."""
+    import polars as pl
+
+    from mlmroi.money import divide_half_even, half_even_expr
+
+    values = np.arange(-20_000, 20_001, dtype=np.int64) * 7
+    for denominator in (2, 10, 1000, 1_000_000):
+        table = pl.DataFrame({"v": values}).select(half_even_expr(pl.col("v"), denominator))["v"].to_numpy()
+        assert (table == divide_half_even(values, denominator)).all()

@@ -74,6 +74,7 @@ import polars as pl
 
 from mlmroi.errors import InputError
 from mlmroi.io.parse import _whole_column_check
+from mlmroi.money import half_even_expr
 
 MAX_AMOUNT_DIGITS = 13  # an amount's absolute value must be below 10**13 currency units (10 trillion)
 MAX_DECIMALS = 6
@@ -128,12 +129,6 @@ def _common_scale(decimals: int) -> int:
     return max(decimals, _INT64_DIGITS - (_limit_digits(decimals) - decimals))
 
 
-def _half_even(quotient: pl.Expr, remainder: pl.Expr, divisor: int) -> pl.Expr:
-    """``quotient`` rounded half-to-even, given the floor ``remainder`` (0 <= r < divisor) it left."""
-    up = (2 * remainder > divisor) | ((2 * remainder == divisor) & (quotient % 2 != 0))
-    return quotient + up.cast(pl.Int64)
-
-
 def _common(text: pl.Series, decimals: int, mark: str = ".") -> tuple[pl.Series, pl.Series, pl.Series]:
     """The usual cells, ``-?digits[<mark>digits]``: ``(handled, minor, too_large)``; the others are null.
 
@@ -146,7 +141,7 @@ def _common(text: pl.Series, decimals: int, mark: str = ".") -> tuple[pl.Series,
     pattern = rf"^-?[0-9]+(?:{re.escape(mark)}[0-9]{{1,{scale}}})?$"
     point = pl.col("t") if mark == "." else pl.col("t").str.replace(mark, ".", literal=True)
     scaled = pl.col("scaled")
-    rounded = _half_even(scaled // divisor, scaled % divisor, divisor) if divisor > 1 else scaled
+    rounded = half_even_expr(scaled, divisor) if divisor > 1 else scaled
     in_range = (pl.col("rounded") < 10**limit) & (pl.col("rounded") > -(10**limit))
     out = (
         pl.LazyFrame({"t": text})
@@ -252,7 +247,7 @@ def _rewrite(text: pl.Series, where: pl.Series, rewrite: Callable[[pl.Series], p
     if bool(where.all()):
         return rewrite(text)
     rows = where.arg_true()
-    return text.scatter(rows, rewrite(text.gather(rows)))
+    return text.clone().scatter(rows, rewrite(text.gather(rows)))  # scatter works in place: not on ``text``
 
 
 def _shorten(text: pl.Series, decimals: int) -> pl.Series:
@@ -267,20 +262,16 @@ def _shorten(text: pl.Series, decimals: int) -> pl.Series:
         return text
     point = pl.col("t").str.find(".", literal=True)
     fraction_length = pl.col("t").str.len_bytes().cast(pl.Int64) - point - 1
-    long = (fraction_length > scale) & ~pl.col("t").str.contains("[eE]")
-    out = (
-        pl.LazyFrame({"t": text})
-        .with_columns(long=long.fill_null(False))
-        .select(
-            "long",
-            kept=pl.when(pl.col("long"))
-            .then(pl.col("t").str.head(point + decimals + 2))
-            .otherwise(pl.col("t")),
-        )
-        .collect()
-    )
-    kept = out["kept"]
-    fives = out["long"] & kept.str.ends_with("5").fill_null(False)
+    long_fraction = (fraction_length > scale) & ~pl.col("t").str.contains("[eE]")
+    long = pl.LazyFrame({"t": text}).select(long_fraction.fill_null(False)).collect().to_series()
+    if not bool(long.any()):
+        return text
+
+    def cut(cells: pl.Series) -> pl.Series:
+        return pl.LazyFrame({"t": cells}).select(pl.col("t").str.head(point + decimals + 2)).collect()["t"]
+
+    kept = _rewrite(text, long, cut)
+    fives = long & kept.str.ends_with("5").fill_null(False)
     if not bool(fives.any()):
         return kept
     rows = fives.arg_true()
