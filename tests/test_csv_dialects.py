@@ -176,3 +176,21 @@ def test_trailing_separators_and_crlf(tmp_path: Path) -> None:
     assert data.network.size == 2
     assert _amounts(data) == [500]
     assert _reasons(data, "orders") == {2: "ragged row: 2 fields, the header has 5"}
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be"])
+def test_utf16_without_a_byte_order_mark(tmp_path: Path, encoding: str) -> None:
+    _write(tmp_path, "participants", PEOPLE, encoding=encoding)
+    _write(tmp_path, "orders", ORDERS, ";", encoding=encoding)
+    data = _load(tmp_path)
+    assert data.network.size == 2
+    assert _amounts(data) == [400, 1050]
+
+
+def test_excel_sep_line_names_the_separator(tmp_path: Path) -> None:
+    _write(tmp_path, "participants", [["sep=;"], *PEOPLE], ";")
+    _write(tmp_path, "orders", [["sep=|"], *ORDERS, ["1", "2024-02-09"]], "|")
+    data = _load(tmp_path)
+    assert data.network.size == 2
+    assert _amounts(data) == [400, 1050]
+    assert _reasons(data, "orders") == {3: "ragged row: 2 fields, the header has 3"}

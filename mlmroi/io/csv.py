@@ -65,17 +65,23 @@ def _decode(path: Path, label: str, encoding: Encoding | None) -> tuple[bytes | 
     """The file's content as UTF-8 (the path itself when it already is) and the encoding found."""
     with path.open("rb") as handle:
         head = handle.read(4)
+    codec: str | None = encoding
     if encoding is None and head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
-        encoding = "utf-16"
-    if encoding in (None, "utf-8"):
+        codec = "utf-16"
+    elif encoding in (None, "utf-16") and len(head) == 4 and head[1] == head[3] == 0 and head[0] and head[2]:
+        codec = "utf-16-le"  # no byte-order mark, but ASCII text with a zero byte after each character
+    elif encoding in (None, "utf-16") and len(head) == 4 and head[0] == head[2] == 0 and head[1] and head[3]:
+        codec = "utf-16-be"
+    if codec in (None, "utf-8"):
         return path, "utf-8"
+    assert codec is not None
     try:
-        text = path.read_bytes().decode(encoding)
+        text = path.read_bytes().decode(codec)
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"{label}: not valid {encoding} text (byte {exc.start}); check [input] encoding"
+            f"{label}: not valid {codec} text (byte {exc.start}); check [input] encoding"
         ) from None
-    return text.lstrip("\ufeff").encode("utf-8"), encoding
+    return text.lstrip("\ufeff").encode("utf-8"), codec
 
 
 def _sample(source: bytes | Path, label: str) -> list[str]:
@@ -132,14 +138,14 @@ def _check_header(names: list[str], label: str, separator: str, explicit: bool) 
 
 
 @kernel
-def _ragged_records(data, separator, expected):  # type: ignore[no-untyped-def]
+def _ragged_records(data, separator, expected, skip):  # type: ignore[no-untyped-def]
     """One pass over the bytes (RFC 4180 quoting: separators and line breaks inside quotes belong to the
     field): the data records (after the header) whose field count is not ``expected``, as (record index,
     fields); an empty line is not ragged (it reads as a row of empty cells). Also the number of records."""
     found_at = np.empty(16, dtype=np.int64)
     found_n = np.empty(16, dtype=np.int64)
     found = 0
-    record = -1  # the header is record -1
+    record = -1 - skip  # the header is record -1 (after ``skip`` lines such as Excel's "sep=;")
     fields = 1
     start = 0  # where the current record began
     quoted = False
@@ -173,7 +179,9 @@ def _ragged_records(data, separator, expected):  # type: ignore[no-untyped-def]
     return found_at[:found], found_n[:found], record
 
 
-def _ragged(source: bytes | Path, separator: str, expected: int) -> tuple[np.ndarray, np.ndarray, int]:
+def _ragged(
+    source: bytes | Path, separator: str, expected: int, skip: int = 0
+) -> tuple[np.ndarray, np.ndarray, int]:
     """:func:`_ragged_records` over a file (mapped, not read) or bytes."""
     if isinstance(source, bytes):
         data = np.frombuffer(source, dtype=np.uint8)
@@ -181,7 +189,7 @@ def _ragged(source: bytes | Path, separator: str, expected: int) -> tuple[np.nda
         data = np.zeros(0, dtype=np.uint8)
     else:
         data = np.memmap(source, dtype=np.uint8, mode="r")
-    at, fields, records = _ragged_records(data, np.uint8(ord(separator)), expected)
+    at, fields, records = _ragged_records(data, np.uint8(ord(separator)), expected, skip)
     return at, fields, int(records)
 
 
@@ -192,10 +200,16 @@ def read_csv_text(path: Path, options: CsvOptions) -> CsvText:
     lines = _sample(source, label)
     if not lines or not lines[0].strip():
         raise InputError(f"{label}: the file is empty (no header)")
-    separator = options.separator or _detect(lines)
+    skip, named = 0, options.separator
+    if len(lines[0]) == 5 and lines[0].lower().startswith("sep=") and lines[0][4] in SEPARATORS:
+        skip, named, lines = 1, named or lines[0][4], lines[1:]  # Excel's "sep=;" line names the separator
+        if not lines:
+            raise InputError(f"{label}: the file is empty (no header)")
+    separator = named or _detect(lines)
     names = _fields(lines[0], separator)
     _check_header(names, label, separator, options.separator is not None)
     read = {"separator": separator, "infer_schema": False, "raise_if_empty": False, "encoding": "utf8"}
+    read["skip_lines"] = skip
     try:  # a row with too many fields makes the strict read fail
         frame = pl.read_csv(source, truncate_ragged_lines=False, **read)  # type: ignore[arg-type]
         longer = False
@@ -211,7 +225,7 @@ def read_csv_text(path: Path, options: CsvOptions) -> CsvText:
             date_format=options.date_format,
             decimal_comma=options.decimal_comma,
         )
-    at, fields, records = _ragged(source, separator, len(names))
+    at, fields, records = _ragged(source, separator, len(names), skip)
     if not at.size:
         return CsvText(
             frame,
