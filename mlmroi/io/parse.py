@@ -15,7 +15,7 @@ import polars as pl
 
 from mlmroi.errors import InputError
 
-_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}([ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?)?$"
+_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}([ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)?)?$"
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 
@@ -48,8 +48,8 @@ def _whole_column_check(label: str, name: str, raw: pl.Series, values: pl.Series
 
 
 def parse_date(label: str, raw: pl.Series, date_format: str | None = None) -> tuple[pl.Series, pl.Series]:
-    """Dates: ``YYYY-MM-DD`` with an optional time part (``T`` or a space, ``HH:MM[:SS[.fff]]``, checked
-    and dropped), or exactly ``date_format`` (strftime) when given; Parquet Date/Datetime pass through.
+    """Dates: ``YYYY-MM-DD`` with an optional time part (``T`` or a space, ``HH:MM[:SS[.fff]]`` and a ``Z``
+    or ``±HH:MM`` offset, checked and dropped: the date is the one written), or exactly ``date_format`` (strftime) when given; Parquet Date/Datetime pass through.
     Impossible dates (``2024-02-30``) and times (``T99:99``) are bad."""
     if raw.dtype == pl.Date:
         values = raw
