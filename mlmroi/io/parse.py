@@ -15,7 +15,8 @@ import polars as pl
 
 from mlmroi.errors import InputError
 
-_DATE_TEXT = r"^\d{4}-\d{2}-\d{2}([ T]([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)?)?$"
+_TIME_TEXT = r"([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d+)?)?(Z|[+-]([01]\d|2[0-3]):?[0-5]\d)?"
+_DATE_TEXT = rf"^\d{{4}}-\d{{2}}-\d{{2}}([ T]{_TIME_TEXT})?$"
 _TRUE = ("true", "t", "yes", "y", "1")
 _FALSE = ("false", "f", "no", "n", "0")
 
@@ -48,9 +49,10 @@ def _whole_column_check(label: str, name: str, raw: pl.Series, values: pl.Series
 
 
 def parse_date(label: str, raw: pl.Series, date_format: str | None = None) -> tuple[pl.Series, pl.Series]:
-    """Dates: ``YYYY-MM-DD`` with an optional time part (``T`` or a space, ``HH:MM[:SS[.fff]]`` and a ``Z``
-    or ``±HH:MM`` offset, checked and dropped: the date is the one written), or exactly ``date_format`` (strftime) when given; Parquet Date/Datetime pass through.
-    Impossible dates (``2024-02-30``) and times (``T99:99``) are bad."""
+    """Dates: ``YYYY-MM-DD`` with an optional time part (``T`` or a space, ``HH:MM[:SS[.fff]]``, then ``Z``
+    or an offset ``±HH:MM``; checked and dropped: the date is the one written), or exactly ``date_format``
+    (strftime) when given; Parquet Date/Datetime pass through. Impossible dates (``2024-02-30``) and times
+    (``T99:99``) are bad."""
     if raw.dtype == pl.Date:
         values = raw
     elif isinstance(raw.dtype, pl.Datetime):
