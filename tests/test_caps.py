@@ -65,7 +65,7 @@ def test_ratio_cap_is_exact_and_never_raises_a_payout(amounts: list[int], ratio:
     )[0]
     before = dict(zip(result.payee.tolist(), result.amount.tolist(), strict=True))
     after = dict(zip(capped.payee.tolist(), capped.amount.tolist(), strict=True))
-    ceiling = round(volume * ratio / 100)
+    ceiling = volume * ratio // 100  # rounded down: the ratio is never passed
     for payee, amount in before.items():
         assert (after.get(payee, 0) <= amount) if amount > 0 else after.get(payee, 0) == amount
     if sum(before.values()) > ceiling:
@@ -97,3 +97,10 @@ def test_caps_end_to_end_on_the_sample() -> None:
     )
     for root, branch in roots.select("participant_id", "branch_commissions").iter_rows():
         assert branch <= before[root]
+
+
+def test_ratio_cap_rounds_its_target_down() -> None:
+    """0.333 × 100.03 = 33.30999: the cap pays 33.30, never a cent over the ratio."""
+    result = rows([0, 1], [0, 0], [2000, 2000], n=2)
+    capped = apply_caps([result], np.array([10_003]), np.arange(2), CapsConfig(max_payout_ratio=0.333), 2)[0]
+    assert int(capped.amount.sum()) == 3330

@@ -4,8 +4,9 @@ Applied after every component (matching included), per period:
 
 1. ``cap_per_participant_period``: a payee whose period total exceeds the cap has their rows of that period
    scaled down to exactly the cap;
-2. ``max_payout_ratio``: when the period's total payout exceeds ``ratio × period volume`` (rounded
-   half-to-even to the cent), every row of the period is scaled down to exactly that amount.
+2. ``max_payout_ratio``: when the period's total payout exceeds ``ratio × period volume`` (rounded down
+   to the cent, so the ratio is never passed), every row of the period is scaled down to exactly that
+   amount.
 
 Scaling is exact pro rata: each row gets ``amount × target / total`` rounded down, and the cents left over
 go to the largest remainders, ties to the earlier participant (by id). Only positive rows are scaled;
@@ -24,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from mlmroi._numba import kernel
 from mlmroi.money import (
     MAX_AMOUNT,
+    RATE_SCALE,
     IntArray,
-    apply_rate,
     largest_remainder,
     rate_ppm,
     split_largest_remainder,
@@ -150,7 +151,8 @@ def apply_caps(
             for g in np.flatnonzero(overflow):
                 _scale_to(amount, hit[starts[g] : ends[g]], per_payee_cap)
         if caps.max_payout_ratio is not None:
-            ceiling = int(apply_rate(np.array([period_volume[p]]), rate_ppm(caps.max_payout_ratio))[0])
+            # Rounded down: the payout never passes the ratio, not even by a cent.
+            ceiling = int(period_volume[p]) * rate_ppm(caps.max_payout_ratio) // RATE_SCALE
             values = amount[rows]
             if int(values[values > 0].sum()) > max(ceiling - int(values[values < 0].sum()), 0):
                 # It binds: rows in tie order, participant id then as they come (sorting only then).
