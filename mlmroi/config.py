@@ -18,7 +18,7 @@ from mlmroi.errors import ConfigError
 from mlmroi.io.csv import CsvOptions
 from mlmroi.io.load import LoadOptions, Orphans
 from mlmroi.money import MAX_AMOUNT
-from mlmroi.plans.base import ComponentModel
+from mlmroi.plans.base import ComponentModel, MoneySetting
 from mlmroi.plans.caps import CapsConfig
 from mlmroi.plans.matching import MatchingConfig
 from mlmroi.plans.registry import KINDS, kind_of
@@ -156,7 +156,7 @@ class DistributorConfig(_Model):
 class AuditConfig(_Model):
     """The commission audit (when the dataset has a ``commissions`` table of what was actually paid)."""
 
-    tolerance: float = Field(
+    tolerance: MoneySetting = Field(
         default=0.01, ge=0.0, lt=MAX_AMOUNT, description="flag |paid − computed| above this, per participant"
     )
 
@@ -238,10 +238,17 @@ def _key_path(loc: tuple[int | str, ...]) -> str:
     return path or "(top level)"
 
 
+def _decimals(data: dict[str, Any]) -> int:
+    """``[money] decimals`` as written (if valid), for checking money settings against the minor unit."""
+    money = data.get("money")
+    value = money.get("decimals", 2) if isinstance(money, dict) else 2
+    return value if isinstance(value, int) and 0 <= value <= 4 else 2
+
+
 def parse_config(data: dict[str, Any], source: str = CONFIG_FILE) -> Config:
     """Validate config data; raise :class:`ConfigError` with one line per problem, each naming its key."""
     try:
-        return Config.model_validate(data)
+        return Config.model_validate(data, context={"decimals": _decimals(data)})
     except ValidationError as exc:
         problems = []
         for err in exc.errors():

@@ -3,6 +3,7 @@ absurd magnitudes with an error naming the key (issue: values that passed valida
 
 from __future__ import annotations
 
+import re
 import typing
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,7 @@ def test_every_float_key_refuses_non_finite_and_huge_values(bad: float) -> None:
                 table.pop("rate")
             if key == "generation_rates":
                 table["breakaway_rank"] = "a"
-            with pytest.raises(ConfigError, match=rf"plan\.components\[0\]"):
+            with pytest.raises(ConfigError, match=r"plan\.components\[0\]"):
                 parse_config({"plan": {"components": [table]}})
             checked += 1
         if kind.type == "stairstep":
@@ -154,3 +155,42 @@ def test_largest_allowed_values_run(tmp_path: Path) -> None:
     )
     result = mlmroi.score(folder, config)
     assert result.participants.height == 2
+
+
+@pytest.mark.parametrize(
+    ("data", "key"),
+    [
+        (
+            {"plan": {"components": [{"type": "unilevel", "levels": [0.1], "active_min_pv": 50.005}]}},
+            "active_min_pv",
+        ),
+        ({"plan": {"components": [{"type": "binary", "rate": 0.1, "unit": 0.001}]}}, "unit"),
+        ({"plan": {"components": [{"type": "binary", "rate": 0.1, "max_carry": 10.005}]}}, "max_carry"),
+        ({"plan": {"components": [{"type": "binary", "pair_amount": 0.125}]}}, "pair_amount"),
+        (
+            {
+                "plan": {
+                    "components": [
+                        {"type": "stairstep", "ranks": [{"name": "a", "rate": 0.05, "min_gv": 1.001}]}
+                    ]
+                }
+            },
+            "ranks[0].min_gv",
+        ),
+        ({"plan": {"caps": {"cap_per_participant_period": 10.001}}}, "cap_per_participant_period"),
+        ({"audit": {"tolerance": 0.001}}, "audit.tolerance"),
+    ],
+)
+def test_money_settings_finer_than_the_minor_unit_are_refused(data: dict[str, Any], key: str) -> None:
+    with pytest.raises(ConfigError, match=rf"{re.escape(key)}: .* is finer than the money unit"):
+        parse_config(data)
+
+
+def test_money_settings_follow_the_configured_decimals() -> None:
+    component = {"type": "unilevel", "levels": [0.1], "active_min_pv": 50.005}
+    config = parse_config({"money": {"decimals": 3}, "plan": {"components": [component]}})
+    assert config.plan.components[0].active_min_pv == 50.005  # type: ignore[attr-defined]
+    with pytest.raises(ConfigError, match="at most 0 decimals"):
+        parse_config(
+            {"money": {"decimals": 0}, "plan": {"components": [{**component, "active_min_pv": 1.5}]}}
+        )

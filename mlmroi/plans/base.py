@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from decimal import Decimal
+from typing import Annotated, Any
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 
 from mlmroi.money import is_ppm_exact
 from mlmroi.network import Network
@@ -94,6 +95,21 @@ class ComponentModel(BaseModel):
     def label(self) -> str:
         """The component's name in outputs (``commissions_<label>``, the ``component`` column)."""
         return self.name or self.type
+
+
+def _whole_minor_units(value: float, info: ValidationInfo) -> float:
+    decimals = int((info.context or {}).get("decimals", 2))
+    exponent = Decimal(repr(float(value))).as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -decimals:
+        raise ValueError(
+            f"{value} is finer than the money unit: at most {decimals} decimals ([money] decimals), or it "
+            "would be rounded without a word"
+        )
+    return value
+
+
+#: a money or volume setting (thresholds, pair amounts, carries, caps): a whole number of minor units
+MoneySetting = Annotated[float, AfterValidator(_whole_minor_units)]
 
 
 def check_rates(rates: list[float], what: str) -> list[float]:

@@ -42,7 +42,14 @@ from mlmroi.money import (
     rate_ppm,
 )
 from mlmroi.network import Network, Placement
-from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, RowCollector, check_rates
+from mlmroi.plans.base import (
+    ComponentModel,
+    ComponentResult,
+    MoneySetting,
+    PeriodVolumes,
+    RowCollector,
+    check_rates,
+)
 from mlmroi.sorting import counting_order
 
 IntArray = npt.NDArray[np.int64]
@@ -53,17 +60,19 @@ class BinaryConfig(ComponentModel):
 
     type: Literal["binary"] = "binary"
     rate: float | None = Field(default=None, ge=0.0, le=1.0, description="pay per unit of paired weak volume")
-    pair_amount: float | None = Field(
+    pair_amount: MoneySetting | None = Field(
         default=None, gt=0.0, lt=MAX_AMOUNT, description="money per pair (instead of rate)"
     )
-    unit: float = Field(default=1.0, gt=0.0, lt=MAX_AMOUNT, description="weak-leg volume of one pair")
+    unit: MoneySetting = Field(default=1.0, gt=0.0, lt=MAX_AMOUNT, description="weak-leg volume of one pair")
     ratio: Literal["1:1", "2:1"] = "1:1"
     flush_weak: bool = False
-    max_carry: float | None = Field(default=None, ge=0.0, lt=MAX_AMOUNT, description="carry kept per leg")
-    cap_per_period: float | None = Field(
+    max_carry: MoneySetting | None = Field(
+        default=None, ge=0.0, lt=MAX_AMOUNT, description="carry kept per leg"
+    )
+    cap_per_period: MoneySetting | None = Field(
         default=None, gt=0.0, lt=MAX_AMOUNT, description="money per participant and period"
     )
-    active_min_pv: float = Field(default=0.0, ge=0.0, lt=MAX_AMOUNT)
+    active_min_pv: MoneySetting = Field(default=0.0, ge=0.0, lt=MAX_AMOUNT)
     sponsored_legs: bool = Field(
         default=False, description="qualify only with an active personally sponsored participant in each leg"
     )

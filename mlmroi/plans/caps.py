@@ -31,7 +31,7 @@ from mlmroi.money import (
     rate_ppm,
     split_largest_remainder,
 )
-from mlmroi.plans.base import ComponentResult
+from mlmroi.plans.base import ComponentResult, MoneySetting
 
 _INT64_MAX = np.iinfo(np.int64).max
 
@@ -41,7 +41,7 @@ class CapsConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
-    cap_per_participant_period: float | None = Field(
+    cap_per_participant_period: MoneySetting | None = Field(
         default=None, gt=0.0, lt=MAX_AMOUNT, description="money per payee and period"
     )
     max_payout_ratio: float | None = Field(

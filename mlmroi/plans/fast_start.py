@@ -14,7 +14,7 @@ from pydantic import Field, field_validator
 
 from mlmroi.money import MAX_AMOUNT, IntArray, rate_ppm
 from mlmroi.network import Network
-from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, check_rates
+from mlmroi.plans.base import ComponentModel, ComponentResult, MoneySetting, PeriodVolumes, check_rates
 from mlmroi.plans.upline import pay_uplines
 
 
@@ -24,7 +24,7 @@ class FastStartConfig(ComponentModel):
     type: Literal["fast_start"] = "fast_start"
     rate: float = Field(ge=0.0, le=1.0)
     days: int = Field(default=30, ge=0, le=3660)
-    active_min_pv: float = Field(default=0.0, ge=0.0, lt=MAX_AMOUNT)
+    active_min_pv: MoneySetting = Field(default=0.0, ge=0.0, lt=MAX_AMOUNT)
 
     @field_validator("rate")
     @classmethod

@@ -17,7 +17,7 @@ from pydantic import Field, field_validator
 from mlmroi._numba import kernel
 from mlmroi.money import MAX_AMOUNT, IntArray, rate_ppm
 from mlmroi.network import Network
-from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, check_rates
+from mlmroi.plans.base import ComponentModel, ComponentResult, MoneySetting, PeriodVolumes, check_rates
 from mlmroi.plans.upline import pay_uplines
 
 
@@ -26,7 +26,7 @@ class MatchingConfig(ComponentModel):
 
     type: Literal["matching"] = "matching"
     rates: list[float] = Field(min_length=1, max_length=32)
-    active_min_pv: float = Field(default=0.0, ge=0.0, lt=MAX_AMOUNT)
+    active_min_pv: MoneySetting = Field(default=0.0, ge=0.0, lt=MAX_AMOUNT)
     on: list[str] | None = Field(default=None, description="components matched; default: all non-matching")
 
     @field_validator("rates")

@@ -27,7 +27,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from mlmroi._numba import kernel
 from mlmroi.money import MAX_AMOUNT, RATE_SCALE, div_half_even, rate_ppm
 from mlmroi.network import Network
-from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, RowCollector, check_rates
+from mlmroi.plans.base import (
+    ComponentModel,
+    ComponentResult,
+    MoneySetting,
+    PeriodVolumes,
+    RowCollector,
+    check_rates,
+)
 from mlmroi.plans.trace import record, trace_stairstep
 
 
@@ -40,8 +47,8 @@ class RankConfig(BaseModel):
 
     name: str
     rate: float = Field(ge=0.0, le=1.0)
-    min_pv: float = Field(default=0.0, ge=0.0, lt=MAX_AMOUNT)
-    min_gv: float = Field(default=0.0, ge=0.0, lt=MAX_AMOUNT)
+    min_pv: MoneySetting = Field(default=0.0, ge=0.0, lt=MAX_AMOUNT)
+    min_gv: MoneySetting = Field(default=0.0, ge=0.0, lt=MAX_AMOUNT)
     min_legs: int = Field(default=0, ge=0, le=1_000_000)
     leg_rank: str | None = None
 

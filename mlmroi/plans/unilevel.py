@@ -16,7 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from mlmroi.money import MAX_AMOUNT, RATE_SCALE, rate_ppm
 from mlmroi.network import Network
-from mlmroi.plans.base import ComponentModel, ComponentResult, PeriodVolumes, check_rates
+from mlmroi.plans.base import ComponentModel, ComponentResult, MoneySetting, PeriodVolumes, check_rates
 from mlmroi.plans.upline import pay_uplines
 
 
@@ -25,7 +25,7 @@ class UnilevelConfig(ComponentModel):
 
     type: Literal["unilevel"] = "unilevel"
     levels: list[float] = Field(min_length=1, max_length=64)
-    active_min_pv: float = Field(default=0.0, ge=0.0, lt=MAX_AMOUNT)
+    active_min_pv: MoneySetting = Field(default=0.0, ge=0.0, lt=MAX_AMOUNT)
     compression: Literal["none", "dynamic"] = "none"
     unlock: list[int] | None = None
 
