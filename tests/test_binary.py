@@ -79,6 +79,18 @@ def test_panda_weak_leg_remainder_kept_or_flushed() -> None:
     assert carry(net, volumes, unit=100, pair_amount=10, flush_weak=True)["X"] == (150.0, 0.0)
 
 
+def test_flush_weak_keeps_a_refund_debt() -> None:
+    """docs/plans.md: a negative carry is made up by later volume before anything pairs, flush or not.
+    January: left -50 (a refund), nothing pairs; February +100 on each leg -> 50 pairs, 5.00, carry 0 / 50."""
+    net = with_placement(from_edges(["X", "A", "B"], [None, "X", "X"]), {"A": ("X", "L"), "B": ("X", "R")})
+    pv = {"X": [0, 0], "A": [-50, 100], "B": [0, 100]}
+    personal = np.array([[pv[v][p] * 100 for v in net.ids.to_list()] for p in range(2)], dtype=np.int64)
+    volumes = PeriodVolumes(personal, ("2025-01", "2025-02"))
+    for flush in (False, True):
+        assert paid(net, volumes, rate=0.1, flush_weak=flush) == {("X", 1): 5.0}
+        assert carry(net, volumes, rate=0.1, flush_weak=flush)["X"] == (0.0, 50.0)
+
+
 def test_mylistbuilders_ten_percent() -> None:
     # ORACLES.md, Binary, mylistbuilders.com, 10% of the weak leg. Every member has 100 PV; B's right leg
     # holds two members (200), so B's legs are 100 / 200 and C's 100 / 100; A above both sees 400 / 300.
@@ -170,7 +182,7 @@ def naive_binary(
                 if pairs:
                     amount = pairs * unit * rate
                     pay[(v, period)] = min(amount, cap) if cap >= 0 else amount
-                if config["flush_weak"]:
+                if config["flush_weak"] and legs[weak] > 0:  # a refund debt is not flushed
                     flushed[v] += legs[weak]
                     legs[weak] = 0
             for k in (0, 1):

@@ -210,7 +210,7 @@ def _binary_periods(  # type: ignore[no-untyped-def]
                         pay_period[pay_rows] = first + j
                         pay_amount[pay_rows] = amount
                         pay_rows += 1
-                if flush_weak and weak != 0:
+                if flush_weak and weak > 0:  # a negative leg (refunds) is a debt, made up before pairing
                     flushed[v] += weak
                     weak = 0
                 left = strong if strong_left else weak
