@@ -63,6 +63,7 @@ def allocate_costs(
     totals: OrderTotals,
     config: Config,
     rejects: Rejects,
+    id_rank: npt.NDArray[np.int64],
 ) -> CostAllocation:
     """Direct costs to their participant; shared costs split to the cent among the participants they select.
 
@@ -111,6 +112,7 @@ def allocate_costs(
             selected &= filters[(f_col, f_val)]
             who += f" with {f_col} = {f_val}"
         chosen = np.flatnonzero(selected)
+        chosen = chosen[np.argsort(id_rank[chosen], kind="stable")]  # leftover cents by participant id
         if chosen.size == 0:
             rejects.add(
                 "costs",

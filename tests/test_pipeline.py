@@ -227,3 +227,20 @@ def test_commission_rows_sorted_by_participant_period_component_level(tmp_path: 
     per_component = c.group_by("component").agg(pl.col("amount").sum())
     totals = result.run["totals"]["commissions_by_component"]
     assert {k: str(v) for k, v in per_component.iter_rows()} == totals
+
+
+def test_shared_cost_leftover_cents_go_by_participant_id(tmp_path: Path) -> None:
+    """docs/roi.md: the leftover cent goes to the earlier participant *by id*. Root 5 sponsors 1, so the
+    network's breadth-first order (5, 1) differs from id order (1, 5)."""
+    from tests.helpers import write_dataset
+
+    folder = write_dataset(
+        tmp_path / "d",
+        "participant_id,sponsor_id,joined_on\n5,,2025-01-01\n1,5,2025-01-01",
+        "participant_id,ordered_on,amount\n5,2025-01-05,10\n1,2025-01-06,10",
+        costs="participant_id,incurred_on,category,amount\n,2025-01-10,training,0.03",
+        config='[window]\nstart = 2025-01-01\nend = 2025-01-31\n[value]\nmodel = "none"\n',
+    )
+    result = mlmroi.score(folder, mlmroi.load_config(dataset=folder))
+    cost = dict(result.participants.select("participant_id", "retention_cost").iter_rows())
+    assert cost == {1: Decimal("0.02"), 5: Decimal("0.01")}
