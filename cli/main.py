@@ -220,7 +220,7 @@ def score_cli(
             verdict = "healthy" if health["a_share_in_healthy_range"] else "outside the healthy 20–30 %"
             say(
                 out,
-                f"ABC health: A is {health['a_share_of_participants']:.1%} of participants ({verdict}) and "
+                f"ABC health: A is {health['a_share_of_buyers']:.1%} of buyers ({verdict}) and "
                 f"brings {health['a_share_of_revenue']:.1%} of revenue; "
                 f"{health['participants_making_80pct_of_revenue']:.1%} of participants make 80 % of revenue",
             )

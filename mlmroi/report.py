@@ -395,14 +395,14 @@ def _segments(run: Mapping[str, Any], segments: pl.DataFrame, currency: str) -> 
     health = summary.get("abc_health")
     if health:
         facts = [("ABC measure", _e(f"{health.get('measure', '')} ({health.get('method', '')})"))]
-        share = health.get("a_share_of_participants")
+        share = health.get("a_share_of_buyers")
         if share is not None:
             verdict = (
                 '<span class="good">inside the healthy 20–30 %</span>'
                 if health.get("a_share_in_healthy_range")
                 else '<span class="bad">outside the healthy 20–30 %</span>'
             )
-            facts.append(("A's share of participants", f"{_fixed(share * 100, 1)} % ({verdict})"))
+            facts.append(("A's share of buyers", f"{_fixed(share * 100, 1)} % ({verdict})"))
         if health.get("a_share_of_revenue") is not None:
             facts.append(("A's share of revenue", f"{_fixed(health['a_share_of_revenue'] * 100, 1)} %"))
         if health.get("participants_making_80pct_of_revenue") is not None:

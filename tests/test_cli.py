@@ -168,7 +168,7 @@ def test_score_prints_the_segment_table_and_abc_health(tmp_path: Path) -> None:
     run = json.loads((tmp_path / "out" / "run.json").read_text())
     health = run["segments"]["abc_health"]
     line = next(x for x in result.output.splitlines() if x.startswith("ABC health:"))
-    assert f"A is {health['a_share_of_participants']:.1%} of participants" in line
+    assert f"A is {health['a_share_of_buyers']:.1%} of buyers" in line
     assert (
         f"{health['participants_making_80pct_of_revenue']:.1%} of participants make 80 % of revenue" in line
     )

@@ -198,7 +198,7 @@ def test_every_segment_row_in_order_with_losses_highlighted(
     assert segments["churn_rate"].null_count() == segments.height and '<th class="num">churn</th>' not in text
     assert any(css == "loss" for _, _, css, _ in shown) and any(css == "" for _, _, css, _ in shown)
     health = run["segments"]["abc_health"]
-    assert f"{health['a_share_of_participants'] * 100:.1f} % (" in text
+    assert f"{health['a_share_of_buyers'] * 100:.1f} % (" in text
     assert "inside the healthy 20–30 %" in text
     assert f"<dd>{health['participants_making_80pct_of_revenue'] * 100:.1f} %</dd>" in text
 

@@ -95,6 +95,7 @@ def test_d_class_for_negative_profit_and_health() -> None:
     assert labels_of(seg["abcd"].codes, seg["abcd"].labels) == ["D", "A", "B", "C"]
     health = seg["abc"].health
     assert health["a_share_of_participants"] == 0.5 and health["a_share_in_healthy_range"] is False
+    assert health["buyers"] == 4 and health["a_share_of_buyers"] == 0.5
     assert health["a_share_of_revenue"] == 0.8
     assert health["participants_making_80pct_of_revenue"] == 0.5  # 500 + 300 = 80 % of 1,000
 
@@ -263,3 +264,16 @@ def test_descending_order_matches_a_two_key_sort(values: list[int], huge: bool) 
     subset = np.arange(0, measure.size, 2)
     expected = subset[np.lexsort((rank[subset], -measure[subset]))]
     assert subset[descending(measure[subset], rank[subset])].tolist() == expected.tolist()
+
+
+def test_abc_health_counts_buyers_not_everyone() -> None:
+    """Non-buyers (revenue 0) do not dilute A's share: 2 A among 8 buyers is 25 % (healthy) even with 12
+    participants who bought nothing (2 of 20 = 10 % of everyone)."""
+    revenue = [1000, 900] + [100] * 6 + [0] * 12
+    m = measures(20, revenue=revenue, profit=[1] * 20)
+    health = {s.name: s for s in segment(m, SegmentsConfig(), 100)}["abc"].health
+    a = health["a_share_of_participants"] * 20
+    assert health["buyers"] == 8
+    assert health["a_share_of_buyers"] == a / 8
+    assert health["a_share_in_healthy_range"] is (0.2 <= a / 8 <= 0.3)
+    assert health["a_share_of_buyers"] > health["a_share_of_participants"]

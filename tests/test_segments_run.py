@@ -46,6 +46,9 @@ def test_sample_run_has_every_segmentation_and_the_table_reconciles() -> None:
     health = result.run["segments"]["abc_health"]
     a_share = (people["abc"] == "A").mean()
     assert health["a_share_of_participants"] == pytest.approx(a_share)
+    buyers = people.filter(pl.col("revenue") > 0)
+    assert health["buyers"] == buyers.height
+    assert health["a_share_of_buyers"] == pytest.approx((buyers["abc"] == "A").mean(), abs=1e-6)
 
 
 def shuffled_copy(tmp_path: Path, seed: int) -> Path:

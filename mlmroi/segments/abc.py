@@ -80,12 +80,18 @@ def abc(measures: Measures, config: AbcConfig) -> tuple[Segmentation, Segmentati
     n = max(measures.size, 1)
     revenue = measures.revenue
     positive_revenue = int(np.maximum(revenue, 0).sum())
+    buyers = revenue > 0
     a_share = float((codes == A).sum()) / n
+    # The source article's healthy 20–30 % is a share of the customers who buy: people who bought nothing
+    # in the window (prospects, lapsed) would otherwise dilute it and flip the verdict.
+    a_of_buyers = float(((codes == A) & buyers).sum()) / int(buyers.sum()) if buyers.any() else None
     health = {
         "measure": config.measure,
         "method": config.method,
+        "buyers": int(buyers.sum()),
+        "a_share_of_buyers": None if a_of_buyers is None else round(a_of_buyers, 6),
         "a_share_of_participants": round(a_share, 6),
-        "a_share_in_healthy_range": 0.20 <= a_share <= 0.30,  # the source article's 20–30 %
+        "a_share_in_healthy_range": a_of_buyers is not None and 0.20 <= a_of_buyers <= 0.30,
         "a_share_of_revenue": round(int(np.maximum(revenue[codes == A], 0).sum()) / positive_revenue, 6)
         if positive_revenue
         else None,
