@@ -17,7 +17,7 @@ from mlmroi.segments.attributes import age_band, attribute
 from mlmroi.segments.config import DEFAULT_RFM_SEGMENTS, SegmentsConfig, XyzConfig
 from mlmroi.segments.measures import NEVER
 from mlmroi.segments.rfm import name_cells, quantile_scores
-from mlmroi.segments.xyz import xyz
+from mlmroi.segments.xyz import LABELS, xyz
 
 END = 20_453  # 2025-12-31 as days since 1970-01-01
 
@@ -162,12 +162,24 @@ def test_xyz_cv_and_frequency_count_periods_from_the_join() -> None:
         orders=[4, 4, 2, 0],
     )
     # node 0: 100 every period (cv 0) -> X; node 1: 100, 50, 150, 0 -> cv 0.75 -> Z;
-    # node 2 joined in period 2: counts [0, 100] -> cv 1 -> Z; node 3: no purchase -> Z.
-    cv = xyz(m, XyzConfig())
-    assert labels_of(cv.codes, cv.labels) == ["X", "Z", "Z", "Z"]
-    # frequency: node 0 4/4 -> X; node 1 3/4 -> X; node 2 1/2 -> Y; node 3 -> Z.
-    frequency = xyz(m, XyzConfig(method="frequency"))
-    assert labels_of(frequency.codes, frequency.labels) == ["X", "X", "Y", "Z"]
+    # node 2 joined in period 2: counts [0, 100] -> cv 1 -> Z; node 3 joined after the window: no period
+    # at all, so new whatever min_periods says.
+    cv = xyz(m, XyzConfig(min_periods=1))
+    assert labels_of(cv.codes, cv.labels) == ["X", "Z", "Z", "new"]
+    # frequency: node 0 4/4 -> X; node 1 3/4 -> X; node 2 1/2 -> Y.
+    frequency = xyz(m, XyzConfig(method="frequency", min_periods=1))
+    assert labels_of(frequency.codes, frequency.labels) == ["X", "X", "Y", "new"]
+    # By default two periods since joining (node 2) or none (node 3) are too few to judge: new.
+    assert labels_of(xyz(m, XyzConfig()).codes, LABELS) == ["X", "Z", "new", "new"]
+
+
+def test_xyz_newcomers_are_new_not_x() -> None:
+    """One period of history has no variation: without the rule every newcomer who bought once is X."""
+    revenue = np.array([[0, 0], [0, 0], [100, 0], [100, 100]], dtype=np.int64)
+    m = measures(2, revenue_by_period=revenue, purchased=revenue > 0, join_period=[2, 3], orders=[2, 1])
+    assert labels_of(xyz(m, XyzConfig(min_periods=1)).codes, LABELS) == ["X", "X"]
+    assert labels_of(xyz(m, XyzConfig()).codes, LABELS) == ["new", "new"]
+    assert labels_of(xyz(m, XyzConfig(min_periods=2)).codes, LABELS) == ["X", "new"]
 
 
 def test_lifecycle_precedence() -> None:

@@ -54,6 +54,9 @@ class XyzConfig(_Model):
         default=None,
         description="cv: X ≤ t1, Y ≤ t2 (default 0.10, 0.25); frequency: X ≥ t1, Y ≥ t2 (0.75, 0.25)",
     )
+    min_periods: int = Field(
+        default=3, ge=1, le=120, description="fewer periods in the window since joining: xyz = new"
+    )
 
     @property
     def bounds(self) -> tuple[float, float]:

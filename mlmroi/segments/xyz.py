@@ -2,7 +2,9 @@
 
 ``cv``: population standard deviation / mean of per-period revenue; X ≤ 0.10, Y ≤ 0.25, else Z.
 ``frequency``: share of periods with a purchase; X ≥ 0.75, Y ≥ 0.25, else Z. No purchase in the window
-(or a mean ≤ 0) → Z. Periods before a participant joined do not count against them.
+(or a mean ≤ 0) → Z. Periods before a participant joined do not count against them, and a participant with
+fewer than ``min_periods`` periods since joining (default 3) is ``new``: one or two periods say nothing about
+stability (one period has no variation at all, which would make nearly every newcomer X).
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ from mlmroi.segments.base import Segmentation
 from mlmroi.segments.config import XyzConfig
 from mlmroi.segments.measures import Measures
 
-LABELS = ("X", "Y", "Z")
+LABELS = ("X", "Y", "Z", "new")
+NEW = 3
 
 
 @kernel
@@ -65,4 +68,5 @@ def xyz(measures: Measures, config: XyzConfig) -> Segmentation:
         share = np.divide(bought, counted, out=np.zeros(n), where=counted > 0)
         codes[(bought > 0) & (share >= second)] = 1
         codes[(bought > 0) & (share >= first)] = 0
+    codes[counted < config.min_periods] = NEW
     return Segmentation("xyz", codes, LABELS)
