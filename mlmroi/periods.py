@@ -124,7 +124,7 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
     orders,
     margin_total,
     retail_revenue,
-    last_before,
+    last_order_day,
     bought_previously,
     week_bits,
     joined_offset,
@@ -162,8 +162,8 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
         a = amount[i]
         if p < 0:
             if a > 0 and k < 0:
-                if day[i] > last_before[v]:
-                    last_before[v] = day[i]
+                if day[i] > last_order_day[v]:
+                    last_order_day[v] = day[i]
                 if k >= -span:
                     bought_previously[v] = True
             outside += 1
@@ -184,6 +184,8 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
             margin_total[v] += div_half_even(a * margin_ppm, RATE_SCALE)
         if a > 0:
             orders[v] += 1
+            if day[i] > last_order_day[v]:  # the last purchase day, to the day (RFM recency, lapse)
+                last_order_day[v] = day[i]
             week = k // 7
             week_bits[v, week // 64] |= np.uint64(1) << np.uint64(week % 64)
         if retail[i]:
@@ -375,8 +377,6 @@ def aggregate_orders(
         early = {int(d): EarlyVolume.collect(int(d), n, n_periods, written) for d in days}
         totals = replace(totals, early=early)
     del entries
-    end = (window.end - dt.date(1970, 1, 1)).days
-    _last_purchase_day(totals.week_bits, totals.last_order_day, first, end)
     return replace(totals, outside_window=int(outside), revenue=totals.revenue_by_period.sum(axis=0))
 
 
@@ -392,21 +392,6 @@ def _join_offsets(
     kind = np.int16 if lo > -32_000 and hi < 32_000 else np.int32
     bound = np.iinfo(kind)
     return np.clip(joined_day - first, bound.min, bound.max).astype(kind)
-
-
-@kernel
-def _last_purchase_day(week_bits, last_day, first_day, end_day):  # type: ignore[no-untyped-def]
-    """``last_day[v]``: the last day of v's last purchase week in the window (capped at the window end),
-    else the last order day before the window it already holds."""
-    for v in range(week_bits.shape[0]):
-        for word in range(week_bits.shape[1] - 1, -1, -1):
-            bits = week_bits[v, word]
-            if bits:
-                top = 63
-                while not (bits >> np.uint64(top)) & np.uint64(1):
-                    top -= 1
-                last_day[v] = min(first_day + 7 * (word * 64 + top) + 6, end_day)
-                break
 
 
 def move_customer_volume(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 from pathlib import Path
 
@@ -113,3 +114,36 @@ def test_events_and_leads_give_loyalty_surveys_and_renew_index(tmp_path: Path) -
     assert first["loyalty_evaluation"] > 0  # participant 2's feedback
     table = pl.read_parquet(out / "segments.parquet")
     assert table.filter(pl.col("segmentation") == "loyalty_type")["participants"].sum() == people.height
+
+
+def test_rfm_recency_and_the_lapse_are_in_days(tmp_path: Path) -> None:
+    """Recency is days since the last purchase as of the window end, not rounded to the end of a week: a
+    more recent buyer never scores below a less recent one, and a purchase 91 days before the end is a
+    91-day lapse (churned with churn_days = 91) although its week ended 85 days before."""
+    from tests.helpers import write_dataset
+
+    people = "participant_id,sponsor_id,joined_on\n" + "\n".join(
+        f"{i},{'' if i == 1 else 1},2024-01-01" for i in range(1, 11)
+    )
+    # window 2025-01-01 .. 2025-12-31; participant k last bought on these days (all bought once in Jan too)
+    last = {1: "2025-12-31", 2: "2025-12-25", 3: "2025-12-20", 4: "2025-11-30", 5: "2025-10-01"}
+    last |= {6: "2025-09-01", 7: "2025-08-01", 8: "2025-07-01", 9: "2025-06-01", 10: "2025-10-01"}
+    orders = ["participant_id,ordered_on,amount"]
+    orders += [f"{k},2025-01-0{1 + k % 9},50" for k in last] + [f"{k},{d},50" for k, d in last.items()]
+    folder = write_dataset(
+        tmp_path / "d",
+        people,
+        "\n".join(orders),
+        config='[window]\nstart = 2025-01-01\nend = 2025-12-31\n[value]\nmodel = "none"\n'
+        "[segments.lifecycle]\nchurn_days = 91\n",
+    )
+    result = mlmroi.score(folder, mlmroi.load_config(dataset=folder))
+    r = dict(result.participants.select("participant_id", "rfm_r").iter_rows())
+    days = {k: (dt.date(2025, 12, 31) - dt.date.fromisoformat(d)).days for k, d in last.items()}
+    for a in last:
+        for b in last:
+            if days[a] < days[b]:
+                assert r[a] >= r[b], (a, b)
+    life = dict(result.participants.select("participant_id", "lifecycle").iter_rows())
+    assert life[5] == "churned" and life[10] == "churned"  # 91 days, however the weeks fall
+    assert life[4] != "churned"

@@ -21,8 +21,8 @@ class Measures:
 
     ``revenue_by_period`` / ``purchased`` are (periods, n); ``join_period`` is the first window period a
     participant belongs to (0 when they joined before the window, ``periods`` when after it);
-    ``last_order_day`` is the last day of their last purchase week in the window (capped at its end), else
-    the day of their last order before it (``NEVER`` if none); ``bought_previously`` marks buyers of the
+    ``last_order_day`` is the day of their last purchase (positive amount) up to the window end, to the day
+    (``NEVER`` if none); ``bought_previously`` marks buyers of the
     equal-length window before this one.
     ``id_rank`` orders participants by id (ties are broken by it, never by input order).
     """
