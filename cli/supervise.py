@@ -68,6 +68,11 @@ def _die_with_parent(parent: int) -> None:
 _LIMITED_ENV = {"_RJEM_MALLOC_CONF": "background_thread:false", "OPENBLAS_NUM_THREADS": "1"}
 
 
+def _address_space_limited() -> bool:
+    """Whether an address-space limit (``ulimit -v``) is in force."""
+    return resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY
+
+
 def _reserve_lapack_buffer(linalg: object) -> None:
     """Make OpenBLAS take its LAPACK work buffer (32 MiB) now, while there is room: it keeps the buffer for
     every later call, and when it cannot get one it retries forever, spinning at full CPU where no stall
@@ -89,7 +94,8 @@ def _in_process() -> None:
         # reserve theirs, it gets them; running out of memory then happens in code that aborts or raises.
         import scipy.linalg
 
-        _reserve_lapack_buffer(scipy.linalg)
+        if _address_space_limited():  # only there can it spin
+            _reserve_lapack_buffer(scipy.linalg)
         from mlmroi_cli.main import app
     except (MemoryError, OSError, ImportError) as exc:  # the commands guard themselves; loading them, here
         if os.environ.get("MLMROI_DEBUG"):
@@ -177,7 +183,7 @@ def main(spawn: bool = True) -> None:
     if not spawn or sys.platform != "linux" or os.environ.get("MLMROI_IN_PROCESS"):
         _in_process()
         return
-    limited = resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY
+    limited = _address_space_limited()
     env = dict(os.environ, **{_CHILD: str(os.getpid())})
     if limited:
         env.update(_LIMITED_ENV)

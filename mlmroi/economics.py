@@ -63,15 +63,16 @@ def allocate_costs(
     totals: OrderTotals,
     config: Config,
     rejects: Rejects,
-    id_rank: npt.NDArray[np.int64],
+    id_order: npt.NDArray[np.int64],
 ) -> CostAllocation:
     """Direct costs to their participant; shared costs split to the cent among the participants they select.
 
     A shared acquisition cost goes to those who joined in its period, a retention cost to those who bought in
     it (positive net revenue), each optionally narrowed by ``filter_column = filter_value``; split by count or
     by revenue in the period (``costs.allocation``; by count when the selection has no revenue). Shares are
-    rounded down and the leftover cents go to the largest remainders, so nothing is left unallocated. A
-    shared cost that selects nobody is moved to ``rejects``.
+    rounded down and the leftover cents go to the largest remainders, ties to the smaller participant id
+    (``id_order``: the nodes sorted by id), so nothing is left unallocated. A shared cost that selects nobody
+    is moved to ``rejects``.
     """
     n = participants.height
     acquisition = np.zeros(n, dtype=np.int64)
@@ -111,8 +112,7 @@ def allocate_costs(
                 filters[(f_col, f_val)] = attributes.equals(f_col, f_val)
             selected &= filters[(f_col, f_val)]
             who += f" with {f_col} = {f_val}"
-        chosen = np.flatnonzero(selected)
-        chosen = chosen[np.argsort(id_rank[chosen], kind="stable")]  # leftover cents by participant id
+        chosen = id_order[selected[id_order]]  # in participant-id order: leftover cents go by id
         if chosen.size == 0:
             rejects.add(
                 "costs",

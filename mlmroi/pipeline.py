@@ -147,7 +147,14 @@ def score(
         totals = replace(totals, early={})
     with clock.stage("economics"):
         allocation = allocate_costs(
-            data.costs, data.participants, data.attributes, window, totals, config, data.rejects, data.id_rank
+            data.costs,
+            data.participants,
+            data.attributes,
+            window,
+            totals,
+            config,
+            data.rejects,
+            data.id_order,
         )
         if strict and len(data.rejects):
             raise DataError(_strict_message(data))

@@ -158,7 +158,7 @@ def simulate(
     window, totals = aggregate(data, base, days)
     labels = window.labels
     allocation = allocate_costs(
-        data.costs, data.participants, data.attributes, window, totals, base, data.rejects, data.id_rank
+        data.costs, data.participants, data.attributes, window, totals, base, data.rejects, data.id_order
     )
     if strict and len(data.rejects):
         raise DataError(f"--strict: {len(data.rejects)} problem(s) found; run `mlmroi validate` to list them")

@@ -74,9 +74,9 @@ import polars as pl
 
 from mlmroi.errors import InputError
 from mlmroi.io.parse import _whole_column_check
-from mlmroi.money import half_even_expr
+from mlmroi.money import MAX_AMOUNT, half_even_expr
 
-MAX_AMOUNT_DIGITS = 13  # an amount's absolute value must be below 10**13 currency units (10 trillion)
+MAX_AMOUNT_DIGITS = len(str(MAX_AMOUNT)) - 1  # money.MAX_AMOUNT = 10**13 currency units (10 trillion)
 MAX_DECIMALS = 6
 _INT64_DIGITS = 18  # 10**18 < 2**63: minor-unit values up to 18 digits fit int64
 _EXPONENT_DIGITS = 9  # longer exponents are clamped (the value is then far out of range, or rounds to 0)

@@ -55,10 +55,9 @@ class CsvText:
     frame: pl.DataFrame
     rows: int  # data rows in the file, ragged ones included
     separator: str
+    options: CsvOptions  # as given ([input]); the parsers read date_format and decimal_comma from it
     ragged: dict[int, int] = field(default_factory=dict)  # data row -> number of fields
     kept: np.ndarray | None = None  # data row numbers of the frame's rows when some were left out
-    date_format: str | None = None  # [input] date_format
-    decimal_comma: bool | None = None  # [input] decimal
 
 
 def _decode(path: Path, label: str, encoding: Encoding | None) -> tuple[bytes | Path, str]:
@@ -217,23 +216,12 @@ def read_csv_text(path: Path, options: CsvOptions) -> CsvText:
         frame = pl.read_csv(source, truncate_ragged_lines=True, **read)  # type: ignore[arg-type]
         longer = True
     # A row with too few fields leaves its last cells empty: only then is the file scanned record by record.
+    whole = CsvText(frame, frame.height, separator, options)
     if not longer and (frame.width == 0 or frame[frame.columns[-1]].null_count() == 0):
-        return CsvText(
-            frame,
-            frame.height,
-            separator,
-            date_format=options.date_format,
-            decimal_comma=options.decimal_comma,
-        )
+        return whole
     at, fields, records = _ragged(source, separator, len(names), skip)
     if not at.size:
-        return CsvText(
-            frame,
-            frame.height,
-            separator,
-            date_format=options.date_format,
-            decimal_comma=options.decimal_comma,
-        )
+        return whole
     if records != frame.height:  # cannot line rows up with records: refuse rather than guess
         raise InputError(f"{label}: rows with a wrong number of fields (first: row {int(at[0]) + 1})")
     ragged = {int(r) + 1: int(f) for r, f in zip(at.tolist(), fields.tolist(), strict=True)}
@@ -241,6 +229,4 @@ def read_csv_text(path: Path, options: CsvOptions) -> CsvText:
     keep[at] = False
     kept = np.flatnonzero(keep) + 1
     kept_frame = frame.filter(pl.Series(keep))
-    return CsvText(
-        kept_frame, frame.height, separator, ragged, kept, options.date_format, options.decimal_comma
-    )
+    return CsvText(kept_frame, frame.height, separator, options, ragged, kept)

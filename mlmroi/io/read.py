@@ -64,12 +64,12 @@ class RawTable:
     @property
     def date_format(self) -> str | None:
         """The dates' strftime format in a CSV file (None: YYYY-MM-DD)."""
-        return None if self.csv is None else self.csv.date_format
+        return None if self.csv is None else self.csv.options.date_format
 
     @property
     def decimal_comma(self) -> bool | None:
         """``[input] decimal`` for a CSV file: True ',' / False '.' / None detect (Parquet: False)."""
-        return False if self.csv is None else self.csv.decimal_comma
+        return False if self.csv is None else self.csv.options.decimal_comma
 
     @property
     def separator(self) -> str | None:

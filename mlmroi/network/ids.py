@@ -35,7 +35,8 @@ class IdLookup:
     def __init__(self, sorted_ids: pl.Series) -> None:
         self.ids = sorted_ids
         self._table: IntArray | None = None
-        self._node_table: IntArray | None = None
+        self._node_table: IntArray | None = None  # the direct table in node space, for _node_of only
+        self._node_of: IntArray | None = None
         if sorted_ids.dtype == pl.Int64 and sorted_ids.len():
             lo, hi = int(sorted_ids[0]), int(sorted_ids[-1])
             if hi - lo < 4 * sorted_ids.len() + 1024:  # dense integer ids: a direct table beats hashing
@@ -68,7 +69,8 @@ class IdLookup:
             return np.full(keys.len(), -1, dtype=np.int64)
         known_node = np.where(node_of_code >= 0, node_of_code, REJECTED)
         if self._table is not None and keys.dtype == pl.Int64:
-            if self._node_table is None:
+            if self._node_of is not node_of_code:  # built once per node_of_code (the loader passes one)
+                self._node_of = node_of_code
                 self._node_table = np.where(self._table >= 0, known_node[np.maximum(self._table, 0)], -1)
             out: IntArray = _table_lookup(keys.fill_null(self._lo - 1).to_numpy(), self._node_table, self._lo)
             return out
