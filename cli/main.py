@@ -108,6 +108,13 @@ def _summary(result) -> Table:  # type: ignore[no-untyped-def]
             T(f"{name} rows in / used / rejected"),
             T(f"{rows['in']:,} / {rows['used']:,} / {rows['rejected']:,}"),
         )
+    after = run["rows"]["participants"].get("joined_after_window", 0)
+    if after:
+        orders_after = run["rows"]["orders"].get("joined_after_window", 0)
+        table.add_row(
+            "joined after the window end (left out)",
+            f"{after:,} participants, {orders_after:,} order rows",
+        )
     table.add_row(
         "participants / roots / max depth",
         f"{run['network']['participants']:,} / {run['network']['roots']:,} / {run['network']['max_depth']}",
@@ -241,7 +248,9 @@ def validate_cli(
     _dataset_inputs(dataset, config)
     _, result = _run(dataset, config, None, None, orphans, strict=False)
     for name, r in result.run["rows"].items():
-        say(out, f"{name}: {r['in']:,} rows, {r['used']:,} used, {r['rejected']:,} rejected")
+        after = r.get("joined_after_window", 0)
+        later = f", {after:,} of participants who joined after the window end" if after else ""
+        say(out, f"{name}: {r['in']:,} rows, {r['used']:,} used, {r['rejected']:,} rejected{later}")
     rejects: pl.DataFrame = result.rejects
     if rejects.height == 0:
         out.print(Text.assemble(("clean:", "green"), " no problems found"))

@@ -25,10 +25,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from mlmroi.compare import dtype_kind, read_run_table, run_table_schema
 from mlmroi.config import parse_config
 from mlmroi.errors import DataError, InputError
-from mlmroi.io.load import Orphans, load
+from mlmroi.io.load import Orphans
 from mlmroi.io.read import fingerprint
 from mlmroi.money import RATE_SCALE, apportion, decimal_series, divide_half_even
-from mlmroi.pipeline import aggregate, plan_volumes
+from mlmroi.pipeline import aggregate, plan_volumes, read
 from mlmroi.plans import early_days, run_plan
 from mlmroi.plans.base import ComponentResult
 from mlmroi.tables import money
@@ -224,9 +224,9 @@ def explain(run_dir: str | Path, participant_id: str, dataset: str | Path | None
     config = parse_config(config.model_dump() | {"window": info.window.model_dump()}, source=str(run_json))
     _check_inputs(dataset, info.inputs)
     orphans: Orphans = "root" if info.network.orphans_made_roots else "reject"
-    data = load(dataset, config.load_options(orphans))
+    resolved, data = read(dataset, config, orphans)
     node = _node_of(data.network.ids, participant_id)
-    resolved, totals = aggregate(data, config, early_days(config))
+    totals = aggregate(data, config, resolved, early_days(config))
     data = replace(data, orders=())
     volumes = plan_volumes(data, totals, resolved.labels, config)
     results = run_plan(data.network, volumes, config, data.id_rank, trace=node)

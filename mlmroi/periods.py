@@ -28,15 +28,6 @@ OUTLIER_GAP_DAYS = 366
 _BULK_SHARE = 0.001
 
 
-def order_date_counts(orders: Sequence[pl.DataFrame]) -> pl.DataFrame:
-    """How many orders fall on each date (``ordered_on``, ``n``), ascending: the order dates'
-    distribution in a few thousand rows, whatever the number of orders."""
-    parts = [o.group_by("ordered_on").len("n") for o in orders if o.height]
-    if not parts:
-        return pl.DataFrame(schema={"ordered_on": pl.Date, "n": pl.UInt32})
-    return pl.concat(parts).group_by("ordered_on").agg(pl.col("n").sum()).sort("ordered_on")
-
-
 def outlying_dates(counts: pl.DataFrame) -> tuple[list[dt.date], list[dt.date]]:
     """The order dates far before and far after the bulk of the orders (:data:`OUTLIER_GAP_DAYS`)."""
     if counts.height == 0:

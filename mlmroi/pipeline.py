@@ -20,8 +20,8 @@ from mlmroi.customer_value import MONEY_COLUMNS, ValueResult, holdout_by_segment
 from mlmroi.economics import Economics, allocate_costs, compute, paid_by_node
 from mlmroi.errors import ConfigError, DataError
 from mlmroi.io.dataset import Dataset
-from mlmroi.io.load import Orphans, load
-from mlmroi.io.orders import order_rows_on
+from mlmroi.io.load import Orphans, Tables, open_tables, read_rows
+from mlmroi.io.orders import order_date_counts, order_rows_on
 from mlmroi.io.read import fingerprint
 from mlmroi.money import decimal_series
 from mlmroi.periods import (
@@ -30,7 +30,6 @@ from mlmroi.periods import (
     aggregate_orders,
     check_span,
     move_customer_volume,
-    order_date_counts,
     outlying_dates,
 )
 from mlmroi.plans import early_days, run_plan
@@ -55,13 +54,25 @@ class Result:
     warnings: list[str] = field(default_factory=list)  # one line each (e.g. a CLV model that did not fit)
 
 
-def resolve_window(config: Config, data: Dataset) -> Window:
-    """The configured window; missing bounds come from the first and last order, unless a few orders lie
-    far from the rest (a typo like 1900-01-01 would stretch the window over a century): that is a config
-    error naming them. Any window longer than ``periods.MAX_WINDOW_YEARS`` is refused."""
+def read(
+    dataset: str | Path, config: Config, orphans: Orphans = "reject", placement: bool | None = None
+) -> tuple[Window, Dataset]:
+    """The window and the dataset as of its end: the tables are opened, the window resolved (from the order
+    dates where a bound is not configured), then the rows read; participants who joined after the window
+    end are left out and counted (SPEC: a run describes the company as of ``window.end``)."""
+    options = config.load_options(orphans, placement)
+    tables = open_tables(dataset, options)
+    window = resolve_window(config, tables)
+    return window, read_rows(tables, replace(options, as_of=window.end))
+
+
+def resolve_window(config: Config, tables: Tables) -> Window:
+    """The configured window; missing bounds come from the first and last order date in the file, unless a
+    few orders lie far from the rest (a typo like 1900-01-01 would stretch the window over a century): that
+    is a config error naming them. Any window longer than ``periods.MAX_WINDOW_YEARS`` is refused."""
     start, end = config.window.start, config.window.end
     if start is None or end is None:
-        counts = order_date_counts(data.orders)
+        counts = order_date_counts(tables.orders)
         if start is not None:
             counts = counts.filter(pl.col("ordered_on") >= start)
         if end is not None:
@@ -73,7 +84,7 @@ def resolve_window(config: Config, data: Dataset) -> Window:
         before, after = outlying_dates(counts)
         outliers = (before if start is None else []) + (after if end is None else [])
         if outliers:
-            raise ConfigError(_outlier_message(data, config, outliers, counts))
+            raise ConfigError(_outlier_message(tables, outliers, counts))
         start = start or counts["ordered_on"][0]
         end = end or counts["ordered_on"][-1]
         check_span(start, end, " (inferred from the orders)")
@@ -83,9 +94,9 @@ def resolve_window(config: Config, data: Dataset) -> Window:
     return Window(start, end, config.window.period)
 
 
-def _outlier_message(data: Dataset, config: Config, outliers: list[dt.date], counts: pl.DataFrame) -> str:
+def _outlier_message(tables: Tables, outliers: list[dt.date], counts: pl.DataFrame) -> str:
     shown = outliers[:5]
-    rows = order_rows_on(data.files["orders"].parent, config.load_options(), shown)
+    rows = order_rows_on(tables.orders, shown)
     described = []
     for day in shown:
         found = rows.get(day, [])
@@ -128,14 +139,14 @@ def score(
     """
     clock = _Clock(progress)
     with clock.stage("reading and validating"):
-        data = load(dataset, config.load_options(orphans))
+        window, data = read(dataset, config, orphans)
         check_columns(config.segments, data.attributes.names)
     # Hashing the inputs (hashlib releases the GIL) overlaps with the rest of the run.
     hasher = ThreadPoolExecutor(max_workers=1)
     hashes = {name: hasher.submit(fingerprint, path) for name, path in sorted(data.files.items())}
     hasher.shutdown(wait=False)
     with clock.stage("aggregating orders"):
-        window, totals = aggregate(data, config, early_days(config))
+        totals = aggregate(data, config, window, early_days(config))
         labels = window.labels
         data = replace(data, orders=())  # every later stage uses the totals: free the order rows
         volumes = plan_volumes(data, totals, labels, config)
@@ -236,13 +247,11 @@ def value_columns(value: ValueResult, decimals: int) -> list[pl.Series]:
     return out
 
 
-def aggregate(data: Dataset, config: Config, early: Sequence[int]) -> tuple[Window, OrderTotals]:
-    """The resolved window and the order totals of ``data`` (``early``: fast-start windows in days)."""
-    window = resolve_window(config, data)
-    totals = aggregate_orders(
+def aggregate(data: Dataset, config: Config, window: Window, early: Sequence[int]) -> OrderTotals:
+    """The order totals of ``data`` in ``window`` (``early``: fast-start windows in days)."""
+    return aggregate_orders(
         data.orders, data.network.size, window, config.money.margin_rate, data.joined_day, early
     )
-    return window, totals
 
 
 def plan_volumes(
@@ -333,6 +342,7 @@ def _run_info(
             "roots": int(roots.size),
             "max_depth": int(data.network.depth.max()) if data.network.size else 0,
             "orphans_made_roots": data.orphans_rooted,
+            "joined_after_window": rows["participants"]["joined_after_window"],
         },
         "totals": totals,
         "config": config.resolved(),

@@ -190,12 +190,17 @@ def _rows(run: Mapping[str, Any], rejects: pl.DataFrame) -> str:
     if not rows_info:
         return ""
     with_outside = any("outside_window" in r for r in rows_info.values())
+    with_after = any(r.get("joined_after_window") for r in rows_info.values())
     heads = [("table", False), ("rows in", True), ("used", True), ("rejected", True)]
+    if with_after:
+        heads.append(("joined after the window end", True))
     if with_outside:
         heads.append(("of which outside the window", True))
     body = []
     for name, r in rows_info.items():
         row = [_e(name), _int(r.get("in")), _int(r.get("used")), _int(r.get("rejected"))]
+        if with_after:
+            row.append(_int(r.get("joined_after_window", 0)))
         if with_outside:
             row.append(_int(r["outside_window"]) if "outside_window" in r else "")
         body.append(row)
@@ -219,8 +224,9 @@ def _rows(run: Mapping[str, Any], rejects: pl.DataFrame) -> str:
     return _section(
         "rows",
         "Input rows",
-        "Every input row is either used or rejected (rows in = used + rejected). Rows dated outside the "
-        "analysis window are read but not counted in the figures.",
+        "Every input row is used, rejected, or left out because its participant joined after the window end "
+        "(the run describes the company as of that date). Used rows dated outside the analysis window are "
+        "read but not counted in the figures.",
         "".join(parts),
     )
 

@@ -25,10 +25,10 @@ from mlmroi.config import Config, parse_config
 from mlmroi.economics import allocate_costs, compute
 from mlmroi.errors import ConfigError, DataError
 from mlmroi.io.dataset import Attributes
-from mlmroi.io.load import Orphans, load
+from mlmroi.io.load import Orphans
 from mlmroi.io.parse import parse_text
 from mlmroi.money import IntArray, divide_half_even, sum_by_index, to_decimal
-from mlmroi.pipeline import aggregate, plan_volumes
+from mlmroi.pipeline import aggregate, plan_volumes, read
 from mlmroi.plans import ComponentResult, StairstepConfig, early_days, run_plan
 from mlmroi.plans.registry import kind_of
 from mlmroi.tables import money
@@ -153,9 +153,9 @@ def simulate(
         raise ConfigError("simulate: give at least one --plan")
     base = configs[names[0]]
     binary = any(kind_of(c).needs_placement for config in configs.values() for c in config.plan.components)
-    data = load(dataset, base.load_options(orphans, placement=binary))
+    window, data = read(dataset, base, orphans, placement=binary)
     days = sorted({d for c in configs.values() for d in early_days(c)})
-    window, totals = aggregate(data, base, days)
+    totals = aggregate(data, base, window, days)
     labels = window.labels
     allocation = allocate_costs(
         data.costs, data.participants, data.attributes, window, totals, base, data.rejects, data.id_order

@@ -76,7 +76,13 @@ def test_paid_rows_are_validated_and_counted(audited: mlmroi.Result) -> None:
         (5, "missing amount"),
         (6, "unknown participant_id (not in participants)"),
     ]
-    assert audited.run["rows"]["commissions"] == {"in": 6, "used": 4, "rejected": 2, "outside_window": 1}
+    assert audited.run["rows"]["commissions"] == {
+        "in": 6,
+        "used": 4,
+        "rejected": 2,
+        "joined_after_window": 0,
+        "outside_window": 1,
+    }
 
 
 def test_without_a_commissions_table_there_is_no_audit(tmp_path: Path) -> None:

@@ -41,7 +41,7 @@ def test_score_writes_outputs_and_summary(tmp_path: Path) -> None:
         "run.json",
     } <= names
     run = json.loads((tmp_path / "out" / "run.json").read_text())
-    assert run["rows"]["participants"] == {"in": 6, "used": 6, "rejected": 0}
+    assert run["rows"]["participants"] == {"in": 6, "used": 6, "rejected": 0, "joined_after_window": 0}
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".out")]  # no temporary folder left behind
 
 
@@ -92,14 +92,18 @@ def test_validate_exit_codes(tmp_path: Path) -> None:
     clean = write_dataset(tmp_path / "clean", ORACLE_PARTICIPANTS, ORACLE_ORDERS)
     result = invoke("validate", str(clean))
     assert result.exit_code == 0 and "clean" in result.output
-    dirty = write_dataset(tmp_path / "dirty", ORACLE_PARTICIPANTS + "G,G,2024-01-01,distributor\n", ORACLE_ORDERS)
+    dirty = write_dataset(
+        tmp_path / "dirty", ORACLE_PARTICIPANTS + "G,G,2024-01-01,distributor\n", ORACLE_ORDERS
+    )
     result = invoke("validate", str(dirty))
     assert result.exit_code == 1
     assert "self-sponsorship" in result.output
 
 
 def test_orphans_root_option(tmp_path: Path) -> None:
-    folder = write_dataset(tmp_path / "ds", ORACLE_PARTICIPANTS + "G,NOBODY,2024-01-01,distributor\n", ORACLE_ORDERS)
+    folder = write_dataset(
+        tmp_path / "ds", ORACLE_PARTICIPANTS + "G,NOBODY,2024-01-01,distributor\n", ORACLE_ORDERS
+    )
     assert invoke("validate", str(folder)).exit_code == 1
     assert invoke("validate", str(folder), "--orphans", "root").exit_code == 0
 
@@ -145,7 +149,9 @@ def test_messages_with_brackets_are_printed_verbatim(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "set them in [window]" in result.output
     dirty = write_dataset(
-        tmp_path / "d2", ORACLE_PARTICIPANTS + "[x],A,2024-01-01,distributor\n", ORACLE_ORDERS + "[y],2025-01-05,1\n"
+        tmp_path / "d2",
+        ORACLE_PARTICIPANTS + "[x],A,2024-01-01,distributor\n",
+        ORACLE_ORDERS + "[y],2025-01-05,1\n",
     )
     result = invoke("validate", str(dirty))
     assert result.exit_code == 1

@@ -117,7 +117,7 @@ def test_ragged_rows_are_rejects_with_their_row_numbers(tmp_path: Path) -> None:
     assert reasons[4] == "ragged row: 4 fields, the header has 3"
     assert 5 in reasons and "missing" in reasons[5]  # an empty row is a row with empty cells
     assert _amounts(data) == [200, 400, 1050]
-    assert data.rows()["orders"] == {"in": 6, "used": 3, "rejected": 3}
+    assert data.rows()["orders"] == {"in": 6, "used": 3, "rejected": 3, "joined_after_window": 0}
 
 
 def test_quoted_fields_keep_their_separators_and_line_breaks(tmp_path: Path) -> None:

@@ -127,7 +127,11 @@ def test_uint64_ids_beyond_int64(tmp_path: Path) -> None:
         "joined_on": pa.array([JAN] * 2),
     }
     pq.write_table(pa.table(people), folder / "participants.parquet")
-    orders = {"participant_id": pa.array(big, pa.uint64()), "ordered_on": pa.array([JAN] * 2), "amount": [1, 2]}
+    orders = {
+        "participant_id": pa.array(big, pa.uint64()),
+        "ordered_on": pa.array([JAN] * 2),
+        "amount": [1, 2],
+    }
     pq.write_table(pa.table(orders), folder / "orders.parquet")
     data = load(folder, LoadOptions())
     assert _ids(data) == [str(big[0]), str(big[1])]

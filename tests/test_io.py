@@ -44,7 +44,13 @@ def assert_conserved(result: mlmroi.Result) -> None:
 def test_clean_dataset_has_no_rejects(tmp_path: Path) -> None:
     result = run(write_dataset(tmp_path, PEOPLE, ORDERS))
     assert result.rejects.height == 0
-    assert result.run["rows"]["orders"] == {"in": 3, "used": 3, "rejected": 0, "outside_window": 0}
+    assert result.run["rows"]["orders"] == {
+        "in": 3,
+        "used": 3,
+        "rejected": 0,
+        "joined_after_window": 0,
+        "outside_window": 0,
+    }
 
 
 def test_bad_dates_are_rejected(tmp_path: Path) -> None:
@@ -127,7 +133,13 @@ def test_missing_sponsor_rejected_or_made_root(tmp_path: Path) -> None:
 
 def test_orders_outside_window_are_used_and_counted(tmp_path: Path) -> None:
     result = run(write_dataset(tmp_path, PEOPLE, ORDERS + "1,2024-12-31,10\n"))
-    assert result.run["rows"]["orders"] == {"in": 4, "used": 4, "rejected": 0, "outside_window": 1}
+    assert result.run["rows"]["orders"] == {
+        "in": 4,
+        "used": 4,
+        "rejected": 0,
+        "joined_after_window": 0,
+        "outside_window": 1,
+    }
     assert result.run["totals"]["revenue"] == "170.50"
 
 
@@ -291,4 +303,10 @@ def test_orders_streamed_in_chunks_match_one_pass(
         41: ["unknown participant_id (not in participants)"],
         42: ["non-numeric amount", "duplicate order_id"],
     }
-    assert chunked.run["rows"]["orders"] == {"in": 42, "used": 39, "rejected": 3, "outside_window": 0}
+    assert chunked.run["rows"]["orders"] == {
+        "in": 42,
+        "used": 39,
+        "rejected": 3,
+        "joined_after_window": 0,
+        "outside_window": 0,
+    }

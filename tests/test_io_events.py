@@ -122,8 +122,8 @@ def test_clean_events_and_leads_are_accepted_with_their_dtypes(tmp_path: Path) -
         {"lead_id": pl.String, "brand": pl.Int8, "attractiveness": pl.Int8, "closeness": pl.Int8}
     )
     assert data.leads.rows() == [("L1", 5, 4, 3), ("L2", 1, 1, 1), ("L3", 2, 5, 5)]
-    assert data.rows()["events"] == {"in": 10, "used": 10, "rejected": 0}
-    assert data.rows()["leads"] == {"in": 3, "used": 3, "rejected": 0}
+    assert data.rows()["events"] == {"in": 10, "used": 10, "rejected": 0, "joined_after_window": 0}
+    assert data.rows()["leads"] == {"in": 3, "used": 3, "rejected": 0, "joined_after_window": 0}
 
 
 def test_events_without_a_value_column_and_integer_lead_ids(tmp_path: Path) -> None:
@@ -257,7 +257,7 @@ def test_a_row_with_several_problems_counts_once(tmp_path: Path) -> None:
         "non-numeric value",
         "unknown participant_id (not in participants)",
     ]
-    assert data.rows()["events"] == {"in": 11, "used": 10, "rejected": 1}
+    assert data.rows()["events"] == {"in": 11, "used": 10, "rejected": 1, "joined_after_window": 0}
 
 
 # --- leads: one test per reject reason ----------------------------------------------------------------------
@@ -290,7 +290,7 @@ def test_lead_scores_must_be_integers_1_to_5(tmp_path: Path) -> None:
         (5, "brand", "x", "bad brand (expected an integer 1–5)"),
         (6, "attractiveness", "-1", "bad attractiveness (expected an integer 1–5)"),
     ]
-    assert data.rows()["leads"] == {"in": 7, "used": 4, "rejected": 3}
+    assert data.rows()["leads"] == {"in": 7, "used": 4, "rejected": 3, "joined_after_window": 0}
     assert data.leads is not None and data.leads.row(3) == ("L7", 3, 5, 1)  # 3.0 is the integer 3
 
 
@@ -350,8 +350,8 @@ def test_conservation_in_run_json(tmp_path: Path) -> None:
     )
     mlmroi.write(run(folder), tmp_path / "out")
     rows = json.loads((tmp_path / "out" / "run.json").read_text())["rows"]
-    assert rows["events"] == {"in": 12, "used": 10, "rejected": 2}
-    assert rows["leads"] == {"in": 4, "used": 3, "rejected": 1}
+    assert rows["events"] == {"in": 12, "used": 10, "rejected": 2, "joined_after_window": 0}
+    assert rows["leads"] == {"in": 4, "used": 3, "rejected": 1, "joined_after_window": 0}
     for counts in rows.values():
         assert counts["in"] == counts["used"] + counts["rejected"]
     rejects = pl.read_parquet(tmp_path / "out" / "rejects.parquet")
@@ -418,8 +418,8 @@ def test_parquet_input_matches_csv(tmp_path: Path) -> None:
     assert a.leads["lead_id"].dtype == pl.Int64
     assert a.rejects.frame().equals(b.rejects.frame())
     assert a.rows() == b.rows()
-    assert a.rows()["events"] == {"in": 13, "used": 10, "rejected": 3}
-    assert a.rows()["leads"] == {"in": 4, "used": 2, "rejected": 2}
+    assert a.rows()["events"] == {"in": 13, "used": 10, "rejected": 3, "joined_after_window": 0}
+    assert a.rows()["leads"] == {"in": 4, "used": 2, "rejected": 2, "joined_after_window": 0}
 
 
 # --- messy input ---------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from mlmroi.io.amounts import out_of_range_reason, parse_amount
 from mlmroi.io.read import ROW, RawTable
 from mlmroi.io.rejects import Rejects
 from mlmroi.money import MAX_TOTAL_MINOR, minor_from_float_amounts
-from mlmroi.network.ids import REJECTED, IdLookup
+from mlmroi.network.ids import JOINED_AFTER, REJECTED, IdLookup
 
 IntArray = npt.NDArray[np.int64]
 
@@ -158,7 +158,9 @@ class Owners:
 def owner_nodes(
     frame: pl.DataFrame, table: str, owners: Owners, required: bool
 ) -> tuple[IntArray, pl.Series]:
-    """Node of each row's participant (-1 for none) and the mask of rows rejected for it."""
+    """Node of each row's participant (-1 for none) and the mask of rows not to use: rejected for their
+    participant (unknown or rejected), or left out because the participant joined after the window end
+    (recorded in ``rejects.after_window``, not rejected)."""
     lookup, rejects, rejected_row = owners.lookup, owners.rejects, owners.rejected_row
     pid, pid_bad = parse.parse_id(frame["participant_id"], owners.lookup.kind)
     node = lookup.nodes(pid, owners.node_of_code)
@@ -167,7 +169,11 @@ def owner_nodes(
     given = pid.is_not_null() | pid_bad
     unknown = given & pl.Series(node == -1)
     cascade = pl.Series(node == REJECTED)
+    after = pl.Series(node == JOINED_AFTER)
     bad = unknown | cascade
+    if bool(after.any()):
+        rejects.after_window(table, frame[ROW].filter(after))
+        bad = bad | after
     if required:
         rejects.add_masked(table, frame, ~given, "participant_id", "missing participant_id")
         bad = bad | ~given

@@ -83,10 +83,17 @@ class Dataset:
         return days
 
     def rows(self) -> dict[str, dict[str, int]]:
-        """``in``, ``used`` and ``rejected`` rows per table (``in = used + rejected``)."""
+        """``in``, ``used``, ``rejected`` and ``joined_after_window`` rows per table (``in = used + rejected
+        + joined_after_window``; the last: rows of participants who joined after the window end)."""
         out = {}
         rejected_by_table = self.rejects.rows_rejected()
+        after_by_table = self.rejects.rows_after_window()
         for table, count in self.rows_in.items():
-            rejected = rejected_by_table.get(table, 0)
-            out[table] = {"in": count, "used": count - rejected, "rejected": rejected}
+            rejected, after = rejected_by_table.get(table, 0), after_by_table.get(table, 0)
+            out[table] = {
+                "in": count,
+                "used": count - rejected - after,
+                "rejected": rejected,
+                "joined_after_window": after,
+            }
         return out

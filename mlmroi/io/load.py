@@ -4,11 +4,12 @@ Flow: read and map columns (structural problems stop the run, :mod:`mlmroi.io.re
 checks, then the sponsor and placement chains (:mod:`mlmroi.io.participants`, which builds the
 :class:`~mlmroi.network.Network`) → orders, costs, paid commissions and events keyed by node; rows of
 rejected participants follow them into ``rejects`` → leads (prospects, keyed by their own ``lead_id``).
-Every input row is either used or rejected.
+Every input row is used, rejected, or (as of a date) left out with its participant who joined later.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -23,7 +24,7 @@ from mlmroi.io.dataset import TABLE_NAMES, Dataset
 from mlmroi.io.events import read_events, read_leads
 from mlmroi.io.orders import read_orders
 from mlmroi.io.participants import read_participants
-from mlmroi.io.read import read_table
+from mlmroi.io.read import RawTable, read_table
 from mlmroi.io.rejects import Rejects
 
 Orphans = Literal["reject", "root"]
@@ -43,20 +44,49 @@ class LoadOptions:
     orphans: Orphans = "reject"
     placement: bool = False
     csv: CsvOptions = field(default_factory=CsvOptions)  # how CSV files are written ([input])
+    as_of: dt.date | None = None  # the window end: who joined later is left out (counted, not rejected)
 
 
-def load(dataset: str | Path, options: LoadOptions) -> Dataset:
-    """Read and validate a dataset folder (see module docstring); structural problems raise InputError."""
+@dataclass(eq=False)
+class Tables:
+    """A dataset folder opened and structurally checked (:func:`open_tables`): each table as read, its rows
+    not yet checked. :func:`read_rows` consumes it, dropping each raw table once its rows are parsed."""
+
+    raws: dict[str, RawTable | None]
+    rows_in: dict[str, int]
+    files: dict[str, Path]
+
+    @property
+    def orders(self) -> RawTable:
+        """The orders table as read (a dataset always has one)."""
+        raw = self.raws["orders"]
+        assert raw is not None, "orders already read"
+        return raw
+
+
+def open_tables(dataset: str | Path, options: LoadOptions) -> Tables:
+    """Open every table of a dataset folder and check its structure; structural problems raise
+    InputError before any row is processed."""
     dataset = Path(dataset)
     if not dataset.is_dir():
         raise InputError(f"{dataset}: dataset folder not found")
-    # Every table is read (and structurally checked) before any row is processed; each raw frame is
-    # dropped as soon as its rows are parsed, so at most one large raw table is alive at a time.
-    raws = {
+    raws: dict[str, RawTable | None] = {
         name: read_table(dataset, name, options.columns.get(name, {}), options.csv) for name in TABLE_NAMES
     }
     rows_in: dict[str, int] = {name: raw.rows for name, raw in raws.items() if raw is not None}
     files: dict[str, Path] = {name: raw.path for name, raw in raws.items() if raw is not None}
+    return Tables(raws, rows_in, files)
+
+
+def load(dataset: str | Path, options: LoadOptions) -> Dataset:
+    """Read and validate a dataset folder (see module docstring); structural problems raise InputError."""
+    return read_rows(open_tables(dataset, options), options)
+
+
+def read_rows(tables: Tables, options: LoadOptions) -> Dataset:
+    """Check every row of the opened tables (see module docstring); with ``options.as_of``, participants
+    who joined after that date and their rows are left out and counted (``Rejects.rows_after_window``)."""
+    raws = tables.raws
     rejects = Rejects()
     for name, raw in raws.items():
         if raw is not None and raw.ragged:
@@ -66,7 +96,9 @@ def load(dataset: str | Path, options: LoadOptions) -> Dataset:
             rejects.add(name, rows, "", None, pl.Series(reasons))
     participants_raw, orders_raw = raws.pop("participants"), raws.pop("orders")
     assert participants_raw is not None and orders_raw is not None  # read_table raised otherwise
-    people = read_participants(participants_raw, rejects, options.orphans == "root", options.placement)
+    people = read_participants(
+        participants_raw, rejects, options.orphans == "root", options.placement, options.as_of
+    )
     del participants_raw
     owners, decimals = people.owners, options.decimals
     orders = read_orders(orders_raw, owners, decimals)
@@ -94,8 +126,8 @@ def load(dataset: str | Path, options: LoadOptions) -> Dataset:
         costs=costs,
         paid=paid,
         rejects=rejects,
-        rows_in=rows_in,
-        files=files,
+        rows_in=tables.rows_in,
+        files=tables.files,
         orphans_rooted=people.orphans_rooted,
         id_order=node_of_code[node_of_code >= 0],  # codes ascend with id
         events=events,

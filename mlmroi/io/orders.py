@@ -4,18 +4,13 @@ ordered_on, amount, volume, cost, retail as integers and flags); bad rows go to 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from mlmroi.io import parse
 from mlmroi.io.checks import Owners, RowChecks, check_totals, owner_nodes
-from mlmroi.io.read import ROW, RawTable, read_table
-
-if TYPE_CHECKING:
-    from mlmroi.io.load import LoadOptions
+from mlmroi.io.read import ROW, RawTable
 
 
 def _order_chunk(
@@ -97,15 +92,25 @@ def read_orders(
     return tuple(c.drop(ROW) for c in chunks)
 
 
-def order_rows_on(dataset: Path, options: LoadOptions, dates: list[dt.date]) -> dict[dt.date, list[int]]:
-    """The orders rows (1-based data rows) dated on each of ``dates``: the table is read once more, for an
-    error message that must name rows (the loaded orders keep no row numbers)."""
-    raw = read_table(dataset, "orders", options.columns.get("orders", {}), options.csv)
+def order_date_counts(raw: RawTable) -> pl.DataFrame:
+    """How many rows of the orders table fall on each date (``ordered_on``, ``n``), ascending, over every
+    readable date in the file: the order dates' distribution in a few thousand rows, read before the rows
+    are checked (the window end decides who is in the network). Only the date column is decoded."""
+    parts = []
+    for frame in raw.chunks(columns=("ordered_on",)):
+        days, _ = parse.parse_date(raw.label, frame["ordered_on"], raw.date_format)
+        parts.append(days.alias("ordered_on").drop_nulls().to_frame().group_by("ordered_on").len("n"))
+    if not parts:
+        return pl.DataFrame(schema={"ordered_on": pl.Date, "n": pl.UInt32})
+    return pl.concat(parts).group_by("ordered_on").agg(pl.col("n").sum()).sort("ordered_on")
+
+
+def order_rows_on(raw: RawTable, dates: list[dt.date]) -> dict[dt.date, list[int]]:
+    """The orders rows (1-based data rows) dated on each of ``dates``, for an error message that must name
+    rows (the loaded orders keep no row numbers)."""
     found: dict[dt.date, list[int]] = {}
-    if raw is None:
-        return found
     wanted = pl.Series(dates, dtype=pl.Date)
-    for frame in raw.chunks():
+    for frame in raw.chunks(columns=("ordered_on",)):
         days, _ = parse.parse_date(raw.label, frame["ordered_on"], raw.date_format)
         hits = frame.select(ROW).with_columns(days.alias("d")).filter(pl.col("d").is_in(wanted.implode()))
         for day, row in hits.select("d", ROW).iter_rows():

@@ -4,10 +4,15 @@
 Order of checks: missing and duplicate ids, dates and roles, self-sponsorship, missing sponsors (rejected,
 or made roots with ``--orphans root``), placement claims; then every chain must reach a root through
 accepted participants (:func:`mlmroi.network.build.reach`), the others are rejected with the chain named.
+
+As of a date (the window end): a participant who joined after it is not in the network and not rejected —
+their rows are counted as joined after the window (``Rejects.after_window``); someone who joined earlier
+under such a sponsor (contradictory dates) is rejected, the chain named.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +27,7 @@ from mlmroi.io.read import ROW, RawTable
 from mlmroi.io.rejects import Rejects
 from mlmroi.network import Network
 from mlmroi.network.build import ParentRelation, accepted_network, reach, reasons
-from mlmroi.network.ids import IdLookup
+from mlmroi.network.ids import JOINED_AFTER, IdLookup
 from mlmroi.network.placement import leg_holders
 
 IntArray = npt.NDArray[np.int64]
@@ -48,7 +53,12 @@ class _Universe:
 
 
 def _placement(
-    frame: pl.DataFrame, checks: RowChecks, pid: pl.Series, joined: pl.Series, universe: _Universe
+    frame: pl.DataFrame,
+    checks: RowChecks,
+    pid: pl.Series,
+    joined: pl.Series,
+    universe: _Universe,
+    after: pl.Series,
 ) -> ParentRelation | None:
     """Row checks of ``placement_id``/``placement_leg`` (binary plans); None when the table has neither.
 
@@ -78,7 +88,7 @@ def _placement(
         reason = "placement parent " + frame["placement_id"].cast(pl.String).fill_null("") + " does not exist"
         reject(pl.Series(mask), "placement_id", reason)
     u_leg = leg.gather(u_rows).fill_null(-1).to_numpy().astype(np.int8)
-    ok = ~checks.bad.gather(u_rows).to_numpy() & (code >= 0)
+    ok = ~(checks.bad | after).gather(u_rows).to_numpy() & (code >= 0)
     join_day = joined.gather(u_rows).cast(pl.Int32).fill_null(np.iinfo(np.int32).max).to_numpy()
     holder, child = leg_holders(code, u_leg, join_day, ok)
     losers = np.flatnonzero(ok & (holder != np.arange(code.size)))
@@ -105,6 +115,7 @@ def _sponsor(
     sid_bad: pl.Series,
     universe: _Universe,
     root_orphans: bool,
+    after: pl.Series,
 ) -> tuple[ParentRelation, int]:
     """The sponsor relation over the codes; a sponsor who is not a participant is rejected, or (``--orphans
     root``) the participant becomes a root. Also returns how many were made roots."""
@@ -114,7 +125,7 @@ def _sponsor(
     missing = sponsor_given & (sponsor_code < 0)
     orphans_rooted = 0
     if root_orphans:
-        orphans_rooted = int((missing & ~checks.bad.gather(u_rows).to_numpy()).sum())
+        orphans_rooted = int((missing & ~(checks.bad | after).gather(u_rows).to_numpy()).sum())
     elif missing.any():
         miss_mask = np.zeros(frame.height, dtype=bool)
         miss_mask[u_rows[missing]] = True
@@ -129,9 +140,10 @@ def _sponsor(
 
 
 def read_participants(
-    raw: RawTable, rejects: Rejects, root_orphans: bool, placement_used: bool
+    raw: RawTable, rejects: Rejects, root_orphans: bool, placement_used: bool, as_of: dt.date | None = None
 ) -> Participants:
-    """Check the participants table and build the network of the accepted participants (module docstring)."""
+    """Check the participants table and build the network of the accepted participants (module docstring);
+    with ``as_of``, of those who joined by then."""
     frame = raw.frame()
     kind = parse.id_kind(frame["participant_id"])
     pid, pid_bad = parse.parse_id(frame["participant_id"], kind)
@@ -159,26 +171,33 @@ def read_participants(
     if "left_on" in frame.columns:
         cols["left_on"] = checks.date("left_on", required=False)
     reject((sid == pid).fill_null(False), "sponsor_id", "self-sponsorship (sponsor_id equals participant_id)")
+    after = pl.Series([False]).new_from_index(0, frame.height)
+    if as_of is not None:
+        after = (cols["joined_on"] > as_of).fill_null(False)
+        rejects.after_window("participants", frame[ROW].filter(after))
 
     u_rows = np.flatnonzero((pid.is_not_null() & first).to_numpy())
     u_ids = pid.gather(u_rows)
     u_sort = u_ids.arg_sort().to_numpy()
     universe = _Universe(u_rows[u_sort], IdLookup(u_ids.gather(u_sort)))
     u_rows = universe.rows
-    sponsor, orphans_rooted = _sponsor(frame, checks, sid, sid_bad, universe, root_orphans)
+    sponsor, orphans_rooted = _sponsor(frame, checks, sid, sid_bad, universe, root_orphans, after)
     relations = [sponsor]
-    placement = _placement(frame, checks, pid, cols["joined_on"], universe) if placement_used else None
+    placement = _placement(frame, checks, pid, cols["joined_on"], universe, after) if placement_used else None
     if placement is not None:
         relations.append(placement)
-    decided = reach(relations, ~checks.bad.gather(u_rows).to_numpy())
+    later = (after & ~checks.bad).gather(u_rows).to_numpy()  # good rows of those who joined after as_of
+    decided = reach(relations, ~checks.bad.gather(u_rows).to_numpy() & ~later)
     row_of = frame[ROW].to_numpy()
     for broken in decided.broken:
-        why = reasons(broken, universe.lookup.ids, row_of[u_rows[broken.blockers[broken.codes]]])
+        blocker_rows = row_of[u_rows[broken.blockers[broken.codes]]]
+        why = reasons(broken, universe.lookup.ids, blocker_rows, later)
         column, rows = broken.relation.column, u_rows[broken.codes]
         rejects.add(
             "participants", pl.Series(row_of[rows]), column, frame[column].gather(rows), pl.Series(why)
         )
     network, node_of_code = accepted_network(universe.lookup.ids, relations, decided)
+    node_of_code[later] = JOINED_AFTER
 
     accepted_codes = np.flatnonzero(decided.accepted)
     rows_by_node = np.empty(accepted_codes.size, dtype=np.int64)
@@ -189,7 +208,7 @@ def read_participants(
     accepted = accepted.with_columns(pl.Series("node", np.arange(accepted.height, dtype=np.int64)))
     attributes = Attributes(frame.drop(ROW), rows_by_node)
     # Rejected participants' first rows, for the cascade reasons of orders and costs.
-    rejected_codes = np.flatnonzero(~decided.accepted)
+    rejected_codes = np.flatnonzero(~decided.accepted & ~later)
     rejected_row = dict(zip(rejected_codes.tolist(), row_of[u_rows[rejected_codes]].tolist(), strict=True))
     owners = Owners(universe.lookup, node_of_code, rejected_row, rejects)
     return Participants(network, accepted, attributes, owners, orphans_rooted)

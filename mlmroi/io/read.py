@@ -98,24 +98,33 @@ class RawTable:
         except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
             raise InputError(f"{self.label}: cannot read file ({_first_line(exc)})") from None
 
-    def chunks(self, size: int | None = None) -> Iterator[pl.DataFrame]:
-        """The table as consecutive slices of about ``size`` rows (row numbers continue across them)."""
+    def chunks(
+        self, size: int | None = None, columns: tuple[str, ...] | None = None
+    ) -> Iterator[pl.DataFrame]:
+        """The table as consecutive slices of about ``size`` rows (row numbers continue across them); only
+        ``columns`` (contract names) when given: a Parquet file then decodes no other column."""
         size = size or CHUNK_ROWS
+        sources = None if columns is None else [self._source(c) for c in columns]
         if self.text is not None:
-            for offset in range(0, max(self.text.height, 1), size):
-                yield self._number(self.text.slice(offset, size), offset)
+            text = self.text if sources is None else self.text.select(sources)
+            for offset in range(0, max(text.height, 1), size):
+                yield self._number(text.slice(offset, size), offset)
             return
         offset = 0
         try:
-            for batch in pq.ParquetFile(self.path).iter_batches(batch_size=size):
+            for batch in pq.ParquetFile(self.path).iter_batches(batch_size=size, columns=sources):
                 frame = pl.from_arrow(batch)
                 assert isinstance(frame, pl.DataFrame)
                 yield self._number(frame, offset)
                 offset += frame.height
         except (pl.exceptions.PolarsError, OSError, ValueError, pa.ArrowException) as exc:
             raise InputError(f"{self.label}: cannot read file ({_first_line(exc)})") from None
-        if offset == 0:
-            yield self._number(pl.read_parquet(self.path), 0)  # an empty file still has its columns
+        if offset == 0:  # an empty file still has its columns
+            yield self._number(pl.read_parquet(self.path, columns=sources), 0)
+
+    def _source(self, column: str) -> str:
+        """The file's name of a contract column."""
+        return next((src for src, dst in self.rename.items() if dst == column), column)
 
 
 def _first_line(exc: BaseException) -> str:

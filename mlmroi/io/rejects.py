@@ -1,4 +1,6 @@
-"""The rejects table: every row that is not used, with file, 1-based row, column, value and reason."""
+"""The ledger of rows not used: the rejects table (every bad row, with file, 1-based row, column, value and
+reason) and the rows left out because their participant joined after the window end (counted, not rejected:
+nothing is wrong with them)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,24 @@ class Rejects:
 
     def __init__(self) -> None:
         self._frames: list[pl.DataFrame] = []
+        self._after: dict[str, list[pl.Series]] = {}
+
+    def after_window(self, table: str, rows: pl.Series) -> None:
+        """Rows (1-based) left out because their participant joined after the window end."""
+        if rows.len():
+            self._after.setdefault(table, []).append(rows.cast(pl.Int64))
+
+    def rows_after_window(self) -> dict[str, int]:
+        """Per table, the rows left out as joined after the window end and not rejected for a problem of
+        their own (a bad row is a reject whoever it belongs to)."""
+        out = {}
+        for table, parts in self._after.items():
+            rows = pl.concat(parts).unique().to_frame("row")
+            rejected = [f.filter(pl.col("table") == table).select("row") for f in self._frames]
+            if rejected:
+                rows = rows.join(pl.concat(rejected), on="row", how="anti")
+            out[table] = rows.height
+        return out
 
     def add(
         self, table: str, rows: pl.Series, column: str, values: pl.Series | None, reason: str | pl.Series

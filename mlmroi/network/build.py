@@ -85,12 +85,22 @@ def reach(relations: list[ParentRelation], ok: BoolArray) -> Reach:
         ok = accepted
 
 
-def reasons(broken: Broken, ids: pl.Series, blocker_row: IntArray) -> list[str]:
+def reasons(
+    broken: Broken, ids: pl.Series, blocker_row: IntArray, joined_after: BoolArray | None = None
+) -> list[str]:
     """The reject reason of each code in ``broken.codes`` (``ids``: the id of each code; ``blocker_row``:
-    each code's blocker's input row), in time linear in the network (:mod:`mlmroi.network.chains`)."""
+    each code's blocker's input row; ``joined_after``: the codes left out as joined after the window end,
+    named so when they block), in time linear in the network (:mod:`mlmroi.network.chains`)."""
     relation = broken.relation
     return chain_reasons(
-        relation.name, ids, relation.parent, broken.kinds, broken.blockers, broken.codes, blocker_row
+        relation.name,
+        ids,
+        relation.parent,
+        broken.kinds,
+        broken.blockers,
+        broken.codes,
+        blocker_row,
+        joined_after,
     )
 
 

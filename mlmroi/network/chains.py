@@ -158,6 +158,7 @@ def chain_reasons(
     blockers: IntArray,
     broken: IntArray,
     blocker_rows: IntArray,
+    joined_after: npt.NDArray[np.bool_] | None = None,
 ) -> list[str]:
     """The reject reason of each code in ``broken``, naming the chain that does not reach a root.
 
@@ -167,6 +168,8 @@ def chain_reasons(
     ``blocker_rows[i]`` the input row of ``broken[i]``'s blocker (only read for a rejected ancestor):
 
     - ``"sponsor chain broken: a → b → c reaches rejected participant c (row 7)"``
+    - ``"sponsor chain broken: a → c reaches participant c (row 7), who joined after the window end"``
+      (``joined_after[c]``: a code left out, not rejected)
     - ``"sponsor cycle: a → b → c → a"``
     - ``"sponsor chain broken: d → a reaches sponsor cycle a → b → c → a"``
 
@@ -198,12 +201,27 @@ def chain_reasons(
             "chain": _chain_texts(text, own, hops[broken]),
             "blocker": _gather(text, block),
             "row": pl.Series(np.asarray(blocker_rows)).cast(pl.String),
+            "after": np.zeros(block.size, dtype=np.bool_) if joined_after is None else joined_after[block],
             "cycle": cycles.gather(which),
         }
     )
     chain = pl.col("chain")
     reason = (
-        pl.when(pl.col("kind") == CHAIN_REJECTED_ANCESTOR)
+        pl.when((pl.col("kind") == CHAIN_REJECTED_ANCESTOR) & pl.col("after"))
+        .then(
+            pl.concat_str(
+                [
+                    pl.lit(f"{tree_name} chain broken: "),
+                    chain,
+                    pl.lit(" reaches participant "),
+                    pl.col("blocker"),
+                    pl.lit(" (row "),
+                    pl.col("row"),
+                    pl.lit("), who joined after the window end"),
+                ]
+            )
+        )
+        .when(pl.col("kind") == CHAIN_REJECTED_ANCESTOR)
         .then(
             pl.concat_str(
                 [

@@ -17,6 +17,8 @@ IntArray = npt.NDArray[np.int64]
 
 #: :meth:`IdLookup.nodes` for an id that is known but whose participant was rejected
 REJECTED = -2
+#: in ``node_of_code`` and from :meth:`IdLookup.nodes`: a participant who joined after the window end
+JOINED_AFTER = -3
 
 
 @kernel
@@ -63,11 +65,11 @@ class IdLookup:
         )
 
     def nodes(self, keys: pl.Series, node_of_code: IntArray) -> IntArray:
-        """Network node of each key: -1 unknown id, :data:`REJECTED` a known but rejected participant
-        (one pass)."""
+        """Network node of each key: -1 unknown id, :data:`REJECTED` a known but rejected participant,
+        :data:`JOINED_AFTER` one who joined after the window end (one pass)."""
         if node_of_code.size == 0:
             return np.full(keys.len(), -1, dtype=np.int64)
-        known_node = np.where(node_of_code >= 0, node_of_code, REJECTED)
+        known_node = np.where((node_of_code >= 0) | (node_of_code == JOINED_AFTER), node_of_code, REJECTED)
         if self._table is not None and keys.dtype == pl.Int64:
             if self._node_of is not node_of_code:  # built once per node_of_code (the loader passes one)
                 self._node_of = node_of_code
