@@ -60,7 +60,7 @@ def build(n: int, seed: int) -> tuple[Measures, pl.Series]:
         purchased=buys,
         join_period=np.where(rng.random(n) < 0.7, 0, rng.integers(0, PERIODS + 1, n)).astype(np.int64),
         last_order_day=last,
-        bought_previously=rng.random(n) < 0.5,
+        bought_before=rng.random(n) < 0.5,
         left_on_day=np.where(rng.random(n) < 0.05, END - 30, np.iinfo(np.int32).min).astype(np.int64),
     )
     regions = pl.Series("region", ["north", "south", "east", "west", "central"]).gather(rng.integers(0, 5, n))

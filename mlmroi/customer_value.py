@@ -24,6 +24,7 @@ from mlmroi.money import minor_from_floats
 from mlmroi.network import Network
 from mlmroi.periods import OrderTotals, Window
 from mlmroi.segments.base import Segmentation
+from mlmroi.segments.churn import CompanyChurn
 from mlmroi.value import (
     clv_formula,
     expected_order_value,
@@ -132,12 +133,13 @@ def run_value(
     window: Window,
     config: ValueConfig,
     fallback_margin_rate: float,
+    churn: CompanyChurn | None = None,
 ) -> ValueResult:
-    """Every per-participant value column and run.json's ``value`` figures (see the module docstring)."""
+    """Every per-participant value column and run.json's ``value`` figures (see the module docstring;
+    ``churn``: the company churn, for clv_formula's lifetime when ``value.lifetime_months`` is unset)."""
     n = network.size
     revenue, orders = totals.revenue, totals.orders
     periods = len(window.labels)
-    months = (window.end - window.start).days / 30.4375  # the window's length, for the churn rate
     # Historic: the margin the company made on the participant in the window.
     columns: dict[str, npt.NDArray[Any]] = {"clv_historic": margin.astype(np.int64)}
     # Formula (seeds/002): average order value × orders per month × expected lifetime in months.
@@ -147,15 +149,14 @@ def run_value(
     joined_month = joined_day.astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) + 1970 * 12
     member_months = (last_month - np.maximum(joined_month, first_month) + 1).clip(min=1)
     aov = np.divide(revenue, orders, out=np.zeros(n), where=orders > 0)
-    previous = int(totals.bought_previously.sum())
     lifetime = config.lifetime_months
     churn_note = "configured (value.lifetime_months)"
     if lifetime is None:
-        retained = int((totals.bought_previously & (orders > 0)).sum())
-        if previous and retained < previous:
-            monthly_churn = 1.0 - (retained / previous) ** (1.0 / max(months, 1.0))
+        monthly_churn = None if churn is None else churn.monthly_rate
+        if churn is not None and monthly_churn:
             lifetime = float(lifetime_from_churn(monthly_churn))
-            churn_note = f"1 / monthly churn {monthly_churn:.4f} of the previous window's {previous} buyers"
+            buyers = churn.previous_buyers
+            churn_note = f"1 / monthly churn {monthly_churn:.4f} of the previous window's {buyers} buyers"
         else:
             lifetime = 24.0
             churn_note = "24 (no churn observable: nobody bought in the previous window, or nobody left)"

@@ -80,6 +80,27 @@ class Window:
         inside = (dates >= pl.lit(self.start)) & (dates <= pl.lit(self.end))
         return pl.when(inside).then(raw).otherwise(-1).cast(pl.Int32)
 
+    def previous(self) -> Window:
+        """The window of the same length that ends the day before this one starts: the same number of
+        calendar months when this window is whole months (2025-01-01 … 2025-12-31 → the whole of 2024),
+        else the same number of days. Segments at the window start (churn, conversion) are labelled on it."""
+        after_end = self.end + dt.timedelta(days=1)
+        months = (after_end.year - self.start.year) * 12 + after_end.month - self.start.month
+        if self.start.day == 1 and after_end.day == 1 and months > 0:
+            first = self.start.year * 12 + self.start.month - 1 - months
+            start = dt.date(first // 12, first % 12 + 1, 1)
+        else:
+            start = self.start - (after_end - self.start)
+        return Window(start, self.start - dt.timedelta(days=1), self.period)
+
+    @property
+    def months(self) -> float:
+        """The window's length in months (whole calendar months count exactly; else days / 30.4375)."""
+        after_end = self.end + dt.timedelta(days=1)
+        if self.start.day == 1 and after_end.day == 1:
+            return float((after_end.year - self.start.year) * 12 + after_end.month - self.start.month)
+        return (after_end - self.start).days / 30.4375
+
     @property
     def labels(self) -> tuple[str, ...]:
         """Period names: ``2025-03``, ``2025-Q1`` or ISO ``2025-W05``."""
@@ -116,7 +137,7 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
     margin_total,
     retail_revenue,
     last_order_day,
-    bought_previously,
+    bought_before,
     week_bits,
     joined_offset,
     max_early_days,
@@ -131,7 +152,7 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
     For segments and CLV it also records, for orders with a positive amount: the weeks of the window with a
     purchase (``week_bits``: one bit per week, 64 weeks per word; one more touch of memory per order, so
     the last order day is read from it afterwards rather than kept per order), the last order day before
-    the window, and who bought in the equal-length window just before this one.
+    the window, and who bought at any time before the window (``bought_before``: conversion's base).
 
     For fast start, every order in the window placed 0..``max_early_days`` days after its participant joined
     is written out as an entry (node, period, age in days, volume) to the ``early_*`` arrays (as long as the
@@ -155,8 +176,7 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
             if a > 0 and k < 0:
                 if day[i] > last_order_day[v]:
                     last_order_day[v] = day[i]
-                if k >= -span:
-                    bought_previously[v] = True
+                bought_before[v] = True
             outside += 1
             continue
         volume_by_period[p, v] += volume[i]
@@ -275,11 +295,10 @@ class OrderTotals:
     retail_revenue: IntArray
     outside_window: int  # order rows dated outside the window (used, not counted in figures)
     early: dict[int, EarlyVolume] = field(default_factory=dict)  # days -> fast start's early volume
-    # For segments and CLV: the last order day up to the window end (NEVER: none; inside the window, the last
-    # day of the last week with a purchase), who bought in the equal-length window before this one, and the
-    # weeks of the window with a purchase.
+    # For segments and CLV: the last purchase day up to the window end (NEVER: none), who bought at any time
+    # before the window, and the weeks of the window with a purchase.
     last_order_day: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
-    bought_previously: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
+    bought_before: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
     week_bits: npt.NDArray[np.uint64] = field(default_factory=lambda: np.zeros((0, 1), dtype=np.uint64))
 
     revenue: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # window net revenue
@@ -318,7 +337,7 @@ def aggregate_orders(
         outside_window=0,
         early={},
         last_order_day=np.full(n, NEVER, dtype=np.int64),
-        bought_previously=np.zeros(n, dtype=np.bool_),
+        bought_before=np.zeros(n, dtype=np.bool_),
         week_bits=np.zeros((n, ((window.end - window.start).days // 7) // 64 + 1), dtype=np.uint64),
     )
     days = np.array(sorted(early_days), dtype=np.int64)
@@ -354,7 +373,7 @@ def aggregate_orders(
             totals.margin,
             totals.retail_revenue,
             totals.last_order_day,
-            totals.bought_previously,
+            totals.bought_before,
             totals.week_bits,
             joined,
             max_days,

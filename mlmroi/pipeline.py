@@ -23,6 +23,7 @@ from mlmroi.io.dataset import Dataset
 from mlmroi.io.load import Orphans, Tables, open_tables, read_rows
 from mlmroi.io.orders import order_date_counts, order_rows_on
 from mlmroi.io.read import fingerprint
+from mlmroi.io.rejects import Rejects
 from mlmroi.money import decimal_series
 from mlmroi.periods import (
     OrderTotals,
@@ -34,7 +35,8 @@ from mlmroi.periods import (
 )
 from mlmroi.plans import early_days, run_plan
 from mlmroi.plans.base import ComponentResult, PeriodVolumes
-from mlmroi.segments.run import check_columns, run_segments
+from mlmroi.segments.churn import AtStart, company_churn
+from mlmroi.segments.run import check_columns, label, measures, run_segments
 from mlmroi.tables import commissions_table, money, participants_table
 
 Progress = Callable[[str], None]
@@ -145,6 +147,8 @@ def score(
     hasher = ThreadPoolExecutor(max_workers=1)
     hashes = {name: hasher.submit(fingerprint, path) for name, path in sorted(data.files.items())}
     hasher.shutdown(wait=False)
+    with clock.stage("segments at the window start"):
+        start = at_start(data, config, window)
     with clock.stage("aggregating orders"):
         totals = aggregate(data, config, window, early_days(config))
         labels = window.labels
@@ -178,8 +182,16 @@ def score(
         empty = np.zeros(0, dtype=np.int64)
         results = [replace(r, received_exact=empty, generated_exact=empty) for r in results]
     with clock.stage("customer value"):
+        churn = None if start is None else company_churn(start, totals.orders > 0, window)
         value = run_value(
-            data.network, totals, econ.margin, data.joined_day, window, config.value, config.money.margin_rate
+            data.network,
+            totals,
+            econ.margin,
+            data.joined_day,
+            window,
+            config.value,
+            config.money.margin_rate,
+            churn,
         )
     with clock.stage("segments"):
         segments = run_segments(
@@ -192,6 +204,7 @@ def score(
             config.segments,
             config.money.decimals,
             value.columns["clv_predicted"] if value.fitted else None,
+            start,
         )
         holdout = holdout_by_segment(value, segments.segmentations)
         if holdout is not None:
@@ -231,6 +244,29 @@ def score(
     return Result(
         participants, commissions, rejects, run, clock.timings, segments.table, segments.outputs, warnings
     )
+
+
+def at_start(data: Dataset, config: Config, window: Window) -> AtStart | None:
+    """The segments at the window start: every segmentation run on the previous window of the same length
+    (:meth:`Window.previous`) as a run over it would — its orders, plan, costs and economics — on this run's
+    network (who joined after the previous window's end holds no volume there and counts as no one's
+    recruit). None when no order is dated before the window start (nothing to label on)."""
+    if not any(bool((c["ordered_on"] < window.start).any()) for c in data.orders):
+        return None
+    previous = window.previous()
+    totals = aggregate(data, config, previous, early_days(config))
+    volumes = plan_volumes(data, totals, previous.labels, config)
+    results = run_plan(data.network, volumes, config, data.id_rank)
+    # The previous window's shared costs that select nobody are this run's rows outside the window, not
+    # rejects: a scratch ledger takes them.
+    allocation = allocate_costs(
+        data.costs, data.participants, data.attributes, previous, totals, config, Rejects(), data.id_order
+    )
+    econ = compute(data.network, data.participants, totals, results, allocation, config)
+    figures = measures(data, totals, volumes.personal, econ, results, previous, config.segments)
+    segmentations = label(data, figures, previous, config.segments, config.money.decimals)
+    member = data.joined_day <= (previous.end - dt.date(1970, 1, 1)).days
+    return AtStart(previous, {s.name: s.codes for s in segmentations}, (totals.orders > 0) & member)
 
 
 def value_columns(value: ValueResult, decimals: int) -> list[pl.Series]:

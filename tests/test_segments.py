@@ -32,7 +32,7 @@ def measures(n: int, periods: int = 4, **given: Any) -> Measures:
         "purchased": np.zeros((periods, n), dtype=np.bool_),
         "join_period": zeros.copy(),
         "last_order_day": np.full(n, NEVER, dtype=np.int64),
-        "bought_previously": np.zeros(n, dtype=np.bool_),
+        "bought_before": np.zeros(n, dtype=np.bool_),
         "left_on_day": np.full(n, NEVER, dtype=np.int64),
     }
     for name in (
@@ -234,7 +234,7 @@ def random_measures(draw: st.DrawFn) -> Measures:
         frontline=ints(0, 4),
         join_period=ints(0, periods),
         last_order_day=np.where(orders > 0, END - np.array(ints(0, 300)), NEVER),
-        bought_previously=np.array(ints(0, 1), dtype=bool),
+        bought_before=np.array(ints(0, 1), dtype=bool),
     )
 
 

@@ -1,10 +1,12 @@
 """Segment effectiveness: one table for every segmentation and value (segments.parquet).
 
-Per (segmentation, value): participants, share, buyers, conversion (buyers / participants), orders,
-revenue, revenue share, average check (revenue / orders), mean CLV (when CLV is computed), margin, costs,
-commissions, profit, ROI % (profit / costs), churn rate (the share of the previous equal-length window's
-buyers who did not buy in this one) and the flags ``unprofitable`` (ROI < 0) and ``weak_conversion``
-(conversion below half the overall rate). Sums are exact integers (bincounts over the codes).
+The first row is the whole company (segmentation ``all``, value ``all``). Per (segmentation, value):
+participants, share, buyers, orders, revenue, revenue share, average check (revenue / orders), mean CLV
+(when CLV is computed), margin, costs, commissions, profit, ROI % (profit / costs); conversion and churn
+from the segments at the window start (:mod:`mlmroi.segments.churn`) with their bases (``conversion_base``:
+members at the start who had never bought; ``churn_base``: members at the start who bought in the previous
+window); and the flags ``unprofitable`` (ROI < 0) and ``weak_conversion`` (conversion below half the
+company's). Sums are exact integers (bincounts over the codes).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import polars as pl
 
 from mlmroi.money import IntArray, sum_by_index, to_decimal
 from mlmroi.segments.base import Segmentation
+from mlmroi.segments.churn import AtStart
 from mlmroi.segments.measures import Measures
 
 MONEY = ("revenue", "margin", "costs", "commissions", "profit")
@@ -26,28 +29,46 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
 
 
 def effectiveness(
-    segmentations: list[Segmentation], measures: Measures, decimals: int, clv: IntArray | None = None
+    segmentations: list[Segmentation],
+    measures: Measures,
+    decimals: int,
+    clv: IntArray | None = None,
+    start: AtStart | None = None,
 ) -> pl.DataFrame:
-    """The segment-effectiveness table, segmentations in the given order, values in label order."""
+    """The segment-effectiveness table: the company row, then the segmentations in the given order, values
+    in label order (``start``: the segments at the window start, None without earlier orders)."""
     n = max(measures.size, 1)
     buyer = measures.buyers.astype(np.int64)
-    overall_conversion = buyer.sum() / n
-    previous = measures.bought_previously.astype(np.int64)
-    lost = (measures.bought_previously & ~measures.buyers).astype(np.int64)
+    never = ~measures.bought_before  # conversion's base: had not bought before the window
+    converted = (never & measures.buyers).astype(np.int64)
+    company = Segmentation("all", np.zeros(measures.size, dtype=np.int16), ("all",))
     frames = []
-    for seg in segmentations:
+    for seg in [company, *segmentations]:
         k = len(seg.labels)
         codes = seg.codes.astype(np.int64)
         count = np.bincount(codes, minlength=k)
         sums = {name: sum_by_index(codes, measures.measure(name), k) for name in (*MONEY, "orders")}
         buyers = sum_by_index(codes, buyer, k)
+        at_start = seg.codes if seg is company else None if start is None else start.codes.get(seg.name)
+        unknown = np.full(k, np.nan)
+        conversion_base = churn_base = np.zeros(k, dtype=np.int64)
+        conversion = churn = unknown
+        if at_start is not None:
+            first = at_start.astype(np.int64)
+            conversion_base = sum_by_index(first, never.astype(np.int64), k)
+            conversion = _ratio(sum_by_index(first, converted, k), conversion_base)
+            if start is not None:
+                churn_base = sum_by_index(first, start.buyers.astype(np.int64), k)
+                lost = (start.buyers & ~measures.buyers).astype(np.int64)
+                churn = _ratio(sum_by_index(first, lost, k), churn_base)
         columns: dict[str, object] = {
             "segmentation": [seg.name] * k,
             "value": list(seg.labels),
             "participants": count,
             "share": count / n,
             "buyers": buyers,
-            "conversion": _ratio(buyers, count),
+            "conversion_base": conversion_base,
+            "conversion": conversion,
             "orders": sums["orders"],
             **{name: sums[name] for name in MONEY},
             "revenue_share": _ratio(sums["revenue"], np.full(k, max(int(measures.revenue.sum()), 0))),
@@ -55,7 +76,8 @@ def effectiveness(
                 sums["orders"] > 0, np.round(_ratio(sums["revenue"], sums["orders"])), 0
             ).astype(np.int64),
             "roi_pct": _ratio(sums["profit"] * 100.0, sums["costs"]),
-            "churn_rate": _ratio(sum_by_index(codes, lost, k), sum_by_index(codes, previous, k)),
+            "churn_base": churn_base,
+            "churn_rate": churn,
         }
         if clv is not None:
             mean = np.where(count > 0, np.round(_ratio(sum_by_index(codes, clv, k), count)), 0)
@@ -76,9 +98,10 @@ def effectiveness(
         if clv is not None
         else [],
     )
+    overall_conversion = frame["conversion"][0]  # the company row's
     frame = frame.with_columns(
         (pl.col("roi_pct") < 0).fill_null(False).alias("unprofitable"),
-        (pl.col("conversion") < overall_conversion / 2).fill_null(False).alias("weak_conversion"),
+        (pl.col("conversion") < (overall_conversion or 0) / 2).fill_null(False).alias("weak_conversion"),
     )
     if clv is None:
         frame = frame.with_columns(pl.lit(None, dtype=pl.Decimal(18, decimals)).alias("mean_clv"))
@@ -88,6 +111,7 @@ def effectiveness(
         "participants",
         "share",
         "buyers",
+        "conversion_base",
         "conversion",
         "orders",
         "revenue",
@@ -99,6 +123,7 @@ def effectiveness(
         "commissions",
         "profit",
         "roi_pct",
+        "churn_base",
         "churn_rate",
         "unprofitable",
         "weak_conversion",

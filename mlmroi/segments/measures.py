@@ -22,8 +22,8 @@ class Measures:
     ``revenue_by_period`` / ``purchased`` are (periods, n); ``join_period`` is the first window period a
     participant belongs to (0 when they joined before the window, ``periods`` when after it);
     ``last_order_day`` is the day of their last purchase (positive amount) up to the window end, to the day
-    (``NEVER`` if none); ``bought_previously`` marks buyers of the
-    equal-length window before this one.
+    (``NEVER`` if none); ``bought_before`` marks who bought at any time before the window (conversion's
+    base); ``frontline`` and ``downline_size`` count only who had joined by the window end.
     ``id_rank`` orders participants by id (ties are broken by it, never by input order).
     """
 
@@ -44,7 +44,7 @@ class Measures:
     purchased: BoolArray
     join_period: IntArray
     last_order_day: IntArray
-    bought_previously: BoolArray
+    bought_before: BoolArray
     left_on_day: IntArray  # NEVER when not left
     rank: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # -1: none; see rank_names
     rank_names: tuple[str, ...] = ()

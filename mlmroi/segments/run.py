@@ -17,6 +17,7 @@ from mlmroi.io.dataset import Dataset
 from mlmroi.periods import NEVER, OrderTotals, Window
 from mlmroi.plans.base import ComponentResult
 from mlmroi.segments import Measures, Segmentation, SegmentsConfig, effectiveness, segment
+from mlmroi.segments.churn import NO_EARLIER_DATA, AtStart, company_churn, conversion_figures
 from mlmroi.segments.leads import renew_index
 from mlmroi.segments.loyalty import loyalty
 from mlmroi.segments.measures import IntArray
@@ -93,8 +94,11 @@ def measures(
     window: Window,
     config: SegmentsConfig,
 ) -> Measures:
-    """The segmentations' inputs from the run's stages (before the per-period revenue is released)."""
+    """The segmentations' inputs from the run's stages (before the per-period revenue is released), as of the
+    window end: ``frontline`` and ``downline_size`` count only who had joined by then (the same as the
+    network's when the window is the run's own; fewer when labelling the previous window)."""
     net = data.network
+    member = data.joined_day <= _day(window.end)
     window_pv = personal.sum(axis=0)
     half = personal.shape[0] // 2
     growth = net.group_volume(personal[personal.shape[0] - half :].sum(axis=0)) - net.group_volume(
@@ -123,17 +127,39 @@ def measures(
         personal_volume=window_pv,
         group_volume=net.group_volume(window_pv),
         gv_growth=np.asarray(growth, dtype=np.int64),
-        frontline=net.frontline().astype(np.int64),
-        downline_size=net.downline_size(),
+        frontline=net.count_children_where(member).astype(np.int64),
+        downline_size=net.subtree_sum(member.astype(np.int64)) - member,
         revenue_by_period=totals.revenue_by_period,
         purchased=totals.revenue_by_period > 0,  # a purchase in a period: positive net revenue in it
         join_period=_join_period(people["joined_on"], window),
         last_order_day=totals.last_order_day,
-        bought_previously=totals.bought_previously,
+        bought_before=totals.bought_before,
         left_on_day=left,
         rank=rank,
         rank_names=rank_names,
     )
+
+
+def label(
+    data: Dataset, figures: Measures, window: Window, config: SegmentsConfig, decimals: int
+) -> list[Segmentation]:
+    """Every segmentation of the participants from ``figures`` (a window's measures): :func:`segment`'s,
+    then loyalty (events and recruits in ``window``)."""
+    columns: dict[str, pl.Series] = {}
+    rows = pl.Series(data.attributes.rows_by_node)
+    for name in config.by:
+        if name == "age_band":
+            birth, _ = parse.parse_date("participants", data.attributes.frame["birth_date"])
+            columns["birth_date"] = birth.gather(rows)
+        else:
+            columns[name] = data.attributes.frame[name].gather(rows)
+    segmentations = segment(figures, config, 10**decimals, columns, window.end)
+    window_days = (_day(window.start), _day(window.end))
+    joined = data.joined_day
+    new = (joined >= window_days[0]) & (joined <= window_days[1])
+    recruits = data.network.count_children_where(new).astype(np.int64)
+    segmentations.append(loyalty(data.events, figures, recruits, window_days))
+    return segmentations
 
 
 def run_segments(
@@ -146,28 +172,21 @@ def run_segments(
     config: SegmentsConfig,
     decimals: int,
     clv: IntArray | None = None,
+    start: AtStart | None = None,
 ) -> SegmentsResult:
     """Every segmentation and the effectiveness table for a run (``clv``: predicted CLV per node, for the
-    table's mean CLV)."""
+    table's mean CLV; ``start``: the segments at the window start, for churn and conversion)."""
     figures = measures(data, totals, personal, econ, results, window, config)
-    columns: dict[str, pl.Series] = {}
-    rows = pl.Series(data.attributes.rows_by_node)
-    for name in config.by:
-        if name == "age_band":
-            birth, _ = parse.parse_date("participants", data.attributes.frame["birth_date"])
-            columns["birth_date"] = birth.gather(rows)
-        else:
-            columns[name] = data.attributes.frame[name].gather(rows)
-    segmentations = segment(figures, config, 10**decimals, columns, window.end)
-    net = data.network
-    joined = data.joined_day
-    window_days = (_day(window.start), _day(window.end))
-    new = (joined >= window_days[0]) & (joined <= window_days[1])
-    recruits = net.count_children_where(new).astype(np.int64)
-    segmentations.append(loyalty(data.events, figures, recruits, window_days))
-    table = effectiveness(segmentations, figures, decimals, clv)
+    segmentations = label(data, figures, window, config, decimals)
+    table = effectiveness(segmentations, figures, decimals, clv, start)
     summary: dict[str, Any] = {"abc_health": segmentations[0].health}
+    summary["conversion"] = conversion_figures(figures.bought_before, figures.buyers)
+    if start is None:
+        summary["churn"] = {"note": NO_EARLIER_DATA}
+    else:
+        summary["churn"] = company_churn(start, figures.buyers, window).as_dict()
     outputs = {}
+    net = data.network
     if data.events is not None:
         surveys = survey_table(data.events, window, net.parent, net.ids, segmentations)
         outputs["surveys"] = surveys
