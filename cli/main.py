@@ -124,6 +124,20 @@ def _summary(result) -> Table:  # type: ignore[no-untyped-def]
         table.add_row(key.replace("_", " "), f"{Decimal(totals[key]):,}")  # exact, as run.json has it
     table.add_row("payout ratio", "—" if totals["payout_ratio"] is None else f"{totals['payout_ratio']:.2%}")
     table.add_row("ROI %", "—" if totals["roi_pct"] is None else f"{totals['roi_pct']:,.1f}")
+    segments = run.get("segments", {})
+    conversion = segments.get("conversion")
+    if conversion and conversion["rate"] is not None:
+        table.add_row(
+            "conversion (never bought before → bought)",
+            f"{conversion['rate']:.1%} of {conversion['base']:,}",
+        )
+    churn = segments.get("churn", {})
+    if churn.get("rate") is not None:
+        previous = churn["previous_window"]
+        table.add_row(
+            T(f"churn (of {previous['start']} … {previous['end']} buyers)"),
+            f"{churn['rate']:.1%} ({churn['monthly_rate']:.1%} a month)",
+        )
     value = run.get("value", {})
     if "clv_predicted" in totals:
         months = run["config"]["value"]["horizon_months"]
@@ -143,7 +157,9 @@ def _segments_table(segments: pl.DataFrame) -> Table:
     """Which segments pay off: the effectiveness table, one row per segmentation value (abcxyz left out:
     it is the product of abc and xyz; every column is in segments.parquet)."""
     table = Table(title="segments: which pay off (full table: segments.parquet)")
-    for column in ("segment", "value", "people", "conversion", "revenue", "ROI %", "churn", "flags"):
+    with_churn = segments["churn_rate"].null_count() < segments.height  # none without earlier orders
+    columns = ("segment", "value", "people", "conversion", "revenue", "ROI %", "churn", "flags")
+    for column in columns if with_churn else tuple(c for c in columns if c != "churn"):
         table.add_column(column, justify="left" if column in ("segment", "value", "flags") else "right")
 
     def pct(value: float | None) -> str:
@@ -154,16 +170,17 @@ def _segments_table(segments: pl.DataFrame) -> Table:
         flags = [
             short for name, short in (("unprofitable", "loss"), ("weak_conversion", "weak")) if row[name]
         ]
-        table.add_row(
+        cells = [
             T("" if row["segmentation"] == previous else row["segmentation"]),
             T(row["value"]),
             T(f"{row['participants']:,}"),
             T(pct(row["conversion"])),
             T(pct(row["revenue_share"])),
             T("—" if row["roi_pct"] is None else f"{row['roi_pct']:,.0f}"),
-            T(pct(row["churn_rate"])),
+            *([T(pct(row["churn_rate"]))] if with_churn else []),
             T(" ".join(flags)),
-        )
+        ]
+        table.add_row(*cells)
         previous = row["segmentation"]
     return table
 
@@ -222,6 +239,9 @@ def score_cli(
     out.print(_summary(result))
     if result.segments.height:
         out.print(_segments_table(result.segments))
+        churn_note = result.run["segments"]["churn"].get("note")
+        if churn_note:
+            say(out, f"churn and conversion: {churn_note}")
         health = result.run["segments"]["abc_health"]
         if health["a_share_of_revenue"] is not None:
             verdict = "healthy" if health["a_share_in_healthy_range"] else "outside the healthy 20–30 %"

@@ -36,7 +36,7 @@ from mlmroi.periods import (
 from mlmroi.plans import early_days, run_plan
 from mlmroi.plans.base import ComponentResult, PeriodVolumes
 from mlmroi.segments.churn import AtStart, company_churn
-from mlmroi.segments.run import check_columns, label, measures, run_segments
+from mlmroi.segments.run import check_columns, label_codes, measures, run_segments
 from mlmroi.tables import commissions_table, money, participants_table
 
 Progress = Callable[[str], None]
@@ -248,9 +248,11 @@ def score(
 
 def at_start(data: Dataset, config: Config, window: Window) -> AtStart | None:
     """The segments at the window start: every segmentation run on the previous window of the same length
-    (:meth:`Window.previous`) as a run over it would — its orders, plan, costs and economics — on this run's
-    network (who joined after the previous window's end holds no volume there and counts as no one's
-    recruit). None when no order is dated before the window start (nothing to label on)."""
+    (:meth:`Window.previous`) as a run over it would — its orders, plan, costs and economics, the participants
+    who had joined by its end labelled among themselves (:func:`label_codes`). The plan runs on this run's
+    network, where who joined later holds no volume and sits below the earlier members, so it pays the
+    members what a run over the previous window pays them. None when no order is dated before the window
+    start (nothing to label on)."""
     if not any(bool((c["ordered_on"] < window.start).any()) for c in data.orders):
         return None
     previous = window.previous()
@@ -264,9 +266,9 @@ def at_start(data: Dataset, config: Config, window: Window) -> AtStart | None:
     )
     econ = compute(data.network, data.participants, totals, results, allocation, config)
     figures = measures(data, totals, volumes.personal, econ, results, previous, config.segments)
-    segmentations = label(data, figures, previous, config.segments, config.money.decimals)
+    codes = label_codes(data, figures, previous, config.segments, config.money.decimals)
     member = data.joined_day <= (previous.end - dt.date(1970, 1, 1)).days
-    return AtStart(previous, {s.name: s.codes for s in segmentations}, (totals.orders > 0) & member)
+    return AtStart(previous, codes, (totals.orders > 0) & member)
 
 
 def value_columns(value: ValueResult, decimals: int) -> list[pl.Series]:

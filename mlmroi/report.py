@@ -398,6 +398,31 @@ def _segments(run: Mapping[str, Any], segments: pl.DataFrame, currency: str) -> 
         else:
             lead = '<p class="lead"><span class="good">Every segment value pays off.</span></p>\n'
         parts.append(lead + _table(heads, body, classes, css_class="segments"))
+    kpis = []
+    conversion = summary.get("conversion") or {}
+    if conversion.get("rate") is not None:
+        kpis.append(
+            (
+                "conversion",
+                f"{_fixed(conversion['rate'] * 100, 1)} % of the {_int(conversion['base'])} participants "
+                "who had never bought before the window bought in it",
+            )
+        )
+    churn = summary.get("churn") or {}
+    if churn.get("rate") is not None:
+        previous = churn["previous_window"]
+        kpis.append(
+            (
+                "churn",
+                f"{_fixed(churn['rate'] * 100, 1)} % of the {_int(churn['previous_buyers'])} buyers of "
+                f"{_e(previous['start'])} … {_e(previous['end'])} did not buy in this window "
+                f"({_fixed(churn['monthly_rate'] * 100, 2)} % a month)",
+            )
+        )
+    elif churn.get("note"):
+        kpis.append(("churn", _e(churn["note"])))
+    if kpis:
+        parts.append("<h3>Company KPIs</h3>\n" + _facts(kpis))
     health = summary.get("abc_health")
     if health:
         facts = [("ABC measure", _e(f"{health.get('measure', '')} ({health.get('method', '')})"))]

@@ -28,8 +28,8 @@ from mlmroi.periods import Window
 BoolArray = npt.NDArray[np.bool_]
 
 NO_EARLIER_DATA = (
-    "no orders before the window start: churn and conversion by segment need the segments at the start "
-    "(labelled on the previous window), so they are left empty"
+    "no orders before the window start, so no segments at the start (labelled on the previous window): "
+    "churn is unknown and conversion is given for the company only"
 )
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -63,3 +64,14 @@ class Measures:
     def buyers(self) -> BoolArray:
         """Participants with at least one order in the window."""
         return np.asarray(self.orders > 0)
+
+    def subset(self, nodes: IntArray) -> Measures:
+        """The measures of ``nodes`` only (ascending node numbers), as if they were all the participants:
+        population-relative rules (quantiles, medians, top shares, percentiles) then range over them."""
+        n = self.size
+        taken: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray) and value.ndim and value.shape[-1] == n:
+                taken[f.name] = value[..., nodes]
+        return replace(self, **taken)

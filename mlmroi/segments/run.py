@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from mlmroi.economics import Economics
@@ -141,10 +142,16 @@ def measures(
 
 
 def label(
-    data: Dataset, figures: Measures, window: Window, config: SegmentsConfig, decimals: int
+    data: Dataset,
+    figures: Measures,
+    window: Window,
+    config: SegmentsConfig,
+    decimals: int,
+    nodes: IntArray | None = None,
 ) -> list[Segmentation]:
-    """Every segmentation of the participants from ``figures`` (a window's measures): :func:`segment`'s,
-    then loyalty (events and recruits in ``window``)."""
+    """Every segmentation from ``figures`` (a window's measures): :func:`segment`'s, then loyalty (events and
+    recruits in ``window``). With ``nodes``, of those participants only, labelled among themselves (their
+    codes in the order of ``nodes``)."""
     columns: dict[str, pl.Series] = {}
     rows = pl.Series(data.attributes.rows_by_node)
     for name in config.by:
@@ -153,13 +160,44 @@ def label(
             columns["birth_date"] = birth.gather(rows)
         else:
             columns[name] = data.attributes.frame[name].gather(rows)
-    segmentations = segment(figures, config, 10**decimals, columns, window.end)
     window_days = (_day(window.start), _day(window.end))
     joined = data.joined_day
     new = (joined >= window_days[0]) & (joined <= window_days[1])
     recruits = data.network.count_children_where(new).astype(np.int64)
-    segmentations.append(loyalty(data.events, figures, recruits, window_days))
+    events = data.events
+    if nodes is not None:
+        figures = figures.subset(nodes)
+        picked = pl.Series(nodes)
+        columns = {name: column.gather(picked) for name, column in columns.items()}
+        recruits = recruits[nodes]
+        if events is not None:
+            position = np.full(data.network.size, -1, dtype=np.int64)
+            position[nodes] = np.arange(nodes.size, dtype=np.int64)
+            moved = position[events["node"].to_numpy()]
+            events = events.with_columns(pl.Series("node", moved)).filter(pl.col("node") >= 0)
+    segmentations = segment(figures, config, 10**decimals, columns, window.end)
+    segmentations.append(loyalty(events, figures, recruits, window_days))
     return segmentations
+
+
+def label_codes(
+    data: Dataset, figures: Measures, window: Window, config: SegmentsConfig, decimals: int
+) -> dict[str, npt.NDArray[np.int16]]:
+    """Each segmentation's code per node, labelling the participants who had joined by the window's end as
+    a run over that window would: among themselves (quantiles, medians, top shares and percentiles range
+    over them only). Who joined later is labelled among the later joiners — with no history in the window,
+    that is what a participant without history gets (no_purchase, prospect, …; attributes as they are)."""
+    member = data.joined_day <= _day(window.end)
+    if member.all():
+        return {s.name: s.codes for s in label(data, figures, window, config, decimals)}
+    out: dict[str, npt.NDArray[np.int16]] = {}
+    for group in (member, ~member):
+        nodes = np.flatnonzero(group)
+        if not nodes.size:
+            continue
+        for seg in label(data, figures, window, config, decimals, nodes):
+            out.setdefault(seg.name, np.zeros(figures.size, dtype=np.int16))[nodes] = seg.codes
+    return out
 
 
 def run_segments(
