@@ -93,6 +93,14 @@ class Window:
             start = self.start - (after_end - self.start)
         return Window(start, self.start - dt.timedelta(days=1), self.period)
 
+    def head(self, periods: int) -> Window:
+        """The window's first ``periods`` periods (the calibration part when the rest is a holdout)."""
+        if not 0 < periods < len(self.labels):
+            raise ValueError(f"head: {periods} periods of a window of {len(self.labels)}")
+        days = pl.DataFrame({"d": pl.date_range(self.start, self.end, "1d", eager=True)})
+        first = days.filter(self.index(pl.col("d")) == periods)["d"][0]
+        return Window(self.start, first - dt.timedelta(days=1), self.period)
+
     @property
     def months(self) -> float:
         """The window's length in months (whole calendar months count exactly; else days / 30.4375)."""

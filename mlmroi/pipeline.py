@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 from mlmroi import __version__
@@ -35,11 +36,13 @@ from mlmroi.periods import (
 )
 from mlmroi.plans import early_days, run_plan
 from mlmroi.plans.base import ComponentResult, PeriodVolumes
+from mlmroi.segments.base import Segmentation
 from mlmroi.segments.churn import AtStart, company_churn
 from mlmroi.segments.run import check_columns, label_codes, measures, run_segments
 from mlmroi.tables import commissions_table, money, participants_table
 
 Progress = Callable[[str], None]
+Codes = npt.NDArray[np.int16]  # a segmentation's code per node
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,8 +150,9 @@ def score(
     hasher = ThreadPoolExecutor(max_workers=1)
     hashes = {name: hasher.submit(fingerprint, path) for name, path in sorted(data.files.items())}
     hasher.shutdown(wait=False)
-    with clock.stage("segments at the window start"):
+    with clock.stage("segments on other windows"):
         start = at_start(data, config, window)
+        calibration = calibration_labels(data, config, window)
     with clock.stage("aggregating orders"):
         totals = aggregate(data, config, window, early_days(config))
         labels = window.labels
@@ -206,7 +210,12 @@ def score(
             value.columns["clv_predicted"] if value.fitted else None,
             start,
         )
-        holdout = holdout_by_segment(value, segments.segmentations)
+        holdout = holdout_by_segment(
+            value,
+            segments.segmentations
+            if calibration is None
+            else [Segmentation(s.name, calibration[s.name], s.labels) for s in segments.segmentations],
+        )
         if holdout is not None:
             segments.outputs["holdout"] = holdout
         # The new participant columns as Series; then what only costs, CLV and segments needed is released
@@ -247,28 +256,46 @@ def score(
 
 
 def at_start(data: Dataset, config: Config, window: Window) -> AtStart | None:
-    """The segments at the window start: every segmentation run on the previous window of the same length
-    (:meth:`Window.previous`) as a run over it would — its orders, plan, costs and economics, the participants
-    who had joined by its end labelled among themselves (:func:`label_codes`). The plan runs on this run's
-    network, where who joined later holds no volume and sits below the earlier members, so it pays the
-    members what a run over the previous window pays them. None when no order is dated before the window
-    start (nothing to label on)."""
+    """The segments at the window start: every segmentation on the previous window of the same length
+    (:meth:`Window.previous`, :func:`labels_on`). None when no order is dated before the window start
+    (nothing to label on)."""
     if not any(bool((c["ordered_on"] < window.start).any()) for c in data.orders):
         return None
     previous = window.previous()
-    totals = aggregate(data, config, previous, early_days(config))
-    volumes = plan_volumes(data, totals, previous.labels, config)
+    codes, orders = labels_on(data, config, previous)
+    member = data.joined_day <= (previous.end - dt.date(1970, 1, 1)).days
+    return AtStart(previous, codes, (orders > 0) & member)
+
+
+def calibration_labels(data: Dataset, config: Config, window: Window) -> dict[str, Codes] | None:
+    """With a holdout (``value.holdout_periods``), the segments on the calibration part only — the window
+    without its holdout periods — so the per-segment holdout check does not label people by the purchases
+    it predicts. None without a holdout."""
+    holdout = config.value.holdout_periods
+    if not holdout or config.value.model == "none" or holdout >= len(window.labels):
+        return None
+    codes, _ = labels_on(data, config, window.head(len(window.labels) - holdout))
+    return codes
+
+
+def labels_on(
+    data: Dataset, config: Config, window: Window
+) -> tuple[dict[str, Codes], npt.NDArray[np.int64]]:
+    """Every segmentation's codes on another ``window`` of the same data, as a run over that window labels
+    its participants — its orders, plan, costs and economics, the participants who had joined by its end
+    labelled among themselves (:func:`label_codes`) — and each participant's orders in it. The plan runs on
+    this run's network, where who joined later holds no volume and sits below the earlier members, so it
+    pays the members what a run over that window pays them."""
+    totals = aggregate(data, config, window, early_days(config))
+    volumes = plan_volumes(data, totals, window.labels, config)
     results = run_plan(data.network, volumes, config, data.id_rank)
-    # The previous window's shared costs that select nobody are this run's rows outside the window, not
-    # rejects: a scratch ledger takes them.
+    # That window's shared costs that select nobody are not this run's rejects: a scratch ledger takes them.
     allocation = allocate_costs(
-        data.costs, data.participants, data.attributes, previous, totals, config, Rejects(), data.id_order
+        data.costs, data.participants, data.attributes, window, totals, config, Rejects(), data.id_order
     )
     econ = compute(data.network, data.participants, totals, results, allocation, config)
-    figures = measures(data, totals, volumes.personal, econ, results, previous, config.segments)
-    codes = label_codes(data, figures, previous, config.segments, config.money.decimals)
-    member = data.joined_day <= (previous.end - dt.date(1970, 1, 1)).days
-    return AtStart(previous, codes, (totals.orders > 0) & member)
+    figures = measures(data, totals, volumes.personal, econ, results, window, config.segments)
+    return label_codes(data, figures, window, config.segments, config.money.decimals), totals.orders
 
 
 def value_columns(value: ValueResult, decimals: int) -> list[pl.Series]:
