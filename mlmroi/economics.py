@@ -24,6 +24,7 @@ from mlmroi.money import (
 )
 from mlmroi.network import Network
 from mlmroi.periods import OrderTotals, Window
+from mlmroi.plans import active_by_period
 from mlmroi.plans.base import ComponentResult
 
 IntArray = npt.NDArray[np.int64]
@@ -64,11 +65,14 @@ def allocate_costs(
     config: Config,
     rejects: Rejects,
     id_order: npt.NDArray[np.int64],
+    personal: IntArray,
 ) -> CostAllocation:
     """Direct costs to their participant; shared costs split to the cent among the participants they select.
 
-    A shared acquisition cost goes to those who joined in its period, a retention cost to those who bought in
-    it (positive net revenue), each optionally narrowed by ``filter_column = filter_value``; split by count or
+    A shared acquisition cost goes to those who joined in its period, a retention cost to those active in it
+    (``personal``: the plan's PV per period, against the plan's lowest activity threshold,
+    :func:`mlmroi.plans.active_by_period`), each optionally narrowed by ``filter_column = filter_value``;
+    split by count or
     by revenue in the period (``costs.allocation``; by count when the selection has no revenue). Shares are
     rounded down and the leftover cents go to the largest remainders, ties to the smaller participant id
     (``id_order``: the nodes sorted by id), so nothing is left unallocated. A shared cost that selects nobody
@@ -91,6 +95,7 @@ def allocate_costs(
     paid_by_participant += sum_by_index(part["node"].to_numpy(), part["amount"].to_numpy(), n)
 
     shared = costs.filter(pl.col("node") < 0)
+    active = active_by_period(personal, config) if shared.height else None
     joined_period = participants.select(window.index(pl.col("joined_on")))["joined_on"].to_numpy()
     groups = (
         shared.group_by("period", "kind", "filter_column", "filter_value")
@@ -105,8 +110,9 @@ def allocate_costs(
             selected = joined_period == period
             who = f"nobody joined in {labels[period]}"
         else:
-            selected = totals.revenue_by_period[period] > 0
-            who = f"nobody bought in {labels[period]}"
+            assert active is not None
+            selected = active[period].copy()
+            who = f"nobody was active in {labels[period]}"
         if f_col is not None:
             if (f_col, f_val) not in filters:
                 filters[(f_col, f_val)] = attributes.equals(f_col, f_val)

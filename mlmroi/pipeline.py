@@ -174,6 +174,7 @@ def score(
             config,
             data.rejects,
             data.id_order,
+            personal,
         )
         if strict and len(data.rejects):
             raise DataError(_strict_message(data))
@@ -291,7 +292,15 @@ def labels_on(
     results = run_plan(data.network, volumes, config, data.id_rank)
     # That window's shared costs that select nobody are not this run's rejects: a scratch ledger takes them.
     allocation = allocate_costs(
-        data.costs, data.participants, data.attributes, window, totals, config, Rejects(), data.id_order
+        data.costs,
+        data.participants,
+        data.attributes,
+        window,
+        totals,
+        config,
+        Rejects(),
+        data.id_order,
+        volumes.personal,
     )
     econ = compute(data.network, data.participants, totals, results, allocation, config)
     figures = measures(data, totals, volumes.personal, econ, results, window, config.segments)

@@ -158,7 +158,15 @@ def simulate(
     totals = aggregate(data, base, window, days)
     labels = window.labels
     allocation = allocate_costs(
-        data.costs, data.participants, data.attributes, window, totals, base, data.rejects, data.id_order
+        data.costs,
+        data.participants,
+        data.attributes,
+        window,
+        totals,
+        base,
+        data.rejects,
+        data.id_order,
+        plan_volumes(data, totals, labels, base).personal,
     )
     if strict and len(data.rejects):
         raise DataError(f"--strict: {len(data.rejects)} problem(s) found; run `mlmroi validate` to list them")

@@ -14,6 +14,7 @@ from mlmroi.economics import Economics
 from mlmroi.io.dataset import Dataset
 from mlmroi.money import decimal_series, to_decimal
 from mlmroi.periods import OrderTotals
+from mlmroi.plans import active_by_period
 from mlmroi.plans.base import ComponentResult
 from mlmroi.sorting import counting_order
 
@@ -37,11 +38,8 @@ def participants_table(
     net, d = data.network, config.money.decimals
     window_pv = personal.sum(axis=0)
     window_gv = net.group_volume(window_pv)  # Σ over periods of GV = GV of the window's PV
-    # Active frontline: recruits active in at least one period, by the lowest activity threshold of the
-    # plan's components (any non-zero PV when no component sets one).
-    thresholds = [c.active_min_pv for c in config.plan.components if hasattr(c, "active_min_pv")]
-    min_pv = round(min(thresholds, default=0.0) * scale)
-    active_any = ((personal >= min_pv) & (personal != 0)).any(axis=0)
+    # Active frontline: recruits active in at least one period (the plan's lowest activity threshold).
+    active_any = np.asarray(active_by_period(personal, config).any(axis=0), dtype=np.bool_)
     counts: dict[str, npt.NDArray[Any]] = {
         "depth": net.depth,
         "frontline": net.frontline(),

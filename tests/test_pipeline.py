@@ -176,7 +176,9 @@ def test_shared_costs_allocated_exactly(tmp_path: Path) -> None:
         f"{i},{'' if i == 1 else 1},2025-01-0{1 + i % 5},{'north' if i % 2 else 'south'}\n"
         for i in range(1, 8)
     )
-    orders = "participant_id,ordered_on,amount\n" + "".join(f"{i},2025-01-10,{i * 10}\n" for i in range(1, 8))
+    orders = "participant_id,ordered_on,amount\n" + "".join(
+        f"{i},2025-01-10,{i * 100}\n" for i in range(1, 8)
+    )
     costs = (
         "participant_id,incurred_on,category,amount,filter_column,filter_value\n"
         ",2025-01-20,support,100.00,,\n"
@@ -194,6 +196,25 @@ def test_shared_costs_allocated_exactly(tmp_path: Path) -> None:
         assert north["retention_cost"].sum() + south_share == Decimal("100.05")
     retention = by_id(result, "retention_cost")  # revenue-weighted: 7 has the most revenue
     assert retention[7] == max(retention.values())
+
+
+def test_shared_retention_costs_go_to_the_active(tmp_path: Path) -> None:
+    """SPEC §5: a shared retention cost is split over those active in its period — PV at or above the
+    plan's activity threshold (here 100) — not over everyone who bought."""
+    people = (
+        "participant_id,sponsor_id,joined_on\n1,,2024-01-01\n2,1,2024-01-01\n3,1,2024-01-01\n4,1,2024-01-01\n"
+    )
+    orders = "participant_id,ordered_on,amount\n1,2025-01-10,150\n2,2025-01-10,100\n3,2025-01-10,99.99\n"
+    costs = "participant_id,incurred_on,category,amount\n,2025-01-20,support,10.00\n"
+    config = UNILEVEL.format(compression="none")
+    result = run(write_dataset(tmp_path, people, orders, costs, config=config))
+    assert by_id(result, "retention_cost") == {1: Decimal("5.00"), 2: Decimal("5.00"), 3: 0, 4: 0}
+    # Nobody active in the period: the cost selects no one and is a reject saying so.
+    lazy = orders.replace("150", "50").replace(",100\n", ",60\n")
+    result = run(write_dataset(tmp_path / "lazy", people, lazy, costs, config=config))
+    assert result.rejects["reason"].to_list() == [
+        "shared retention cost selects no participant (nobody was active in 2025-01)"
+    ]
 
 
 def test_window_override_and_weekly_periods(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 
 from mlmroi.errors import ConfigError
 from mlmroi.money import IntArray
@@ -24,6 +25,17 @@ from mlmroi.plans.unilevel import UnilevelConfig, unilevel
 
 if TYPE_CHECKING:
     from mlmroi.config import Config
+
+
+def active_by_period(personal: IntArray, config: Config) -> npt.NDArray[np.bool_]:
+    """(periods, n): who is active in each period by the plan's lowest activity threshold (the smallest
+    ``active_min_pv`` of its components): PV at or above it, and any positive PV when that is 0 or no
+    component sets one. Active frontline and shared retention costs use it."""
+    scale = 10**config.money.decimals
+    thresholds = [c.active_min_pv for c in config.plan.components if hasattr(c, "active_min_pv")]
+    min_pv = max(round(min(thresholds, default=0.0) * scale), 1)
+    active: npt.NDArray[np.bool_] = personal >= min_pv
+    return active
 
 
 def run_plan(
