@@ -12,7 +12,7 @@ import numpy.typing as npt
 import polars as pl
 
 from mlmroi.config import Config
-from mlmroi.io.dataset import Attributes
+from mlmroi.io.dataset import Dataset
 from mlmroi.io.rejects import Rejects
 from mlmroi.money import (
     RATE_SCALE,
@@ -57,17 +57,16 @@ class CostAllocation:
 
 
 def allocate_costs(
-    costs: pl.DataFrame | None,
-    participants: pl.DataFrame,
-    attributes: Attributes,
+    data: Dataset,
     window: Window,
     totals: OrderTotals,
     config: Config,
-    rejects: Rejects,
-    id_order: npt.NDArray[np.int64],
     personal: IntArray,
+    rejects: Rejects | None = None,
 ) -> CostAllocation:
-    """Direct costs to their participant; shared costs split to the cent among the participants they select.
+    """Direct costs to their participant; shared costs split to the cent among the participants they select
+    (``data``'s costs, participants, attributes and id order; a shared cost that selects nobody goes to
+    ``rejects``, by default the dataset's own).
 
     A shared acquisition cost goes to those who joined in its period, a retention cost to those active in it
     (``personal``: the plan's PV per period, against the plan's lowest activity threshold,
@@ -78,6 +77,8 @@ def allocate_costs(
     (``id_order``: the nodes sorted by id), so nothing is left unallocated. A shared cost that selects nobody
     is moved to ``rejects``.
     """
+    costs, participants, attributes, id_order = data.costs, data.participants, data.attributes, data.id_order
+    rejects = data.rejects if rejects is None else rejects
     n = participants.height
     acquisition = np.zeros(n, dtype=np.int64)
     retention = np.zeros(n, dtype=np.int64)

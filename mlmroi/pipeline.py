@@ -165,17 +165,7 @@ def score(
         del volumes
         totals = replace(totals, early={})
     with clock.stage("economics"):
-        allocation = allocate_costs(
-            data.costs,
-            data.participants,
-            data.attributes,
-            window,
-            totals,
-            config,
-            data.rejects,
-            data.id_order,
-            personal,
-        )
+        allocation = allocate_costs(data, window, totals, config, personal)
         if strict and len(data.rejects):
             raise DataError(_strict_message(data))
         paid, paid_outside = (
@@ -291,17 +281,7 @@ def labels_on(
     volumes = plan_volumes(data, totals, window.labels, config)
     results = run_plan(data.network, volumes, config, data.id_rank)
     # That window's shared costs that select nobody are not this run's rejects: a scratch ledger takes them.
-    allocation = allocate_costs(
-        data.costs,
-        data.participants,
-        data.attributes,
-        window,
-        totals,
-        config,
-        Rejects(),
-        data.id_order,
-        volumes.personal,
-    )
+    allocation = allocate_costs(data, window, totals, config, volumes.personal, Rejects())
     econ = compute(data.network, data.participants, totals, results, allocation, config)
     figures = measures(data, totals, volumes.personal, econ, results, window, config.segments)
     return label_codes(data, figures, window, config.segments, config.money.decimals), totals.orders

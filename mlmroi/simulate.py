@@ -157,17 +157,7 @@ def simulate(
     days = sorted({d for c in configs.values() for d in early_days(c)})
     totals = aggregate(data, base, window, days)
     labels = window.labels
-    allocation = allocate_costs(
-        data.costs,
-        data.participants,
-        data.attributes,
-        window,
-        totals,
-        base,
-        data.rejects,
-        data.id_order,
-        plan_volumes(data, totals, labels, base).personal,
-    )
+    allocation = allocate_costs(data, window, totals, base, plan_volumes(data, totals, labels, base).personal)
     if strict and len(data.rejects):
         raise DataError(f"--strict: {len(data.rejects)} problem(s) found; run `mlmroi validate` to list them")
     decimals = base.money.decimals
