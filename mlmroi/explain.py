@@ -253,7 +253,10 @@ def _node_of(ids: pl.Series, participant_id: str) -> int:
             raise InputError(f"participant {participant_id!r} is not in the run (ids are integers)") from None
     found = np.flatnonzero((ids == key).to_numpy())
     if not found.size:
-        raise InputError(f"participant {participant_id!r} is not in the run (unknown or rejected)")
+        raise InputError(
+            f"participant {participant_id!r} is not in the run (unknown, rejected, or joined after the "
+            "window end)"
+        )
     return int(found[0])
 
 

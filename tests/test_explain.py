@@ -183,7 +183,7 @@ def test_explain_cli_and_its_errors(tmp_path: Path) -> None:
     unknown = runner.invoke(app, ["explain", str(run_dir), "99999999"])
     assert unknown.exit_code == 2
     assert unknown.output.strip().splitlines() == [
-        "error: participant '99999999' is not in the run (unknown or rejected)"
+        "error: participant '99999999' is not in the run (unknown, rejected, or joined after the window end)"
     ]
     with (dataset / "orders.csv").open("a", encoding="utf-8") as handle:
         handle.write("1,2025-03-01,10.00,10.00,,false\n")

@@ -28,7 +28,9 @@ def test_holdout_rows_use_the_calibration_windows_labels(runs: tuple[mlmroi.Resu
     holdout = checked.outputs["holdout"]
     people = checked.participants.select("participant_id", "holdout_expected", "holdout_actual")
     for name in ("abc", "xyz", "rfm_segment", "lifecycle"):
-        labels = calibration.participants.select("participant_id", pl.col(name).cast(pl.String).alias("value"))
+        labels = calibration.participants.select(
+            "participant_id", pl.col(name).cast(pl.String).alias("value")
+        )
         expected = (
             people.join(labels, on="participant_id", how="left")
             .group_by("value")
