@@ -1,0 +1,333 @@
+"""A dataset's tables read from a database: PostgreSQL through ADBC (streamed Arrow record batches), MySQL and
+MariaDB through connectorx. Optional dependencies (the ``db`` extra).
+
+Each table is a table name (``sales.orders``) or a query. mlmroi wraps it in its own ``SELECT`` that casts
+what must not pass through float or crash a reader:
+
+- **money** columns (``amount``, ``volume``, ``cost``) of a numeric or integer type arrive as integer minor
+  units computed in the database (``amount × 10^decimals`` when that is a whole number below the amount
+  bound), and any other value as its text, which the row checks parse (and reject, with the reason) like a
+  CSV cell; float columns arrive as floats and are read from their shortest digits, as Parquet floats are;
+- **date** columns arrive as dates when they are finite and within years 1–9999, otherwise as text
+  (``infinity``, ``0000-00-00``), which the row checks reject as a bad date instead of a reader crashing.
+
+A URI's password never appears in messages or outputs (:func:`redact`); it may come from the environment
+(``password_env``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote, urlsplit, urlunsplit
+
+import numpy as np
+import polars as pl
+
+from mlmroi.errors import InputError
+from mlmroi.money import MAX_AMOUNT
+
+#: contract columns that hold money and dates, per table (everything else is read as it is)
+MONEY_COLUMNS = frozenset({"amount", "volume", "cost"})
+DATE_COLUMNS = frozenset(
+    {"joined_on", "left_on", "birth_date", "ordered_on", "incurred_on", "paid_on", "occurred_on"}
+)
+FALLBACK = "__text"  # suffix of a column's text fallback in the generated SELECT
+BATCH_ROWS = 1_000_000
+
+_SCHEMES = {"postgresql": "postgres", "postgres": "postgres", "mysql": "mysql", "mariadb": "mysql"}
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$")
+
+
+def dialect_of(uri: str) -> str:
+    """``postgres`` or ``mysql`` from the URI's scheme; anything else is an InputError naming it."""
+    scheme = urlsplit(uri).scheme.split("+")[0].lower()
+    if scheme not in _SCHEMES:
+        raise InputError(
+            f"source: unsupported database URI scheme {scheme!r} (use postgresql://… or mysql://…)"
+        )
+    return _SCHEMES[scheme]
+
+
+def redact(uri: str) -> str:
+    """The URI as it may be shown: the password replaced by ``***`` (``postgresql://ann:***@host/db``)."""
+    parts = urlsplit(uri)
+    if parts.password is None:
+        return uri
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return urlunsplit((parts.scheme, f"{user}:***@{host}{port}", parts.path, parts.query, parts.fragment))
+
+
+def with_password(uri: str, password_env: str | None) -> str:
+    """The URI to connect with: the password from ``password_env`` when named (an InputError when that
+    variable is not set), else the URI's own."""
+    if not password_env:
+        return uri
+    password = os.environ.get(password_env)
+    if password is None:
+        raise InputError(f"source.password_env: environment variable {password_env} is not set")
+    parts = urlsplit(uri)
+    user = quote(parts.username or "", safe="")
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    netloc = f"{user}:{quote(password, safe='')}@{host}{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _relation(spec: str) -> str:
+    """A table name as it goes into FROM, or a query wrapped as a derived table."""
+    text = spec.strip().rstrip(";")
+    if _IDENTIFIER.match(text):
+        return text
+    return f"({text}) AS mlmroi_source"
+
+
+def _quote(name: str, dialect: str) -> str:
+    return f"`{name.replace('`', '``')}`" if dialect == "mysql" else '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class DbColumn:
+    """A source column: its name in the database, the contract name it maps to and its type's kind."""
+
+    source: str
+    name: str
+    kind: str  # "numeric", "integer", "float", "date", "timestamp", "text", "other"
+
+
+def _kind(dtype: Any) -> str:
+    """The kind of an Arrow type as ADBC or connectorx reports it."""
+    import pyarrow as pa
+
+    if pa.types.is_integer(dtype):
+        return "integer"
+    if pa.types.is_floating(dtype):
+        return "float"
+    if pa.types.is_decimal(dtype):
+        return "numeric"
+    if pa.types.is_date(dtype):
+        return "date"
+    if pa.types.is_timestamp(dtype):
+        return "timestamp"
+    if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
+        return "text"
+    if "numeric" in str(dtype):  # ADBC: PostgreSQL NUMERIC as an opaque extension type over text
+        return "numeric"
+    return "other"
+
+
+def select_sql(relation: str, columns: list[DbColumn], dialect: str, decimals: int) -> str:
+    """The SELECT mlmroi sends for one table (see the module docstring)."""
+    scale = 10**decimals
+    bound = MAX_AMOUNT
+    parts = []
+    for column in columns:
+        c = _quote(column.source, dialect)
+        out = _quote(column.name, dialect)
+        fallback = _quote(column.name + FALLBACK, dialect)
+        text = f"CAST({c} AS CHAR)" if dialect == "mysql" else f"CAST({c} AS TEXT)"
+        if column.name in MONEY_COLUMNS and column.kind in ("numeric", "integer"):
+            big = "SIGNED" if dialect == "mysql" else "BIGINT"
+            whole = f"{c} * {scale} = FLOOR({c} * {scale}) AND ABS({c}) < {bound}"
+            parts.append(f"CASE WHEN {whole} THEN CAST({c} * {scale} AS {big}) END AS {out}")
+            parts.append(f"CASE WHEN NOT ({whole}) THEN {text} END AS {fallback}")
+        elif column.name in DATE_COLUMNS and column.kind in ("date", "timestamp"):
+            if dialect == "mysql":
+                day = f"CAST({c} AS DATE)"
+                ok = f"{c} IS NOT NULL AND CAST({c} AS CHAR) >= '0001-01-01' AND CAST({c} AS CHAR) < '10000'"
+                ok = f"{ok} AND MONTH({c}) > 0 AND DAY({c}) > 0"
+            else:
+                day = f"CAST({c} AS DATE)"
+                ok = f"isfinite({c}) AND {c} >= '0001-01-01' AND {c} < '10000-01-01'"
+            parts.append(f"CASE WHEN {ok} THEN {day} END AS {out}")
+            parts.append(f"CASE WHEN {c} IS NOT NULL AND NOT ({ok}) THEN {text} END AS {fallback}")
+        elif column.kind == "other":
+            parts.append(f"{text} AS {out}")
+        else:
+            parts.append(f"{c} AS {out}")
+    return f"SELECT {', '.join(parts)} FROM {relation}"
+
+
+def _merge_fallbacks(frame: pl.DataFrame, decimals: int) -> pl.DataFrame:
+    """One column per contract column: where a chunk has text fallbacks, the column becomes text (typed
+    values printed, fallbacks as they came) so that the row checks parse and reject them with reasons."""
+    out = []
+    for name in frame.columns:
+        if name.endswith(FALLBACK):
+            continue
+        column = frame[name]
+        fallback = frame.get_column(name + FALLBACK) if name + FALLBACK in frame.columns else None
+        if fallback is None or fallback.null_count() == fallback.len():
+            out.append(column)
+            continue
+        if column.dtype.is_integer():  # minor units: print them as decimal text
+            sign = pl.when(column < 0).then(pl.lit("-")).otherwise(pl.lit(""))
+            units = column.abs() // 10**decimals
+            cents = (column.abs() % 10**decimals).cast(pl.String).str.zfill(decimals) if decimals else None
+            printed = pl.select(
+                pl.concat_str([sign, units.cast(pl.String), pl.lit("."), cents])
+                if cents is not None
+                else pl.concat_str([sign, units.cast(pl.String)])
+            ).to_series()
+        else:
+            printed = column.cast(pl.String)
+        out.append(printed.fill_null(fallback.cast(pl.String)).alias(name))
+    return pl.DataFrame(out)
+
+
+@dataclass
+class DbTable:
+    """One table of a database source, opened: its columns (mapped to contract names), row count and a
+    stream of its rows as polars frames; money columns of numeric/integer type arrive in minor units
+    (``minor_units``)."""
+
+    name: str
+    uri: str  # with the password: never shown (see ``shown``)
+    spec: str  # the table name or query as configured
+    dialect: str
+    decimals: int
+    columns: list[DbColumn]
+    rows: int
+    shown: str = ""  # the redacted URI
+    digest: Any = field(default=None, repr=False)
+
+    @property
+    def label(self) -> str:
+        """For messages: ``orders (postgresql table sales.orders)`` or ``orders (postgresql query)``."""
+        what = f"table {self.spec}" if _IDENTIFIER.match(self.spec.strip()) else "query"
+        return f"{self.name} ({self.dialect} {what})"
+
+    @property
+    def minor_units(self) -> frozenset[str]:
+        """Contract money columns that arrive as integer minor units."""
+        return frozenset(
+            c.name for c in self.columns if c.name in MONEY_COLUMNS and c.kind in ("numeric", "integer")
+        )
+
+    def query(self, wanted: tuple[str, ...] | None = None) -> str:
+        """The SQL sent for ``wanted`` contract columns (all when None)."""
+        columns = self.columns if wanted is None else [c for c in self.columns if c.name in wanted]
+        return select_sql(_relation(self.spec), columns, self.dialect, self.decimals)
+
+    def batches(
+        self, wanted: tuple[str, ...] | None = None, size: int | None = None
+    ) -> Iterator[pl.DataFrame]:
+        """The rows as polars frames of about ``size`` rows, in the order the database returns them."""
+        sql = self.query(wanted)
+        if self.dialect == "postgres":
+            yield from _postgres_batches(self.uri, sql, size or BATCH_ROWS, self.decimals)
+        else:
+            yield from _mysql_batches(self.uri, sql, self.decimals)
+
+
+def _missing_extra(exc: ImportError) -> InputError:
+    return InputError(
+        f"source: reading from a database needs the db extra (pip install 'mlmroi[db]'); {exc.name} is "
+        "missing"
+    )
+
+
+def _postgres_batches(uri: str, sql: str, size: int, decimals: int) -> Iterator[pl.DataFrame]:
+    try:
+        import adbc_driver_postgresql.dbapi as adbc
+    except ImportError as exc:
+        raise _missing_extra(exc) from None
+    with adbc.connect(uri) as connection, connection.cursor() as cursor:
+        cursor.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(64 << 20)})
+        cursor.execute(sql)
+        reader = cursor.fetch_record_batch()
+        pending: list[pl.DataFrame] = []
+        held = 0
+        for batch in reader:
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            pending.append(frame)
+            held += frame.height
+            if held >= size:
+                yield _merge_fallbacks(pl.concat(pending), decimals)
+                pending, held = [], 0
+        if pending or held == 0:
+            schema = reader.schema
+            empty = pl.from_arrow(schema.empty_table())
+            assert isinstance(empty, pl.DataFrame)
+            yield _merge_fallbacks(pl.concat(pending) if pending else empty, decimals)
+
+
+def _mysql_batches(uri: str, sql: str, decimals: int) -> Iterator[pl.DataFrame]:
+    try:
+        import connectorx as cx
+    except ImportError as exc:
+        raise _missing_extra(exc) from None
+    table = cx.read_sql(uri, sql, return_type="arrow")
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    yield _merge_fallbacks(frame, decimals)
+
+
+def fingerprint_rows(frames: Iterator[pl.DataFrame]) -> tuple[int, str]:
+    """Row count and a fingerprint of the rows that does not depend on their order or on how they were cut
+    into batches: per-row hashes added and xor-ed (run.json records it in place of a file's sha256)."""
+    count, total, mixed = 0, np.uint64(0), np.uint64(0)
+    for frame in frames:
+        if not frame.height:
+            continue
+        hashes = frame.hash_rows(seed=0).to_numpy()
+        count += frame.height
+        total = np.add(total, np.add.reduce(hashes, dtype=np.uint64))
+        mixed = np.bitwise_xor(mixed, np.bitwise_xor.reduce(hashes))
+    digest = hashlib.sha256(f"{count}:{int(total):016x}:{int(mixed):016x}".encode()).hexdigest()
+    return count, digest
+
+
+def _scalar_and_schema(uri: str, dialect: str, relation: str) -> tuple[int, Any]:
+    """The relation's row count and its Arrow schema (one row-less query)."""
+    if dialect == "postgres":
+        try:
+            import adbc_driver_postgresql.dbapi as adbc
+        except ImportError as exc:
+            raise _missing_extra(exc) from None
+        with adbc.connect(uri) as connection, connection.cursor() as cursor:
+            cursor.execute(f"SELECT * FROM {relation} LIMIT 0")
+            schema = cursor.fetch_arrow_table().schema
+            cursor.execute(f"SELECT count(*) FROM {relation}")
+            count = int(cursor.fetchone()[0])
+        return count, schema
+    try:
+        import connectorx as cx
+    except ImportError as exc:
+        raise _missing_extra(exc) from None
+    schema = cx.read_sql(uri, f"SELECT * FROM {relation} LIMIT 0", return_type="arrow").schema
+    count = int(
+        cx.read_sql(uri, f"SELECT count(*) AS n FROM {relation}", return_type="arrow")["n"][0].as_py()
+    )
+    return count, schema
+
+
+def open_db_table(
+    name: str, spec: str, uri: str, password_env: str | None, decimals: int, mapping: dict[str, str]
+) -> DbTable:
+    """Open one table of a database source: its columns (``mapping``: source name → contract name, as
+    ``[columns.NAME]``), kinds and row count. A connection or SQL error is one InputError line with the
+    URI redacted."""
+    dialect = dialect_of(uri)
+    connect_uri = with_password(uri, password_env)
+    relation = _relation(spec)
+    try:
+        rows, schema = _scalar_and_schema(connect_uri, dialect, relation)
+    except InputError:
+        raise
+    except Exception as exc:  # the drivers' own errors: one line, no password
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        for secret in {connect_uri, uri}:
+            first = first.replace(secret, redact(uri))
+        raise InputError(f"source {redact(uri)}: table {name} ({spec.strip()[:80]}): {first}") from None
+    columns = [
+        DbColumn(field.name, mapping.get(field.name, field.name), _kind(field.type)) for field in schema
+    ]
+    return DbTable(name, connect_uri, spec, dialect, decimals, columns, rows, shown=redact(uri))
