@@ -146,9 +146,10 @@ def _summary(result) -> Table:  # type: ignore[no-untyped-def]
         )
     holdout = value.get("holdout")
     if holdout:
+        expected = holdout.get("expected_purchase_days")
         table.add_row(
-            "holdout purchase weeks expected / actual",
-            f"{holdout['expected_purchase_weeks']:,.0f} / {holdout['actual_purchase_weeks']:,}",
+            "holdout purchase days expected / actual",
+            f"{'—' if expected is None else f'{expected:,.0f}'} / {holdout['actual_purchase_days']:,}",
         )
     return table
 

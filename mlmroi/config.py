@@ -164,8 +164,9 @@ class AuditConfig(_Model):
 class ValueConfig(_Model):
     """``[value]``: customer lifetime value (SPEC §7)."""
 
-    model: Literal["bgnbd", "none"] = Field(
-        default="bgnbd", description="BG/NBD + Gamma-Gamma for clv_predicted and p_alive, or none"
+    model: Literal["bgnbd", "mbgnbd", "none"] = Field(
+        default="bgnbd",
+        description="BG/NBD or MBG/NBD (+ Gamma-Gamma) for clv_predicted and p_alive, or none",
     )
     horizon_months: int = Field(default=12, ge=1, le=120, description="clv_predicted looks this far ahead")
     discount_rate: float = Field(default=0.01, ge=0.0, lt=1.0, description="monthly discount rate")
@@ -179,7 +180,7 @@ class ValueConfig(_Model):
         default=0,
         ge=0,
         le=1000,
-        description="last periods of the window kept out of the fit to check predictions",
+        description="last periods of the window kept out of a second fit that checks the predictions",
     )
 
 

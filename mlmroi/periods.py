@@ -146,7 +146,9 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
     retail_revenue,
     last_order_day,
     bought_before,
-    week_bits,
+    purchase_bits,
+    purchase_first,
+    purchase_amount,
     joined_offset,
     max_early_days,
     early_node,
@@ -157,10 +159,11 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
     """One pass over (a chunk of) the orders, adding into the per-period (periods, n) and per-node arrays;
     returns the count of orders outside the window and the count of early-order entries written.
 
-    For segments and CLV it also records, for orders with a positive amount: the weeks of the window with a
-    purchase (``week_bits``: one bit per week, 64 weeks per word; one more touch of memory per order, so
-    the last order day is read from it afterwards rather than kept per order), the last order day before
-    the window, and who bought at any time before the window (``bought_before``: conversion's base).
+    For segments and CLV it also records, for orders with a positive amount: the days of the window with a
+    purchase and the first one with its amount (:class:`PurchaseDays`; the bits word-major, so that the
+    orders of a day touch one (n,) plane as they touch the per-period arrays, and the amount only when the
+    order is on or before the first purchase day seen so far), the last order day before the window, and
+    who bought at any time before the window (``bought_before``: conversion's base).
 
     For fast start, every order in the window placed 0..``max_early_days`` days after its participant joined
     is written out as an entry (node, period, age in days, volume) to the ``early_*`` arrays (as long as the
@@ -205,8 +208,14 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
             orders[v] += 1
             if day[i] > last_order_day[v]:  # the last purchase day, to the day (RFM recency, lapse)
                 last_order_day[v] = day[i]
-            week = k // 7
-            week_bits[v, week // 64] |= np.uint64(1) << np.uint64(week % 64)
+            purchase_bits[k // 64, v] |= np.uint64(1) << np.uint64(k % 64)
+            first_purchase = purchase_first[v]  # int16: a small array, the amount touched rarely
+            if k <= first_purchase:
+                if k < first_purchase:
+                    purchase_first[v] = k
+                    purchase_amount[v] = a
+                else:
+                    purchase_amount[v] += a
         if retail[i]:
             retail_revenue[v] += a
     return outside, early_count
@@ -293,6 +302,48 @@ def _group_early(node, period, age, volume, days, n_periods):  # type: ignore[no
 
 
 @dataclass(frozen=True, eq=False)
+class PurchaseDays:
+    """The days of the window on which each node bought, for customer value: a purchase day is a day with
+    an order of positive amount (several orders on one day are one purchase day).
+
+    ``bits`` holds one bit per day and node, word-major: day ``d`` (0 = the window's first day) of node
+    ``v`` is bit ``d % 64`` of ``bits[d // 64, v]``, so the orders of one day touch one (n,) plane, in the
+    pattern they touch the per-period arrays. ``first_day`` is each node's first purchase day (``days``, a
+    day past the window, when none; int16 unless the window is longer than 89 years) and ``first_amount``
+    the sum of that day's positive orders (minor units). Memory: 8 bytes per 64 days and node plus 10 bytes
+    per node (580 MB at 10M and one year).
+
+    Measured at 10M participants and 100M date-sorted orders, this layout costs the order pass about what
+    the former one bit per week did; one row per node (the bits and the first day in one cache line) and
+    an int64 (first day, amount) pair per node each cost about 10 % more: a miss per order, where the int16
+    first days mostly stay in cache and the amount is touched only on or before the first purchase day."""
+
+    bits: npt.NDArray[np.uint64]  # (ceil(days / 64), n)
+    first_day: npt.NDArray[np.int16] | npt.NDArray[np.int32]  # (n,)
+    first_amount: IntArray  # (n,)
+    days: int  # days in the window
+
+    @classmethod
+    def allocate(cls, n: int, days: int) -> PurchaseDays:
+        """Arrays for ``n`` nodes over a window of ``days`` days, no purchase recorded."""
+        first: npt.NDArray[np.int16] | npt.NDArray[np.int32] = (
+            np.full(n, days, dtype=np.int16)
+            if days < np.iinfo(np.int16).max
+            else np.full(n, days, dtype=np.int32)
+        )
+        return cls(
+            np.zeros(((days + 63) // 64, n), dtype=np.uint64),
+            first,
+            np.zeros(n, dtype=np.int64),
+            days,
+        )
+
+    def released(self) -> PurchaseDays:
+        """The same window with no nodes (after customer value, which alone reads them)."""
+        return PurchaseDays.allocate(0, self.days)
+
+
+@dataclass(frozen=True, eq=False)
 class OrderTotals:
     """Per-node order aggregates over the window (money and volume in minor units)."""
 
@@ -304,16 +355,21 @@ class OrderTotals:
     outside_window: int  # order rows dated outside the window (used, not counted in figures)
     early: dict[int, EarlyVolume] = field(default_factory=dict)  # days -> fast start's early volume
     # For segments and CLV: the last purchase day up to the window end (NEVER: none), who bought at any time
-    # before the window, and the weeks of the window with a purchase.
+    # before the window, and the days of the window with a purchase.
     last_order_day: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     bought_before: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
-    week_bits: npt.NDArray[np.uint64] = field(default_factory=lambda: np.zeros((0, 1), dtype=np.uint64))
+    purchase_days: PurchaseDays = field(default_factory=lambda: PurchaseDays.allocate(0, 0))
 
     revenue: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # window net revenue
 
     def release_period_revenue(self) -> OrderTotals:
-        """The same totals without the (periods, n) revenue array, which only cost allocation needs."""
-        return replace(self, revenue_by_period=np.zeros((self.revenue_by_period.shape[0], 0), dtype=np.int64))
+        """The same totals without the (periods, n) revenue array, which only cost allocation and customer
+        value need, and without the purchase days, which only customer value reads."""
+        return replace(
+            self,
+            revenue_by_period=np.zeros((self.revenue_by_period.shape[0], 0), dtype=np.int64),
+            purchase_days=self.purchase_days.released(),
+        )
 
 
 def aggregate_orders(
@@ -346,7 +402,7 @@ def aggregate_orders(
         early={},
         last_order_day=np.full(n, NEVER, dtype=np.int64),
         bought_before=np.zeros(n, dtype=np.bool_),
-        week_bits=np.zeros((n, ((window.end - window.start).days // 7) // 64 + 1), dtype=np.uint64),
+        purchase_days=PurchaseDays.allocate(n, (window.end - window.start).days + 1),
     )
     days = np.array(sorted(early_days), dtype=np.int64)
     max_days = int(days.max()) if days.size else -1
@@ -382,7 +438,9 @@ def aggregate_orders(
             totals.retail_revenue,
             totals.last_order_day,
             totals.bought_before,
-            totals.week_bits,
+            totals.purchase_days.bits,
+            totals.purchase_days.first_day,
+            totals.purchase_days.first_amount,
             joined,
             max_days,
             *(buffer[filled:] for buffer in entries),

@@ -187,6 +187,7 @@ def score(
             config.value,
             config.money.margin_rate,
             churn,
+            money=config.money,
         )
     with clock.stage("segments"):
         segments = run_segments(
@@ -215,7 +216,7 @@ def score(
         clv_total = int(value.columns["clv_predicted"].sum()) if value.fitted else None
         value = replace(value, columns={})
         segments = replace(segments, segmentations=[])
-        totals = replace(totals.release_period_revenue(), week_bits=totals.week_bits[:0])
+        totals = totals.release_period_revenue()
         data = replace(data, events=None, leads=None, attributes=data.attributes.released())
     with clock.stage("tables"):
         scale = 10**config.money.decimals

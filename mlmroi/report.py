@@ -496,8 +496,13 @@ def _value(run: Mapping[str, Any], currency: str) -> str:
     status = model.get("status")
     cur = f" {_e(currency)}" if currency else ""
     facts: list[tuple[str, str]] = []
+    selected = model.get("selected", "bgnbd")
+    names = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD"}
     if status == "fitted":
-        facts.append(("model", "BG/NBD (purchases) × Gamma-Gamma (order value), fitted"))
+        fit = f", fitted on the {_e(model['fit'])}" if model.get("fit") else ", fitted"
+        facts.append(
+            ("model", f"{names.get(selected, _e(selected))} (purchases) × Gamma-Gamma (order value){fit}")
+        )
     elif status == "failed":
         facts.append(("model", '<span class="bad">not fitted</span>: ' + _e(model.get("reason", ""))))
     elif status == "off":
@@ -511,50 +516,62 @@ def _value(run: Mapping[str, Any], currency: str) -> str:
             label += f", discounted {_fixed(rate * 100, 2)} % a month)" if rate is not None else ")"
         facts.append((label, _money(totals["clv_predicted"]) + cur))
     if "customers" in value:
-        facts.append(("buyers the model was fitted on", _int(value["customers"])))
+        repeat = value.get("repeat_purchases")
+        more = f"; {_int(repeat)} repeat purchase days" if repeat is not None else ""
+        facts.append(("buyers the model was fitted on", _int(value["customers"]) + more))
     if value.get("margin_rate") is not None:
         facts.append(("margin rate applied", f"{_fixed(value['margin_rate'] * 100, 2)} %"))
-    if "calibration_weeks" in value:
-        weeks = f"{_int(value['calibration_weeks'])} weeks"
-        if value.get("holdout_weeks"):
-            weeks += f" (+ {_int(value['holdout_weeks'])} held out)"
-        facts.append(("calibration period", weeks))
-    bgnbd, gg = model.get("bgnbd"), model.get("gamma_gamma")
-    if bgnbd:
-        params = ", ".join(f"{k} {_fixed(bgnbd[k], 4)}" for k in ("r", "alpha", "a", "b") if k in bgnbd)
+    purchases, gg = model.get(selected), model.get("gamma_gamma")
+    if purchases:
+        params = ", ".join(
+            f"{k} {_fixed(purchases[k], 4)}" for k in ("r", "alpha", "a", "b") if k in purchases
+        )
+        loglik = purchases.get("log_likelihood")
+        repeaters = purchases.get("repeat_buyers")
         facts.append(
             (
-                "BG/NBD parameters",
+                f"{names.get(selected, _e(selected))} parameters (time in weeks)",
                 _e(params)
-                + (
-                    f"; log-likelihood {_fixed(bgnbd['log_likelihood'], 1)}"
-                    if "log_likelihood" in bgnbd
-                    else ""
-                )
-                + (f"; {_int(bgnbd['repeat_buyers'])} repeat buyers" if "repeat_buyers" in bgnbd else ""),
+                + (f"; log-likelihood {_fixed(loglik, 1)}" if loglik is not None else "")
+                + (f"; {_int(repeaters)} repeat buyers" if repeaters is not None else ""),
             )
         )
     if gg:
         params = ", ".join(f"{k} {_fixed(gg[k], 4)}" for k in ("p", "q", "gamma") if k in gg)
+        unit = f" (γ in {_e(gg['money_unit'])})" if gg.get("money_unit") else ""
+        mean = gg.get("mean_transaction_value")
         facts.append(
             (
                 "Gamma-Gamma parameters",
                 _e(params)
+                + unit
+                + (f"; mean repeat purchase {_fixed(mean, 2)}" if mean is not None else "")
                 + (f"; log-likelihood {_fixed(gg['log_likelihood'], 1)}" if "log_likelihood" in gg else ""),
             )
         )
     holdout = value.get("holdout")
     if holdout:
-        expected, actual = holdout.get("expected_purchase_weeks"), holdout.get("actual_purchase_weeks")
+        expected, actual = holdout.get("expected_purchase_days"), holdout.get("actual_purchase_days")
         ratio = ""
         if expected:
             ratio = f" (actual / expected {_fixed(actual / expected, 2)}; near 1 means the model is right)"
+        fit = f"; fitted on the {_e(holdout['fit'])}" if holdout.get("fit") else ""
         facts.append(
             (
                 f"holdout check, last {_int(holdout.get('periods'))} periods",
-                f"expected {_fixed(expected, 1)} purchase weeks, actual {_int(actual)}{ratio}",
+                f"expected {_fixed(expected, 1)} purchase days, actual {_int(actual)}{ratio}{fit}",
             )
         )
+        for name, figures in (holdout.get("models") or {}).items():
+            if figures.get("status") == "fitted":
+                text = (
+                    f"expected {_fixed(figures.get('expected'), 1)} purchase days, actual / expected "
+                    f"{_fixed(figures.get('actual_per_expected'), 2)}, calibration log-likelihood "
+                    f"{_fixed(figures.get('log_likelihood'), 1)}"
+                )
+            else:
+                text = "not fitted: " + _e(figures.get("reason", ""))
+            facts.append((f"holdout, {names.get(name, _e(name))}", text))
     if value.get("lifetime_months") is not None:
         facts.append(
             (

@@ -61,12 +61,15 @@ def postgres() -> Iterator[str]:
         shutil.chown(root, "postgres")
         shutil.chown(sockets, "postgres")
     port = free_port()
-    run = lambda *args: subprocess.run(  # noqa: E731
-        _as_server_user([str(bin_dir / args[0]), *args[1:]], "postgres"),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            _as_server_user([str(bin_dir / args[0]), *args[1:]], "postgres"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
     try:
         made = run("initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
         if made.returncode:

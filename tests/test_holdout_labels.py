@@ -45,3 +45,25 @@ def test_holdout_rows_use_the_calibration_windows_labels(runs: tuple[mlmroi.Resu
     # construction (with labels that include the holdout they showed 0 actual purchases).
     lost = holdout.filter((pl.col("segmentation") == "rfm_segment") & (pl.col("value") == "lost"))
     assert lost["actual"][0] > 0
+
+
+def test_the_cli_and_report_show_both_models_holdout_fit(tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from mlmroi_cli.main import app
+
+    config = tmp_path / "holdout.toml"
+    text = (SAMPLE / "mlmroi.toml").read_text()
+    config.write_text(text + "\n[value]\nholdout_periods = 3\n" if "[value]" not in text else text)
+    result = CliRunner().invoke(
+        app, ["score", str(SAMPLE), "--config", str(config), "--out", str(tmp_path / "r")]
+    )
+    assert result.exit_code == 0, result.output
+    assert "holdout purchase days expected / actual" in " ".join(result.output.split())
+    run = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert run["value"]["holdout"]["fit"].startswith("calibration part")
+    assert run["value"]["model"]["fit"].startswith("whole window")
+    page = (tmp_path / "r" / "report.html").read_text()
+    assert "holdout, BG/NBD" in page and "holdout, MBG/NBD" in page

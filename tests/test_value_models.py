@@ -1,5 +1,6 @@
-"""Customer-value models (SPEC §7): the published CDNOW estimates (ORACLES.md "Customer value"), the
-models' properties, determinism, and a one-line ModelError for every way a fit can fail."""
+"""Customer-value models (SPEC §7): the published CDNOW estimates (ORACLES.md "Customer value"), MBG/NBD
+against the lifetimes package's fit and the formulas as printed, the models' properties, determinism, and a
+one-line ModelError for every way a fit can fail."""
 
 from __future__ import annotations
 
@@ -20,15 +21,19 @@ from mlmroi.value import (
     MIN_REPEAT_BUYERS,
     BgNbdFit,
     GammaGammaFit,
+    MbgNbdFit,
     clv_formula,
     expected_order_value,
     expected_purchases,
     fit_bgnbd,
     fit_gamma_gamma,
+    fit_mbgnbd,
     lifetime_from_churn,
     p_alive,
+    p_alive_indexed,
+    purchases_if_alive,
 )
-from mlmroi.value._common import hyp2f1
+from mlmroi.value._common import betaln, gammaln, hyp2f1
 
 DATA = Path(__file__).parent / "data"
 # Fader, Hardie & Lee (2005), "Counting Your Customers the Easy Way", Marketing Science 24(2), CDNOW sample.
@@ -83,6 +88,98 @@ def test_gamma_gamma_reproduces_published_cdnow_estimates(cdnow_spend: pl.DataFr
     assert fit.gamma == pytest.approx(15.44, rel=0.01)
     assert fit.customers == 946
     assert np.isfinite(fit.log_likelihood)
+
+
+@pytest.fixture(scope="module")
+def mbgnbd(cdnow: pl.DataFrame) -> MbgNbdFit:
+    return fit_mbgnbd(cdnow["frequency"], cdnow["recency"], cdnow["T"])
+
+
+def test_mbgnbd_reproduces_lifetimes_cdnow_estimates(mbgnbd: MbgNbdFit) -> None:
+    # lifetimes' ModifiedBetaGeoFitter on the CDNOW weekly summary: r 0.5248, α 6.183, a 0.8914, b 1.614.
+    for name, value in {"r": 0.5248, "alpha": 6.183, "a": 0.8914, "b": 1.614}.items():
+        assert getattr(mbgnbd, name) == pytest.approx(value, rel=0.01), name
+    assert (mbgnbd.customers, mbgnbd.repeat_buyers) == (2357, 946)
+    assert mbgnbd.as_dict()["model"] == "mbgnbd" and isinstance(mbgnbd, BgNbdFit)
+
+
+def test_mbgnbd_log_likelihood_is_the_printed_formula(cdnow: pl.DataFrame, mbgnbd: MbgNbdFit) -> None:
+    """Batislam et al. (2007): L = Γ(r+x) α^r / Γ(r) · B(a, b+x+1) / B(a, b) · [(α+T)^−(r+x) + a/(b+x)
+    (α+t_x)^−(r+x)], summed over the customers at the fitted parameters; and the fit is its maximum."""
+    x, t_x, T = (cdnow[c].to_numpy().astype(np.float64) for c in ("frequency", "recency", "T"))
+
+    def log_likelihood(r: float, alpha: float, a: float, b: float) -> float:
+        head = gammaln(r + x) - gammaln(r) + r * np.log(alpha) + betaln(a, b + x + 1) - betaln(a, b)
+        tail = np.log((alpha + T) ** -(r + x) + a / (b + x) * (alpha + t_x) ** -(r + x))
+        return float(np.sum(head + tail))
+
+    params = (mbgnbd.r, mbgnbd.alpha, mbgnbd.a, mbgnbd.b)
+    assert mbgnbd.log_likelihood == pytest.approx(log_likelihood(*params), rel=1e-10)
+    for i in range(4):
+        for step in (0.99, 1.01):
+            moved = tuple(v * step if j == i else v for j, v in enumerate(params))
+            assert log_likelihood(*moved) < mbgnbd.log_likelihood
+
+
+def test_mbgnbd_expectation_and_p_alive_are_the_printed_formulas(mbgnbd: MbgNbdFit) -> None:
+    """Wagner & Hoppe's (2008) conditional expectation and Batislam et al.'s P(alive), as printed (and as
+    the lifetimes package computes them), where the original ₂F₁ is finite."""
+    r, alpha, a, b = mbgnbd.r, mbgnbd.alpha, mbgnbd.a, mbgnbd.b
+    x = np.array([0, 0, 1, 2, 5, 10, 30])
+    recency = np.array([0.0, 0.0, 1.71, 30.43, 20.0, 35.0, 38.0])
+    T = np.array([38.86, 5.0, 38.86, 38.86, 38.86, 38.86, 38.86])
+    t = np.array([39.0, 10.0, 1.0, 39.0, 100.0, 52.0, 10.0])
+    alive = 1 / (1 + a / (b + x) * ((alpha + T) / (alpha + recency)) ** (r + x))
+    z = t / (alpha + T + t)
+    numerator = (
+        (a + b + x)
+        / (a - 1)
+        * (1 - hyp2f1(r + x, b + x + 1, a + b + x, z) * ((alpha + T) / (alpha + t + T)) ** (r + x))
+    )
+    np.testing.assert_allclose(p_alive(mbgnbd, x, recency, T), alive, rtol=1e-12)
+    np.testing.assert_allclose(expected_purchases(mbgnbd, t, x, recency, T), numerator * alive, rtol=1e-10)
+    np.testing.assert_allclose(purchases_if_alive(mbgnbd, t, x, T), numerator, rtol=1e-10)
+
+
+def test_mbgnbd_one_time_buyers_can_have_left(mbgnbd: MbgNbdFit, bgnbd: BgNbdFit) -> None:
+    T = np.array([1.0, 10.0, 38.86, 100.0])
+    alive = p_alive(mbgnbd, 0, 0.0, T)
+    assert np.all((alive > 0) & (alive < 1)) and np.all(np.diff(alive) < 0)
+    assert np.all(p_alive(bgnbd, 0, 0.0, T) == 1.0)
+
+
+def test_weights_stand_for_repeated_rows(cdnow: pl.DataFrame, bgnbd: BgNbdFit) -> None:
+    """Rows aggregated by the caller with their counts give the fit of the customers one by one."""
+    rows = cdnow.group_by("frequency", "recency", "T").len().sort("frequency", "recency", "T")
+    weighted = fit_bgnbd(rows["frequency"], rows["recency"], rows["T"], weights=rows["len"])
+    assert weighted == bgnbd
+    shuffled = rows.sample(fraction=1.0, shuffle=True, seed=1)
+    assert (
+        fit_bgnbd(shuffled["frequency"], shuffled["recency"], shuffled["T"], weights=shuffled["len"]) == bgnbd
+    )
+    spend = pl.read_csv(DATA / "cdnow_customers_summary_with_transactions.csv")
+    grouped = spend.group_by("x", "zbar").len()
+    assert fit_gamma_gamma(grouped["x"], grouped["zbar"], weights=grouped["len"]) == fit_gamma_gamma(
+        spend["x"], spend["zbar"]
+    )
+
+
+@pytest.mark.parametrize("model", ["bgnbd", "mbgnbd"])
+def test_indexed_p_alive_and_the_split_expectation(model: str, bgnbd: BgNbdFit, mbgnbd: MbgNbdFit) -> None:
+    """The run's fast paths: p_alive from day indices equals p_alive on the times, and purchases if alive ×
+    p_alive equals the expected purchases."""
+    fit = bgnbd if model == "bgnbd" else mbgnbd
+    rng = np.random.default_rng(5)
+    age = rng.integers(0, 365, 5000)
+    recency = (age * rng.random(5000)).astype(np.int64)
+    x = np.where(recency > 0, rng.integers(1, 60, 5000), 0)
+    times = np.arange(365) / 7
+    indexed = p_alive_indexed(fit, x, recency, age, times)
+    np.testing.assert_allclose(indexed, p_alive(fit, x, times[recency], times[age]), rtol=1e-13, atol=1e-300)
+    split = purchases_if_alive(fit, 13.0, x, times[age]) * indexed
+    np.testing.assert_allclose(
+        split, expected_purchases(fit, 13.0, x, times[recency], times[age]), rtol=1e-13
+    )
 
 
 def test_bgnbd_in_another_time_unit_scales_alpha_only(cdnow: pl.DataFrame, bgnbd: BgNbdFit) -> None:
@@ -271,6 +368,27 @@ FAILURES: dict[str, tuple[Callable[[], Any], str]] = {
         lambda: p_alive(PUBLISHED_BGNBD, [1, 2], [1.0, 2.0, 3.0], 38.86),
         "incompatible shapes",
     ),
+    "MBG/NBD: too few repeat buyers": (
+        lambda: fit_mbgnbd(np.zeros(50), np.zeros(50), np.full(50, 10.0)),
+        "MBG/NBD: 0 repeat buyers",
+    ),
+    "MBG/NBD: recency > T": (
+        lambda: fit_mbgnbd(_cdnow()[0], _with(_cdnow()[1], 0, 40.0), _cdnow()[2]),
+        "MBG/NBD: recency exceeds T",
+    ),
+    "MBG/NBD: not converged": (
+        lambda: fit_mbgnbd(*_cdnow(), max_iterations=2),
+        "did not converge after 2 iterations",
+    ),
+    "MBG/NBD: invalid fit": (
+        lambda: p_alive(MbgNbdFit(0.5, -1.0, 0.9, 1.6, 0.0, 1, 1, 1), 2, 30.43, 38.86),
+        "MBG/NBD: parameter alpha",
+    ),
+    "weights: not positive": (
+        lambda: fit_bgnbd(*_cdnow(), weights=np.zeros(len(_cdnow()[0]))),
+        "weights has 2357 values that are 0 or negative",
+    ),
+    "weights: wrong length": (lambda: fit_bgnbd(*_cdnow(), weights=[1.0, 2.0]), "one number per row"),
     "spend: too few repeat buyers": (lambda: fit_gamma_gamma([1, 2, 0], [10.0, 20.0, 0.0]), "repeat buyers"),
     "spend: non-positive value": (
         lambda: fit_gamma_gamma(_spend()[0], _with(_spend()[1], 0, 0.0)),

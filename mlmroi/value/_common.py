@@ -127,17 +127,56 @@ def same_length(model: str, columns: dict[str, FloatArray]) -> int:
     return next(iter(lengths.values()))
 
 
-def distinct(columns: dict[str, FloatArray]) -> tuple[dict[str, FloatArray], FloatArray]:
-    """The distinct rows of ``columns``, sorted, with how many customers share each (as float weights).
+def as_weights(model: str, weights: Any, n: int) -> FloatArray:
+    """How many customers each row stands for (1 each when ``weights`` is None): finite and positive, one
+    per row, or a one-line ModelError."""
+    if weights is None:
+        return np.ones(n)
+    w = as_floats(model, "weights", weights)
+    if w.ndim != 1 or len(w) != n:
+        raise ModelError(f"{model}: weights must be one number per row ({n} rows)")
+    if np.any(w <= 0):
+        raise ModelError(
+            f"{model}: weights has {count(w <= 0)} values that are 0 or negative; it counts customers"
+        )
+    return w
+
+
+def distinct(
+    columns: dict[str, FloatArray], weights: FloatArray | None = None
+) -> tuple[dict[str, FloatArray], FloatArray]:
+    """The distinct rows of ``columns``, sorted (the first column the primary key), with how many customers
+    share each (the sum of their ``weights``, 1 per row when None).
 
     The likelihood is a sum over customers, so customers with identical data contribute identical terms:
-    at 10M customers on day or month granularity there are far fewer distinct rows than customers. The
-    sorted order makes every later sum independent of the input row order (bit for bit)."""
+    at 10M customers on day granularity there are far fewer distinct rows than customers. The sorted order
+    makes every later sum independent of the input row order (bit for bit). Rows already distinct and
+    sorted (what a caller that aggregated them itself passes, with weights) are taken as they are."""
     names = list(columns)
-    table = pl.DataFrame(columns).group_by(names).len(name="_n")  # hash groups, in no particular order
+    n = len(columns[names[0]])
+    w = np.ones(n) if weights is None else weights
+    if _strictly_sorted([columns[name] for name in names]):
+        return dict(columns), w
+    frame = pl.DataFrame(columns).with_columns(pl.Series("_w", w))
+    table = frame.group_by(names).agg(pl.col("_w").sum())  # hash groups, in no particular order
     keys = {name: table[name].to_numpy().astype(np.float64) for name in names}
-    order = np.lexsort([keys[name] for name in reversed(names)])  # the first column is the primary key
-    return {name: key[order] for name, key in keys.items()}, table["_n"].to_numpy()[order].astype(np.float64)
+    order = np.lexsort([keys[name] for name in reversed(names)])
+    return {name: key[order] for name, key in keys.items()}, table["_w"].to_numpy()[order].astype(np.float64)
+
+
+def _strictly_sorted(columns: list[FloatArray]) -> bool:
+    """Whether every row is lexicographically greater than the one before (sorted, no repeats)."""
+    if len(columns[0]) < 2:
+        return True
+    greater = np.zeros(len(columns[0]) - 1, dtype=np.bool_)
+    equal = np.ones_like(greater)
+    for column in columns:
+        before, after = column[:-1], column[1:]
+        greater |= equal & (after > before)
+        equal &= after == before
+        if not equal.any():
+            break
+    return bool(greater.all())
 
 
 @dataclass(frozen=True)

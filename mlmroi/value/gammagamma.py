@@ -3,8 +3,9 @@ Lee 2005, "RFM and CLV", *Journal of Marketing Research* 42(4)).
 
 A customer's transaction values are Gamma(p, ν) with ν ~ Gamma(q, γ) across customers (γ is called v in
 some libraries); the data are each repeat buyer's number of repeat transactions x and their mean value
-m̄. Only customers with x > 0 enter the fit; ``monetary_value`` is ignored (may be anything) where x = 0.
-The model assumes spend is independent of purchase frequency; check the correlation before relying on it.
+m̄ (the first purchase left out: Fader & Hardie's and the lifetimes package's convention). Only customers
+with x > 0 enter the fit; ``monetary_value`` is ignored (may be anything) where x = 0. The model assumes
+spend is independent of purchase frequency; check the correlation before relying on it.
 
 Maximum likelihood with an analytic gradient; values are divided by their mean before the search (so
 bounds and starting values do not depend on the currency) and γ and the log-likelihood are reported in
@@ -24,6 +25,7 @@ from mlmroi.value._common import (
     MIN_REPEAT_BUYERS,
     FloatArray,
     as_floats,
+    as_weights,
     broadcast,
     check_frequency,
     check_params,
@@ -72,20 +74,23 @@ class _Spend:
 
 
 def fit_gamma_gamma(
-    frequency: Any, monetary_value: Any, *, max_iterations: int = MAX_ITERATIONS
+    frequency: Any, monetary_value: Any, *, weights: Any = None, max_iterations: int = MAX_ITERATIONS
 ) -> GammaGammaFit:
     """Fit p, q, γ on the repeat buyers (frequency > 0); deterministic and independent of the row order.
 
+    ``weights``: how many customers each row stands for (rows aggregated by the caller; 1 each when None).
     Raises ModelError on invalid frequencies, NaN or non-positive mean values of repeat buyers, fewer
     than ``MIN_REPEAT_BUYERS`` (10) repeat buyers, no convergence, or a parameter at its search bound."""
     x, m = _checked(frequency, monetary_value, fitting=True)
+    w = as_weights(MODEL, weights, len(x))
     repeat = x > 0
-    if count(repeat) < MIN_REPEAT_BUYERS:
+    buyers = round(float(np.sum(w[repeat])))
+    if buyers < MIN_REPEAT_BUYERS:
         raise ModelError(
-            f"{MODEL}: {count(repeat)} repeat buyers among {len(x)} customers; "
+            f"{MODEL}: {buyers} repeat buyers among {round(float(np.sum(w)))} customers; "
             f"at least {MIN_REPEAT_BUYERS} are needed to fit the model"
         )
-    data = _summarise(x[repeat], m[repeat])
+    data = _summarise(x[repeat], m[repeat], w[repeat])
     start = np.log(np.array([1.0, 2.0, 1.0]))  # mean p·γ/(q−1) = 1, the scaled mean value
     optimum = maximise(
         MODEL, NAMES, lambda theta: _negative_mean(theta, data), start, max_iterations, UNIDENTIFIED
@@ -98,7 +103,7 @@ def fit_gamma_gamma(
         q=q,
         gamma=gamma * data.scale,
         log_likelihood=optimum.mean_log_likelihood * data.customers - shift,
-        customers=int(data.customers),
+        customers=round(data.customers),
         iterations=optimum.iterations,
     )
 
@@ -143,15 +148,15 @@ def _checked(frequency: Any, monetary_value: Any, *, fitting: bool) -> tuple[Flo
     return x, m
 
 
-def _summarise(x: FloatArray, m: FloatArray) -> _Spend:
+def _summarise(x: FloatArray, m: FloatArray, weights: FloatArray) -> _Spend:
     """Aggregate identical repeat buyers and scale values by their mean (over the sorted rows, so the
     scale does not depend on the row order)."""
-    keys, weight = distinct({"x": x, "m": m})
+    keys, weight = distinct({"x": x, "m": m}, weights)
     scale = float(np.sum(keys["m"] * weight) / np.sum(weight))
     row_x, row_m = keys["x"], keys["m"] / scale
-    xs, first = np.unique(row_x, return_index=True)
+    first = np.flatnonzero(np.diff(row_x, prepend=-1.0))  # rows are sorted by x first
     return _Spend(
-        x=xs,
+        x=row_x[first],
         x_weight=np.add.reduceat(weight, first),
         row_x=row_x,
         row_total=row_x * row_m,
