@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from mlmroi.errors import ConfigError
+from mlmroi.errors import ConfigError, InputError
 from mlmroi.io.csv import CsvOptions
+from mlmroi.io.database import DbSource, redact
 from mlmroi.io.load import LoadOptions, Orphans
 from mlmroi.money import MAX_AMOUNT
 from mlmroi.plans.base import ComponentModel, MoneySetting
@@ -75,6 +76,30 @@ class InputConfig(_Model):
             return value
         if "%d" not in value or "%m" not in value or ("%Y" not in value and "%y" not in value):
             raise ValueError(f"date_format {value!r} needs %d, %m and %Y (or %y)")
+        return value
+
+
+class SourceConfig(_Model):
+    """``[source]``: read the tables from a database instead of the dataset folder (docs/sources.md)."""
+
+    uri: str = Field(description="postgresql://user@host:port/db or mysql://user@host:port/db")
+    password_env: str | None = Field(
+        default=None, description="environment variable holding the password (else the URI's own)"
+    )
+    tables: dict[Literal["participants", "orders", "costs", "commissions", "events", "leads"], str] = Field(
+        default_factory=dict,
+        description="per table, a table name or a SELECT query (participants, orders: default their names)",
+    )
+
+    @field_validator("uri")
+    @classmethod
+    def _supported(cls, value: str) -> str:
+        from mlmroi.io.database import dialect_of
+
+        try:
+            dialect_of(value)
+        except InputError as exc:
+            raise ValueError(str(exc).removeprefix("source: ")) from None
         return value
 
 
@@ -188,6 +213,7 @@ class Config(_Model):
     """The whole configuration of a run."""
 
     window: WindowConfig = WindowConfig()
+    source: SourceConfig | None = None
     input: InputConfig = InputConfig()
     money: MoneyConfig = MoneyConfig()
     columns: dict[
@@ -211,6 +237,11 @@ class Config(_Model):
             cost_kinds=self.costs.kind_of(),
             orphans=orphans,
             placement=placement,
+            source=None
+            if self.source is None
+            else DbSource(
+                self.source.uri, self.source.password_env, {k: v for k, v in self.source.tables.items()}
+            ),
             csv=CsvOptions(
                 separator=self.input.separator,
                 encoding=self.input.encoding,
@@ -220,8 +251,10 @@ class Config(_Model):
         )
 
     def resolved(self) -> dict[str, Any]:
-        """The config as plain JSON-able data (for run.json)."""
+        """The config as plain JSON-able data (for run.json), with any password in ``source.uri`` redacted."""
         data: dict[str, Any] = json.loads(self.model_dump_json())
+        if self.source is not None:
+            data["source"]["uri"] = redact(self.source.uri)
         return data
 
 

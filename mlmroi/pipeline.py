@@ -20,6 +20,7 @@ from mlmroi.config import Config
 from mlmroi.customer_value import MONEY_COLUMNS, ValueResult, holdout_by_segment, run_value
 from mlmroi.economics import Economics, allocate_costs, compute, paid_by_node
 from mlmroi.errors import ConfigError, DataError
+from mlmroi.io.database import redact
 from mlmroi.io.dataset import Dataset
 from mlmroi.io.load import Orphans, Tables, open_tables, read_rows
 from mlmroi.io.orders import order_date_counts, order_rows_on
@@ -236,7 +237,8 @@ def score(
             allocation.shared_total,
             paid_outside,
         )
-    run["dataset"] = str(Path(dataset).resolve())  # where `mlmroi explain` re-reads the inputs
+    # where `mlmroi explain` re-reads the inputs: the folder, or the database (its URI redacted)
+    run["dataset"] = str(Path(dataset).resolve()) if config.source is None else redact(config.source.uri)
     run["segments"] = segments.summary
     run["value"] = value.summary
     if clv_total is not None:
@@ -327,7 +329,7 @@ def _strict_message(data: Dataset) -> list[str]:
     frame = data.rejects.frame()
     lines = [f"--strict: {frame.height} problem(s) found, nothing written"]
     for table, row, column, value, reason in frame.head(20).iter_rows():
-        lines.append(f"{data.files[table].name} row {row}: {column} {value!r}: {reason}")
+        lines.append(f"{data.label(table)} row {row}: {column} {value!r}: {reason}")
     if frame.height > 20:
         lines.append(f"… and {frame.height - 20} more (run `mlmroi validate` to list them all)")
     return lines
@@ -401,5 +403,6 @@ def _run_info(
         },
         "totals": totals,
         "config": config.resolved(),
-        "inputs": {name: {"file": data.files[name].name, "sha256": h.result()} for name, h in hashes.items()},
+        "inputs": {name: {"file": data.files[name].name, "sha256": h.result()} for name, h in hashes.items()}
+        | {name: table.describe() for name, table in sorted(data.databases.items())},
     }

@@ -32,6 +32,7 @@ class RowChecks:
             raw.separator,
             raw.decimal_comma,
         )
+        self.minor_units = raw.minor_units
         self.bad = pl.Series([False]).new_from_index(0, frame.height)
 
     def reject(self, mask: pl.Series, column: str, reason: str | pl.Series) -> None:
@@ -64,7 +65,10 @@ class RowChecks:
         """Money as exact Int64 minor units (:mod:`mlmroi.io.amounts`); bad and out-of-range cells are
         rejected, with their reasons."""
         raw = self.frame[column]
-        if raw.dtype == pl.Float64:  # pandas' amounts: most convert exactly without their text form
+        if column in self.minor_units and raw.dtype.is_integer():  # a database sent exact minor units
+            falses = pl.Series([False]).new_from_index(0, raw.len())
+            values, bad, too_large = raw.cast(pl.Int64), falses, falses
+        elif raw.dtype == pl.Float64:  # pandas' amounts: most convert exactly without their text form
             values, exact = minor_from_float_amounts(raw, decimals)
             values, bad, too_large = _fill(
                 raw, values, exact, lambda r: parse_amount(self.label, r, decimals)

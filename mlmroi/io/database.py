@@ -21,7 +21,7 @@ import hashlib
 import os
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -90,6 +90,22 @@ def _relation(spec: str) -> str:
 
 def _quote(name: str, dialect: str) -> str:
     return f"`{name.replace('`', '``')}`" if dialect == "mysql" else '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class DbSource:
+    """Where a database dataset lives (``[source]``): the URI (its password is never shown), an environment
+    variable holding the password, and per table a table name or a query (participants and orders default
+    to tables of those names; the optional tables are read only when named)."""
+
+    uri: str
+    password_env: str | None = None
+    tables: dict[str, str] | None = None
+
+    def spec(self, table: str, required: bool) -> str | None:
+        """The table name or query for ``table`` (None: not read)."""
+        given = (self.tables or {}).get(table)
+        return given if given is not None else (table if required else None)
 
 
 @dataclass(frozen=True)
@@ -195,7 +211,7 @@ class DbTable:
     columns: list[DbColumn]
     rows: int
     shown: str = ""  # the redacted URI
-    digest: Any = field(default=None, repr=False)
+    fingerprint: str | None = None  # of the rows, once they have all been read
 
     @property
     def label(self) -> str:
@@ -218,12 +234,30 @@ class DbTable:
     def batches(
         self, wanted: tuple[str, ...] | None = None, size: int | None = None
     ) -> Iterator[pl.DataFrame]:
-        """The rows as polars frames of about ``size`` rows, in the order the database returns them."""
+        """The rows as polars frames of about ``size`` rows, in the order the database returns them; a read
+        of every column also fingerprints them (:attr:`fingerprint`)."""
         sql = self.query(wanted)
         if self.dialect == "postgres":
-            yield from _postgres_batches(self.uri, sql, size or BATCH_ROWS, self.decimals)
+            frames = _postgres_batches(self.uri, sql, size or BATCH_ROWS, self.decimals)
         else:
-            yield from _mysql_batches(self.uri, sql, self.decimals)
+            frames = _mysql_batches(self.uri, sql, self.decimals)
+        rows = RowFingerprint() if wanted is None else None
+        for frame in frames:
+            if rows is not None:
+                rows.update(frame)
+            yield frame
+        if rows is not None:
+            self.fingerprint = rows.digest
+
+    def describe(self) -> dict[str, Any]:
+        """run.json's record of this table: where it came from, the SQL sent, rows and fingerprint."""
+        return {
+            "source": self.shown,
+            "table" if _IDENTIFIER.match(self.spec.strip()) else "query": self.spec.strip(),
+            "sql": self.query(),
+            "rows": self.rows,
+            "fingerprint": self.fingerprint,
+        }
 
 
 def _missing_extra(exc: ImportError) -> InputError:
@@ -270,19 +304,35 @@ def _mysql_batches(uri: str, sql: str, decimals: int) -> Iterator[pl.DataFrame]:
     yield _merge_fallbacks(frame, decimals)
 
 
-def fingerprint_rows(frames: Iterator[pl.DataFrame]) -> tuple[int, str]:
-    """Row count and a fingerprint of the rows that does not depend on their order or on how they were cut
-    into batches: per-row hashes added and xor-ed (run.json records it in place of a file's sha256)."""
-    count, total, mixed = 0, np.uint64(0), np.uint64(0)
-    for frame in frames:
+class RowFingerprint:
+    """A fingerprint of rows that depends neither on their order nor on how they were cut into batches:
+    per-row hashes added and xor-ed, with the count (run.json records it in place of a file's sha256)."""
+
+    def __init__(self) -> None:
+        self.count, self._sum, self._xor = 0, np.uint64(0), np.uint64(0)
+
+    def update(self, frame: pl.DataFrame) -> None:
+        """Add the rows of ``frame``."""
         if not frame.height:
-            continue
+            return
         hashes = frame.hash_rows(seed=0).to_numpy()
-        count += frame.height
-        total = np.add(total, np.add.reduce(hashes, dtype=np.uint64))
-        mixed = np.bitwise_xor(mixed, np.bitwise_xor.reduce(hashes))
-    digest = hashlib.sha256(f"{count}:{int(total):016x}:{int(mixed):016x}".encode()).hexdigest()
-    return count, digest
+        self.count += frame.height
+        self._sum = np.add(self._sum, np.add.reduce(hashes, dtype=np.uint64))
+        self._xor = np.bitwise_xor(self._xor, np.bitwise_xor.reduce(hashes))
+
+    @property
+    def digest(self) -> str:
+        """The fingerprint as hex."""
+        text = f"{self.count}:{int(self._sum):016x}:{int(self._xor):016x}"
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+def fingerprint_rows(frames: Iterator[pl.DataFrame]) -> tuple[int, str]:
+    """Row count and :class:`RowFingerprint` of ``frames``."""
+    rows = RowFingerprint()
+    for frame in frames:
+        rows.update(frame)
+    return rows.count, rows.digest
 
 
 def _scalar_and_schema(uri: str, dialect: str, relation: str) -> tuple[int, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from mlmroi.io.database import DbTable
 from mlmroi.io.rejects import Rejects
 from mlmroi.network import Network
 
@@ -65,6 +66,7 @@ class Dataset:
     files: dict[str, Path]
     orphans_rooted: int
     id_order: IntArray  # nodes sorted by participant_id (output row order)
+    databases: dict[str, DbTable] = field(default_factory=dict)  # tables read from a database ([source])
     # Optional tables for the segments (SPEC §6), ``None`` when the dataset has none:
     events: pl.DataFrame | None = None  # node (Int64), occurred_on (Date), type (String), value (Float64)
     leads: pl.DataFrame | None = None  # lead_id (Int64 or String), brand, attractiveness, closeness (Int8)
@@ -81,6 +83,10 @@ class Dataset:
         """Each node's join date as days since 1970-01-01 (fast start, CLV, recruits in the window)."""
         days: IntArray = self.participants["joined_on"].cast(pl.Int32).to_numpy().astype(np.int64)
         return days
+
+    def label(self, table: str) -> str:
+        """A table's name for messages: its file (``orders.csv``) or database table."""
+        return self.databases[table].label if table in self.databases else self.files[table].name
 
     def rows(self) -> dict[str, dict[str, int]]:
         """``in``, ``used``, ``rejected`` and ``joined_after_window`` rows per table (``in = used + rejected

@@ -20,11 +20,12 @@ from mlmroi.errors import InputError
 from mlmroi.io.commissions import read_paid
 from mlmroi.io.costs import read_costs
 from mlmroi.io.csv import CsvOptions
+from mlmroi.io.database import DbSource, DbTable, open_db_table
 from mlmroi.io.dataset import TABLE_NAMES, Dataset
 from mlmroi.io.events import read_events, read_leads
 from mlmroi.io.orders import read_orders
 from mlmroi.io.participants import read_participants
-from mlmroi.io.read import RawTable, read_table
+from mlmroi.io.read import MANDATORY_TABLES, RawTable, db_table, read_table
 from mlmroi.io.rejects import Rejects
 
 Orphans = Literal["reject", "root"]
@@ -45,6 +46,7 @@ class LoadOptions:
     placement: bool = False
     csv: CsvOptions = field(default_factory=CsvOptions)  # how CSV files are written ([input])
     as_of: dt.date | None = None  # the window end: who joined later is left out (counted, not rejected)
+    source: DbSource | None = None  # read the tables from a database instead of the folder ([source])
 
 
 @dataclass(eq=False)
@@ -55,6 +57,7 @@ class Tables:
     raws: dict[str, RawTable | None]
     rows_in: dict[str, int]
     files: dict[str, Path]
+    databases: dict[str, DbTable]
 
     @property
     def orders(self) -> RawTable:
@@ -67,6 +70,8 @@ class Tables:
 def open_tables(dataset: str | Path, options: LoadOptions) -> Tables:
     """Open every table of a dataset folder and check its structure; structural problems raise
     InputError before any row is processed."""
+    if options.source is not None:
+        return _open_database(options.source, options)
     dataset = Path(dataset)
     if not dataset.is_dir():
         raise InputError(f"{dataset}: dataset folder not found")
@@ -75,7 +80,24 @@ def open_tables(dataset: str | Path, options: LoadOptions) -> Tables:
     }
     rows_in: dict[str, int] = {name: raw.rows for name, raw in raws.items() if raw is not None}
     files: dict[str, Path] = {name: raw.path for name, raw in raws.items() if raw is not None}
-    return Tables(raws, rows_in, files)
+    return Tables(raws, rows_in, files, {})
+
+
+def _open_database(source: DbSource, options: LoadOptions) -> Tables:
+    """The tables of a database source (:mod:`mlmroi.io.database`), structurally checked like files."""
+    databases: dict[str, DbTable] = {}
+    raws: dict[str, RawTable | None] = {}
+    for name in TABLE_NAMES:
+        spec = source.spec(name, required=name in MANDATORY_TABLES)
+        if spec is None:
+            raws[name] = None
+            continue
+        mapping = options.columns.get(name, {})
+        table = open_db_table(name, spec, source.uri, source.password_env, options.decimals, mapping)
+        databases[name] = table
+        raws[name] = db_table(table, mapping)
+    rows_in = {name: raw.rows for name, raw in raws.items() if raw is not None}
+    return Tables(raws, rows_in, {}, databases)
 
 
 def load(dataset: str | Path, options: LoadOptions) -> Dataset:
@@ -128,6 +150,7 @@ def read_rows(tables: Tables, options: LoadOptions) -> Dataset:
         rejects=rejects,
         rows_in=tables.rows_in,
         files=tables.files,
+        databases=tables.databases,
         orphans_rooted=people.orphans_rooted,
         id_order=node_of_code[node_of_code >= 0],  # codes ascend with id
         events=events,

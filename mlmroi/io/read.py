@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from mlmroi.errors import InputError
 from mlmroi.io.csv import CsvOptions, CsvText, read_csv_text
+from mlmroi.io.database import DbTable
 
 ROW = "__row"  # 1-based data row number of the source file
 
@@ -50,6 +51,12 @@ class RawTable:
     columns: tuple[str, ...]
     rows: int
     csv: CsvText | None = None  # the whole CSV file, when the source is CSV
+    db: DbTable | None = None  # the database table, when the source is a database
+
+    @property
+    def minor_units(self) -> frozenset[str]:
+        """Money columns that arrive as exact integer minor units (from a database), not as amounts."""
+        return frozenset() if self.db is None else self.db.minor_units
 
     @property
     def text(self) -> pl.DataFrame | None:
@@ -78,8 +85,9 @@ class RawTable:
 
     @property
     def label(self) -> str:
-        """The file name, for messages (``orders.csv``)."""
-        return self.path.name
+        """For messages: the file name (``orders.csv``) or the database table (``orders (postgres table
+        sales.orders)``)."""
+        return self.path.name if self.db is None else self.db.label
 
     def _number(self, frame: pl.DataFrame, offset: int) -> pl.DataFrame:
         frame = frame.rename(self.rename)
@@ -91,6 +99,8 @@ class RawTable:
 
     def frame(self) -> pl.DataFrame:
         """The whole table."""
+        if self.db is not None:
+            return pl.concat(list(self.chunks()), how="vertical_relaxed")
         if self.text is not None:
             return self._number(self.text, 0)
         try:
@@ -104,6 +114,12 @@ class RawTable:
         """The table as consecutive slices of about ``size`` rows (row numbers continue across them); only
         ``columns`` (contract names) when given: a Parquet file then decodes no other column."""
         size = size or CHUNK_ROWS
+        if self.db is not None:  # the SELECT already names the columns by the contract
+            start = 0
+            for rows in self.db.batches(columns, size):
+                yield self._number(rows, start)
+                start += rows.height
+            return
         sources = None if columns is None else [self._source(c) for c in columns]
         if self.text is not None:
             text = self.text if sources is None else self.text.select(sources)
@@ -180,6 +196,26 @@ def read_table(
     if missing:
         raise InputError([f"{path.name}: missing required column {col!r}" for col in missing])
     return RawTable(name=name, path=path, rename=rename, columns=renamed, rows=rows, csv=text)
+
+
+def db_table(table: DbTable, mapping: dict[str, str]) -> RawTable:
+    """A database table as a :class:`RawTable` (its SELECT already renames ``mapping``'s columns), with the
+    same structural checks as a file: mapped columns exist, required columns are there."""
+    names = [c.source for c in table.columns]
+    problems = [
+        f"{table.label}: column {src!r} named in [columns.{table.name}] is not in the source"
+        for src in mapping
+        if src not in names
+    ]
+    if problems:
+        raise InputError(problems)
+    columns = tuple(c.name for c in table.columns)
+    missing = [col for col in REQUIRED[table.name] if col not in columns]
+    if missing:
+        raise InputError([f"{table.label}: missing required column {col!r}" for col in missing])
+    return RawTable(
+        name=table.name, path=Path(table.name), rename={}, columns=columns, rows=table.rows, db=table
+    )
 
 
 def fingerprint(path: Path) -> str:
