@@ -64,6 +64,14 @@ DatasetArg = Annotated[
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="Config file (default: DATASET/mlmroi.toml).")
 ]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--source",
+        help="Read the tables from this database (postgresql://… or mysql://…) instead of DATASET's files; "
+        "DATASET still holds mlmroi.toml. The password may come from [source] password_env.",
+    ),
+]
 OrphansOpt = Annotated[
     Orphans, typer.Option(help="A missing sponsor: reject the participant, or make them a root.")
 ]
@@ -76,11 +84,12 @@ def _run(
     end: str | None,
     orphans: Orphans,
     strict: bool,
+    source: str | None = None,
 ):  # type: ignore[no-untyped-def]
-    from mlmroi.config import load_config, with_overrides
+    from mlmroi.config import load_config, with_overrides, with_source
     from mlmroi.pipeline import score
 
-    config = load_config(config_path, dataset)
+    config = with_source(load_config(config_path, dataset), source)
     s, e = _date(start, "--start"), _date(end, "--end")
     if s or e:
         config = with_overrides(config, s, e)
@@ -207,6 +216,7 @@ def score_cli(
         bool, typer.Option(help="Fail (exit 1, nothing written) if any row would be rejected.")
     ] = False,
     orphans: OrphansOpt = Orphans.reject,
+    source: SourceOpt = None,
     fmt: Annotated[
         list[Format] | None,
         typer.Option(
@@ -233,7 +243,7 @@ def score_cli(
         on_wait=lambda m: say(err, m),
     )
     with claim:
-        _, result = _run(dataset, config, start, end, orphans, strict)
+        _, result = _run(dataset, config, start, end, orphans, strict, source)
         path = write_claimed(result, claim, formats)
     for warning in result.warnings:
         _warn(warning)
@@ -264,10 +274,11 @@ def validate_cli(
     config: ConfigOpt = None,
     orphans: OrphansOpt = Orphans.reject,
     limit: Annotated[int, typer.Option(help="Problems to list (0 = all).")] = 50,
+    source: SourceOpt = None,
 ) -> None:
     """Check a dataset and its config without writing anything: exit 0 if clean, 1 listing the problems."""
     _dataset_inputs(dataset, config)
-    _, result = _run(dataset, config, None, None, orphans, strict=False)
+    _, result = _run(dataset, config, None, None, orphans, strict=False, source=source)
     for name, r in result.run["rows"].items():
         after = r.get("joined_after_window", 0)
         later = f", {after:,} of participants who joined after the window end" if after else ""
@@ -299,6 +310,7 @@ def simulate_cli(
     config: ConfigOpt = None,
     orphans: OrphansOpt = Orphans.reject,
     top: Annotated[int, typer.Option(help="Biggest winners and losers to list per plan.")] = 10,
+    source: SourceOpt = None,
     json_out: Annotated[
         Path | None,
         typer.Option(
@@ -311,7 +323,7 @@ def simulate_cli(
     Window, money and costs come from the dataset's config (or --config); each --plan file contributes
     only its [plan]. The dataset is read and aggregated once.
     """
-    from mlmroi.config import load_config
+    from mlmroi.config import load_config, with_source
     from mlmroi.destinations import claim_file, replacing
     from mlmroi.simulate import is_comparison_json, load_plan, simulate
 
@@ -321,7 +333,7 @@ def simulate_cli(
         target = claim_file(
             json_out, (".json",), inputs, is_comparison_json, "`mlmroi simulate --json` output", "--json"
         )
-    base = load_config(config, dataset)
+    base = with_source(load_config(config, dataset), source)
     configs = {}
     for path in plan:
         name = path.stem if path.stem not in configs else str(path)
@@ -397,6 +409,7 @@ def explain_cli(
         Path | None, typer.Option("--data", help="Dataset folder (default: the one recorded in run.json).")
     ] = None,
     top: Annotated[int, typer.Option(help="Lines to show per direction (all go to --out).")] = 15,
+    source: SourceOpt = None,
     detail_out: Annotated[
         Path | None,
         typer.Option(
@@ -426,7 +439,7 @@ def explain_cli(
             "`mlmroi explain --out` file",
         )
     with status("explaining"):
-        result = explain(run_dir, participant_id, data)
+        result = explain(run_dir, participant_id, data, source)
     summary = result.summary
     table = Table(title=T(f"participant {summary['participant_id']}: commissions by component"))
     for column in ("component", "received", "from sources", "generated for uplines"):

@@ -309,6 +309,16 @@ def load_config(path: str | Path | None = None, dataset: str | Path | None = Non
     return parse_config(data, source=path.name)
 
 
+def with_source(config: Config, uri: str | None) -> Config:
+    """``config`` reading from the database at ``uri`` (CLI ``--source``; the config's ``[source]`` table
+    names and password variable kept), re-validated; unchanged when ``uri`` is None."""
+    if uri is None:
+        return config
+    data = config.model_dump()
+    data["source"] = (data.get("source") or {}) | {"uri": uri}
+    return parse_config(data, source="--source")
+
+
 def with_overrides(config: Config, start: dt.date | None = None, end: dt.date | None = None) -> Config:
     """Return ``config`` with the window bounds replaced (CLI ``--start`` / ``--end``), re-validated."""
     data = config.model_dump()

@@ -16,15 +16,16 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Tag, ValidationError
 
 from mlmroi.compare import dtype_kind, read_run_table, run_table_schema
-from mlmroi.config import parse_config
+from mlmroi.config import Config, parse_config, with_source
 from mlmroi.errors import DataError, InputError
+from mlmroi.io.dataset import Dataset
 from mlmroi.io.load import Orphans
 from mlmroi.io.read import fingerprint
 from mlmroi.money import RATE_SCALE, apportion, decimal_series, divide_half_even
@@ -64,8 +65,30 @@ class _Window(_RunPart):
 
 
 class _Input(_RunPart):
+    """A file input as run.json records it: its name and sha256."""
+
     file: str
     sha256: str
+
+    @property
+    def fingerprint(self) -> None:
+        """Files have a sha256, not a rows' fingerprint."""
+        return None
+
+
+class _DbInput(_RunPart):
+    """A database table as run.json records it: the fingerprint of the rows read."""
+
+    fingerprint: str
+    file: None = None
+
+
+#: union tags, left out of the key paths in messages
+_INPUT_TAGS = ("FileInput", "DbInput")
+_AnyInput = Annotated[
+    Annotated[_Input, Tag("FileInput")] | Annotated[_DbInput, Tag("DbInput")],
+    Discriminator(lambda v: "DbInput" if isinstance(v, dict) and "fingerprint" in v else "FileInput"),
+]
 
 
 class _Network(_RunPart):
@@ -77,7 +100,7 @@ class _RunInfo(_RunPart):
 
     config: dict[str, Any]
     window: _Window
-    inputs: dict[str, _Input]
+    inputs: dict[str, _AnyInput]
     network: _Network
     dataset: str | None = None
 
@@ -130,7 +153,7 @@ def _run_info(run_dir: Path) -> _RunInfo:
     except ValidationError as exc:
         problems = []
         for error in exc.errors():
-            key = ".".join(str(part) for part in error["loc"])
+            key = ".".join(str(part) for part in error["loc"] if part not in _INPUT_TAGS)
             if error["type"] == "missing":
                 problems.append(f"missing key {key!r}")
             elif error["type"] in _EXPECTED:
@@ -142,15 +165,17 @@ def _run_info(run_dir: Path) -> _RunInfo:
         raise InputError(f"{path}: {'; '.join(problems)} ({_DAMAGED})") from None
 
 
-def _check_inputs(dataset: Path, inputs: dict[str, _Input]) -> None:
+def _check_inputs(dataset: Path, inputs: dict[str, _Input | _DbInput]) -> None:
     """The dataset holds the very files the run read (sha256), or a one-line error per file."""
     problems = []
+    files = {name: item for name, item in inputs.items() if isinstance(item, _Input)}
     with ThreadPoolExecutor(max_workers=2) as pool:
-        digests = {name: pool.submit(fingerprint, dataset / item.file) for name, item in inputs.items()}
-        for name, item in sorted(inputs.items()):
-            path = dataset / item.file
+        digests = {name: pool.submit(fingerprint, dataset / item.file) for name, item in files.items()}
+        for name, item in sorted(files.items()):
+            file = item.file
+            path = dataset / file
             if not path.is_file():
-                problems.append(f"{path}: missing (the run read {item.file})")
+                problems.append(f"{path}: missing (the run read {file})")
                 continue
             try:
                 digest = digests[name].result()
@@ -190,9 +215,40 @@ def _check_commission_columns(path: Path, schema: dict[str, pl.DataType]) -> Non
 
 def run_folders(run_dir: str | Path, dataset: str | Path | None = None) -> list[Path]:
     """The folders :func:`explain` reads: the run's, and the dataset's (``dataset``, else the one run.json
-    records). ``explain --out`` may write into neither. A damaged run folder is an :class:`InputError`."""
+    records; none for a run that read a database). ``explain --out`` may write into neither. A damaged run
+    folder is an :class:`InputError`."""
     run_dir = Path(run_dir)
-    return [run_dir, _dataset(run_dir, _run_info(run_dir), dataset)]
+    info = _run_info(run_dir)
+    if info.config.get("source") is not None and dataset is None:
+        return [run_dir]
+    return [run_dir, _dataset(run_dir, info, dataset)]
+
+
+def _database_config(config: Config, run_json: Path, source: str | None) -> Config:
+    """The run's config reading its database: ``source`` (``--source``) if given, else the recorded URI —
+    unless its password was redacted and no ``password_env`` supplies it."""
+    if source is not None:
+        return with_source(config, source)
+    assert config.source is not None
+    if "***" in config.source.uri and config.source.password_env is None:
+        raise InputError(
+            f"{run_json}: the run read {config.source.uri}, whose password is not recorded; pass "
+            "--source URI (or set [source] password_env)"
+        )
+    return config
+
+
+def _check_fingerprints(data: Dataset, inputs: dict[str, _Input | _DbInput]) -> None:
+    """The database tables hold the very rows the run read (fingerprint), or a one-line error per table."""
+    problems = [
+        f"{data.label(name)}: changed since the run (the rows' fingerprint differs); explain needs the run's "
+        "inputs"
+        for name, item in sorted(inputs.items())
+        if item.fingerprint is not None
+        and (name not in data.databases or data.databases[name].fingerprint != item.fingerprint)
+    ]
+    if problems:
+        raise InputError(problems)
 
 
 def is_detail_file(path: Path) -> bool:
@@ -207,7 +263,9 @@ def is_detail_file(path: Path) -> bool:
         return False
 
 
-def explain(run_dir: str | Path, participant_id: str, dataset: str | Path | None = None) -> Explanation:
+def explain(
+    run_dir: str | Path, participant_id: str, dataset: str | Path | None = None, source: str | None = None
+) -> Explanation:
     """Explain one participant of the run in ``run_dir`` (see the module docstring).
 
     A damaged, hand-edited or foreign run folder (run.json, commissions.parquet, the dataset folder) is an
@@ -218,13 +276,18 @@ def explain(run_dir: str | Path, participant_id: str, dataset: str | Path | None
     commissions = run_dir / "commissions.parquet"
     schema = run_table_schema(commissions, COMMISSION_COLUMNS)
     _check_commission_columns(commissions, schema)
-    dataset = _dataset(run_dir, info, dataset)
     run_json = run_dir / "run.json"
     config = parse_config(info.config, source=f"{run_json}: config")
     config = parse_config(config.model_dump() | {"window": info.window.model_dump()}, source=str(run_json))
-    _check_inputs(dataset, info.inputs)
+    if config.source is None:
+        dataset = _dataset(run_dir, info, dataset)
+        _check_inputs(dataset, info.inputs)
+    else:  # a database: its rows are checked against the run's fingerprints once read
+        config = _database_config(config, run_json, source)
+        dataset = Path(dataset) if dataset is not None else run_dir
     orphans: Orphans = "root" if info.network.orphans_made_roots else "reject"
     resolved, data = read(dataset, config, orphans)
+    _check_fingerprints(data, info.inputs)
     node = _node_of(data.network.ids, participant_id)
     totals = aggregate(data, config, resolved, early_days(config))
     data = replace(data, orders=())

@@ -85,3 +85,90 @@ def test_the_password_is_never_written(pg_uri: str, tmp_path: Path, monkeypatch:
     for path in (tmp_path / "out").iterdir():
         assert b"hunter2" not in path.read_bytes(), path.name
     assert "***" in json.loads((tmp_path / "out" / "run.json").read_text())["dataset"]
+
+
+def test_score_and_validate_take_source_on_the_command_line(pg_uri: str, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from mlmroi_cli.main import app
+
+    _load(pg_uri)
+    folder = tmp_path / "config_only"
+    folder.mkdir()
+    text = (SAMPLE / "mlmroi.toml").read_text()
+    tables = "".join(f'{name} = "{table}"\n' for name, table in TABLES.items())
+    text += f'\n[source]\nuri = "mysql://placeholder@nowhere/x"\n[source.tables]\n{tables}'
+    text += '\n[columns.orders]\norder_date = "ordered_on"\n'
+    (folder / "mlmroi.toml").write_text(text)
+    runner = CliRunner()
+    scored = runner.invoke(app, ["score", str(folder), "--source", pg_uri, "--out", str(tmp_path / "out")])
+    assert scored.exit_code == 0, scored.output
+    assert "19,898 / 19,898 / 0" in scored.output  # orders rows in / used / rejected, as from the files
+    checked = runner.invoke(app, ["validate", str(folder), "--source", pg_uri])
+    assert checked.exit_code == 0, checked.output
+    assert "clean" in checked.output
+
+
+def test_infinite_and_impossible_dates_are_rejects_not_crashes(pg_uri: str, tmp_path: Path) -> None:
+    with adbc.connect(pg_uri) as connection, connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS odd_people")
+        cursor.execute("DROP TABLE IF EXISTS odd_orders")
+        cursor.execute("CREATE TABLE odd_people (participant_id int8, sponsor_id int8, joined_on date)")
+        cursor.execute(
+            "INSERT INTO odd_people VALUES (1, null, '2024-01-01'), (2, 1, '-infinity'), (3, 1, '2024-02-01')"
+        )
+        cursor.execute("CREATE TABLE odd_orders (participant_id int8, ordered_on timestamp, amount numeric)")
+        cursor.execute(
+            "INSERT INTO odd_orders VALUES (1, '2025-01-05 10:00', 10.5), (3, 'infinity', 20), "
+            "(3, '2025-01-06', 1.005), (1, '2025-01-07', 'NaN')"
+        )
+        connection.commit()
+    source = {"uri": pg_uri, "tables": {"participants": "odd_people", "orders": "odd_orders"}}
+    config = parse_config(
+        {"window": {"start": "2025-01-01", "end": "2025-01-31"}, "source": source, "value": {"model": "none"}}
+    )
+    result = mlmroi.score(tmp_path, config)
+    reasons = result.rejects.select("table", "row", "value", "reason").rows()
+    assert ("participants", 2, "-infinity", "bad date (expected YYYY-MM-DD)") in reasons
+    assert ("orders", 2, "infinity", "bad date (expected YYYY-MM-DD)") in reasons
+    assert ("orders", 4, "NaN", "non-numeric amount") in reasons
+    # 1.005 is read from its digits and rounded half-to-even once: 1.00; 10.50 stays exact.
+    assert result.run["totals"]["revenue"] == "11.50"
+
+
+def test_without_the_db_extra_one_line_says_which_to_install(
+    pg_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "adbc_driver_postgresql.dbapi", None)  # import fails
+    config = parse_config({"source": {"uri": pg_uri}})
+    with pytest.raises(mlmroi.InputError, match=r"needs the db extra \(pip install 'mlmroi\[db\]'\)"):
+        mlmroi.score(tmp_path, config)
+
+
+def test_explain_rereads_the_database_and_refuses_changed_rows(pg_uri: str, tmp_path: Path) -> None:
+    from mlmroi.explain import explain
+
+    _load(pg_uri)
+    base = mlmroi.load_config(dataset=SAMPLE).model_dump()
+    secret = pg_uri.replace("postgres@", "postgres:pw@")  # trust auth: any password works
+    source = {"uri": secret, "tables": TABLES}
+    config = parse_config(base | {"source": source, "columns": {"orders": {"order_date": "ordered_on"}}})
+    result = mlmroi.score(tmp_path / "none", config)
+    mlmroi.write(result, tmp_path / "run")
+    top = result.participants.sort("commissions", descending=True)["participant_id"][0]
+    # The recorded URI has its password redacted: explain says how to give it.
+    with pytest.raises(mlmroi.InputError, match="pass --source URI"):
+        explain(tmp_path / "run", str(top))
+    explained = explain(tmp_path / "run", str(top), source=secret)
+    assert str(explained.summary["received"]) == str(
+        result.participants.filter(pl.col("participant_id") == top)["commissions"][0]
+    )
+    with adbc.connect(pg_uri) as connection, connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE shop_orders SET amount = amount + 1 WHERE order_id = (SELECT min(order_id) FROM shop_orders)"
+        )
+        connection.commit()
+    with pytest.raises(mlmroi.InputError, match="shop_orders\\): changed since the run"):
+        explain(tmp_path / "run", str(top), source=secret)
