@@ -24,3 +24,16 @@ def pg_uri() -> Iterator[str]:
 
     with postgres() as uri:
         yield uri
+
+
+@pytest.fixture(scope="session")
+def mysql_server() -> Iterator[tuple[str, list[str]]]:
+    """A throwaway MariaDB server for the session (tests/servers.py): its URI and client command. Skips the
+    MySQL tests, saying why, when MariaDB is not installed or will not start."""
+    from tests.servers import ServerUnavailableError, mariadb
+
+    try:
+        with mariadb() as server:
+            yield server
+    except ServerUnavailableError as exc:
+        pytest.skip(f"MySQL tests need MariaDB: {exc}")

@@ -1,8 +1,9 @@
-"""Throwaway database servers for the source tests: a PostgreSQL cluster in a temp folder on a free loopback
-port, started for the test session and removed afterwards.
+"""Throwaway database servers for the source tests: a PostgreSQL cluster and a MariaDB server, each in a temp
+folder on a free loopback port, started for the test session and removed afterwards.
 
-initdb and pg_ctl refuse to run as root, so as root they run as the ``postgres`` user (``runuser``). Set
-``MLMROI_TEST_PG_URI`` to use a server of your own instead.
+initdb and pg_ctl refuse to run as root, so as root they run as the ``postgres`` user (``runuser``);
+MariaDB runs as ``mysql``. Set ``MLMROI_TEST_PG_URI`` / ``MLMROI_TEST_MYSQL_URI`` to use servers of your
+own instead (the MySQL tests then also need the ``mariadb`` client to load their tables).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -84,4 +86,83 @@ def postgres() -> Iterator[str]:
         finally:
             run("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
     finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextmanager
+def mariadb() -> Iterator[tuple[str, list[str]]]:
+    """A running MariaDB server for the duration of the block; yields its URI (user and password ``mlmroi``,
+    database ``mlmroi``) and the ``mariadb`` client command that reaches it (as root, over the socket)."""
+    given = os.environ.get("MLMROI_TEST_MYSQL_URI")
+    client = shutil.which("mariadb") or shutil.which("mysql")
+    if given:
+        parts = given.split("@")[-1]
+        yield given, [client or "mariadb", f"--host={parts.split(':')[0]}"]
+        return
+    server, install = shutil.which("mariadbd", path="/usr/sbin:/usr/bin"), shutil.which("mariadb-install-db")
+    if not (server and install and client):
+        raise ServerUnavailableError("MariaDB not found (apt-get install mariadb-server)")
+    root = Path(tempfile.mkdtemp(prefix="mlmroi-maria-"))
+    data, sock = root / "data", root / "mysqld.sock"
+    if os.geteuid() == 0:
+        shutil.chown(root, "mysql")
+    user = ["--user=mysql"] if os.geteuid() == 0 else []
+    port = free_port()
+    process = None
+    try:
+        made = subprocess.run(
+            [
+                install,
+                *user,
+                f"--datadir={data}",
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        if made.returncode:
+            raise ServerUnavailableError(f"mariadb-install-db failed: {made.stderr.strip()[-400:]}")
+        process = subprocess.Popen(
+            [
+                server,
+                "--no-defaults",
+                *user,
+                f"--datadir={data}",
+                f"--socket={sock}",
+                f"--port={port}",
+                "--bind-address=127.0.0.1",
+                "--skip-log-bin",
+                "--innodb-flush-log-at-trx-commit=0",
+                f"--pid-file={root / 'mysqld.pid'}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        command = [client, "--no-defaults", f"--socket={sock}", "--user=root", "--local-infile=1"]
+        for _ in range(300):
+            if process.poll() is not None:
+                raise ServerUnavailableError("MariaDB exited while starting")
+            ready = subprocess.run([*command, "-e", "SELECT 1"], capture_output=True, timeout=30)
+            if ready.returncode == 0:
+                break
+            time.sleep(0.2)
+        else:
+            raise ServerUnavailableError("MariaDB did not start within 60 s")
+        setup = (
+            "CREATE USER 'mlmroi'@'%' IDENTIFIED BY 'mlmroi'; GRANT ALL ON *.* TO 'mlmroi'@'%'; "
+            "CREATE DATABASE mlmroi; SET GLOBAL local_infile = 1;"
+        )
+        done = subprocess.run([*command, "-e", setup], capture_output=True, text=True, timeout=60)
+        if done.returncode:
+            raise ServerUnavailableError(f"MariaDB setup failed: {done.stderr.strip()[-400:]}")
+        yield f"mysql://mlmroi:mlmroi@127.0.0.1:{port}/mlmroi", [*command, "mlmroi"]
+    finally:
+        if process is not None:
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
         shutil.rmtree(root, ignore_errors=True)

@@ -310,3 +310,14 @@ def test_orders_streamed_in_chunks_match_one_pass(
         "joined_after_window": 0,
         "outside_window": 0,
     }
+
+
+def test_integer_flags_read_as_booleans() -> None:
+    """A 0/1 integer column (MySQL's BOOLEAN, a Parquet int) is a flag; any other number is a bad cell."""
+    import polars as pl
+
+    from mlmroi.io.parse import parse_bool
+
+    values, bad = parse_bool("orders", pl.Series("retail", [0, 1, 2, None], dtype=pl.Int8))
+    assert values.to_list() == [False, True, None, None]
+    assert bad.to_list() == [False, False, True, False]

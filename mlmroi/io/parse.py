@@ -102,10 +102,8 @@ def parse_bool(label: str, raw: pl.Series) -> tuple[pl.Series, pl.Series]:
     """Booleans; text true/false, yes/no, 1/0 (any case)."""
     if raw.dtype == pl.Boolean:
         values = raw
-    elif raw.dtype.is_integer():
-        values = pl.Series(raw.name, [None] * raw.len(), dtype=pl.Boolean).set(
-            raw.is_in([0, 1]).fill_null(False), raw == 1
-        )
+    elif raw.dtype.is_integer():  # 1/0 (MySQL's BOOLEAN is TINYINT); any other number is bad
+        values = pl.select(pl.when(raw.is_in([0, 1])).then(raw == 1)).to_series()
     elif raw.dtype == pl.String or raw.dtype == pl.Null:
         text = raw.cast(pl.String)
         fast = text.replace_strict({"true": True, "false": False}, default=None, return_dtype=pl.Boolean)
