@@ -33,9 +33,9 @@ def test_money_is_exact_and_odd_values_come_as_text(sales: str) -> None:
     table = open_db_table("orders", "db_sales", sales, None, 2, mapping)
     assert table.rows == 5 and table.minor_units == frozenset({"amount", "volume"})
     (frame,) = list(table.batches())
-    # A chunk with a value that is not a whole number of cents (1.005) or too large comes as text, every
-    # other value printed exactly from its minor units.
-    assert frame["amount"].to_list() == ["1.005", "12.50", "-12.50", "7.00", "12345678901234.500"]
+    # A value with more decimals than the minor unit has (a NUMERIC(20, 3) value's own scale is 3, even for
+    # 12.500) or too large comes as text, parsed exactly by the row checks like a CSV cell.
+    assert frame["amount"].to_list() == ["1.005", "12.500", "-12.500", "7.000", "12345678901234.500"]
     assert frame["volume"].to_list() == [200, 300, 400, 500, 100]  # minor units: no fallback in this chunk
     assert frame["ordered_on"].to_list() == [
         "2025-01-01",

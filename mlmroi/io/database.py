@@ -114,7 +114,19 @@ class DbColumn:
 
     source: str
     name: str
-    kind: str  # "numeric", "integer", "float", "date", "timestamp", "text", "other"
+    kind: str  # "numeric", "integer", "float", "date", "timestamp", "text", "boolean", "other"
+    digits: tuple[int, int] | None = None  # a NUMERIC's declared (precision, scale), when known
+
+    def fits(self, decimals: int) -> bool:
+        """Whether every value is a whole number of minor units below the amount bound by its declared
+        type alone (NUMERIC(14, 2) with 2 decimals; any integer below the bound), so no value needs a
+        check or a text fallback."""
+        if self.kind == "integer":
+            return False  # BIGINT may exceed the bound
+        if self.digits is None:
+            return False
+        precision, scale = self.digits
+        return scale <= decimals and 10 ** (precision - scale) <= MAX_AMOUNT
 
 
 def _kind(dtype: Any) -> str:
@@ -133,6 +145,8 @@ def _kind(dtype: Any) -> str:
         return "timestamp"
     if pa.types.is_string(dtype) or pa.types.is_large_string(dtype):
         return "text"
+    if pa.types.is_boolean(dtype):
+        return "boolean"
     if "numeric" in str(dtype):  # ADBC: PostgreSQL NUMERIC as an opaque extension type over text
         return "numeric"
     return "other"
@@ -148,9 +162,15 @@ def select_sql(relation: str, columns: list[DbColumn], dialect: str, decimals: i
         out = _quote(column.name, dialect)
         fallback = _quote(column.name + FALLBACK, dialect)
         text = f"CAST({c} AS CHAR)" if dialect == "mysql" else f"CAST({c} AS TEXT)"
-        if column.name in MONEY_COLUMNS and column.kind in ("numeric", "integer"):
+        if column.name in MONEY_COLUMNS and column.fits(decimals):  # exact by its type: one cast
             big = "SIGNED" if dialect == "mysql" else "BIGINT"
-            whole = f"{c} * {scale} = FLOOR({c} * {scale}) AND ABS({c}) < {bound}"
+            parts.append(f"CAST({c} * {scale} AS {big}) AS {out}")
+        elif column.name in MONEY_COLUMNS and column.kind in ("numeric", "integer"):
+            big = "SIGNED" if dialect == "mysql" else "BIGINT"
+            if dialect == "postgres" and column.kind == "numeric":  # the value's own scale: no arithmetic
+                whole = f"scale({c}) <= {decimals} AND ABS({c}) < {bound}"
+            else:
+                whole = f"{c} * {scale} = FLOOR({c} * {scale}) AND ABS({c}) < {bound}"
             parts.append(f"CASE WHEN {whole} THEN CAST({c} * {scale} AS {big}) END AS {out}")
             parts.append(f"CASE WHEN NOT ({whole}) THEN {text} END AS {fallback}")
         elif column.name in DATE_COLUMNS and column.kind in ("date", "timestamp"):
@@ -335,6 +355,16 @@ def fingerprint_rows(frames: Iterator[pl.DataFrame]) -> tuple[int, str]:
     return rows.count, rows.digest
 
 
+def _digits(field: Any) -> tuple[int, int] | None:
+    """A PostgreSQL NUMERIC's declared (precision, scale) from ADBC's field metadata (typmod), or None."""
+    metadata = field.metadata or {}
+    typmod = metadata.get(b"POSTGRESQL:typmod")
+    if metadata.get(b"POSTGRESQL:type") != b"numeric" or typmod is None:
+        return None
+    value = int(typmod) - 4  # PostgreSQL stores (precision << 16 | scale) + 4; -1: NUMERIC without limits
+    return None if value < 0 else (value >> 16, value & 0xFFFF)
+
+
 def _scalar_and_schema(uri: str, dialect: str, relation: str) -> tuple[int, Any]:
     """The relation's row count and its Arrow schema (one row-less query)."""
     if dialect == "postgres":
@@ -378,6 +408,7 @@ def open_db_table(
             first = first.replace(secret, redact(uri))
         raise InputError(f"source {redact(uri)}: table {name} ({spec.strip()[:80]}): {first}") from None
     columns = [
-        DbColumn(field.name, mapping.get(field.name, field.name), _kind(field.type)) for field in schema
+        DbColumn(field.name, mapping.get(field.name, field.name), _kind(field.type), _digits(field))
+        for field in schema
     ]
     return DbTable(name, connect_uri, spec, dialect, decimals, columns, rows, shown=redact(uri))

@@ -1,0 +1,119 @@
+"""``score`` from PostgreSQL and from Parquet, side by side: the same synthetic dataset in both.
+
+    python -m benchmarks.db_vs_parquet --participants 1000000 --repeat 3
+
+The Parquet dataset is ``end_to_end``'s cached one (generated when missing). Its tables are loaded into a
+throwaway PostgreSQL server (``tests/servers.py``; ``MLMROI_TEST_PG_URI`` to use your own), money as
+NUMERIC(14, 2); loading is timed but not compared. The database run's folder holds only ``mlmroi.toml``
+with a ``[source]`` section. Each run is a fresh ``mlmroi score`` process, one untimed warm-up first;
+reported: median wall time, the ``reading and validating`` stage, peak memory (of the mlmroi process: the
+server's own work is not in it) and the PostgreSQL / Parquet ratio (target: at most 2). Both runs must
+agree on run.json's totals. Writes ``benchmarks/results/db_vs_parquet_<N>.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import polars as pl
+
+from benchmarks._common import DATA_DIR, fmt_s, machine_md, md_table, median, text_table, write_result
+from benchmarks.end_to_end import dataset, gib, score_once
+
+MONEY = ("amount", "volume", "cost")
+
+
+def load(uri: str, folder: Path) -> dict[str, str]:
+    """Every Parquet table of ``folder`` into PostgreSQL as ``bench_<name>``; the [source.tables] map."""
+    import adbc_driver_postgresql.dbapi as adbc
+
+    tables = {}
+    with adbc.connect(uri) as connection, connection.cursor() as cursor:
+        for path in sorted(folder.glob("*.parquet")):
+            frame = pl.read_parquet(path)
+            frame = frame.with_columns(
+                [pl.col(c).cast(pl.Decimal(14, 2)) for c in MONEY if c in frame.columns]
+            )
+            table = f"bench_{path.stem}"
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            cursor.adbc_ingest(table, frame.to_arrow(), mode="create")
+            tables[path.stem] = table
+        connection.commit()
+    return tables
+
+
+def source_folder(folder: Path, uri: str, tables: dict[str, str]) -> Path:
+    """A folder holding only the dataset's mlmroi.toml plus a [source] section."""
+    target = DATA_DIR / f"{folder.name}_pg"
+    target.mkdir(parents=True, exist_ok=True)
+    names = "".join(f'{name} = "{table}"\n' for name, table in tables.items())
+    text = (folder / "mlmroi.toml").read_text() + f'\n[source]\nuri = "{uri}"\n[source.tables]\n{names}'
+    (target / "mlmroi.toml").write_text(text)
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.db_vs_parquet", description=__doc__)
+    parser.add_argument("--participants", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-rss-gb", type=float, default=14.0)
+    args = parser.parse_args(argv)
+    n, max_rss = args.participants, int(args.max_rss_gb * 2**30)
+
+    def say(msg: str) -> None:
+        print(f"[db_vs_parquet {n:,}] {msg}", flush=True)
+
+    from tests.servers import postgres
+
+    folder, info = dataset(n, args.seed, False, max_rss, say)
+    with postgres() as uri:
+        began = time.perf_counter()
+        tables = load(uri, folder)
+        say(f"loaded into PostgreSQL in {time.perf_counter() - began:.1f} s")
+        sources = {"parquet": folder, "postgresql": source_folder(folder, uri, tables)}
+        rows, totals, walls = [], {}, {}
+        for kind, source in sources.items():
+            out = DATA_DIR / f"out_{kind}_{n}"
+            score_once("cli", source, out, DATA_DIR / "logs", max_rss)  # warm-up
+            runs = []
+            for k in range(args.repeat):
+                child = score_once("cli", source, out, DATA_DIR / "logs", max_rss)
+                if child.killed or child.code != 0:
+                    sys.exit(f"{kind}: exit code {child.code}\n{child.stderr[-3000:]}")
+                runs.append(child)
+                say(f"{kind} run {k + 1}: {child.wall:.2f} s")
+            totals[kind] = runs[-1].extra["run"]["totals"]
+            walls[kind] = median([c.wall for c in runs])
+            reading = median([c.extra["timings"]["reading and validating"] for c in runs])
+            peak = max(c.max_rss for c in runs)
+            rows.append(
+                [
+                    kind,
+                    fmt_s(walls[kind]),
+                    fmt_s(reading),
+                    gib(peak),
+                    ", ".join(f"{c.wall:.2f}" for c in runs),
+                ]
+            )
+    if totals["postgresql"] != totals["parquet"]:
+        sys.exit("the PostgreSQL and Parquet runs disagree on run.json totals")
+    ratio = walls["postgresql"] / walls["parquet"]
+    headers = ["source", "median wall", "reading and validating", "peak RSS", "runs (s)"]
+    print(text_table(headers, rows))
+    print(f"PostgreSQL / Parquet end to end: {ratio:.2f}x (target ≤ 2x)")
+    text = (
+        f"# score from PostgreSQL vs Parquet, {n:,} participants, {info['orders']:,} orders\n\n"
+        + md_table(headers, rows)
+        + f"\n\nPostgreSQL / Parquet end to end: **{ratio:.2f}×** (target ≤ 2×); "
+        "identical run.json totals.\n\n" + machine_md()
+    )
+    say(f"wrote {write_result(f'db_vs_parquet_{n}.md', text)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
