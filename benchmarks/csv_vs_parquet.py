@@ -20,8 +20,8 @@ from pathlib import Path
 
 import polars as pl
 
-from benchmarks._common import DATA_DIR, fmt_s, machine_md, md_table, median, text_table, write_result
-from benchmarks.end_to_end import MARKER, dataset, gib, score_once
+from benchmarks._common import machine_md, md_table, text_table, write_result
+from benchmarks.end_to_end import MARKER, dataset, side_by_side
 
 
 def csv_twin(folder: Path) -> Path:
@@ -55,25 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 
     folder, info = dataset(n, args.seed, False, max_rss, say)
     sources = {"parquet": folder, "csv": csv_twin(folder)}
-    rows, totals = [], {}
-    walls: dict[str, float] = {}
-    for fmt, source in sources.items():
-        out = DATA_DIR / f"out_{fmt}_{n}"
-        score_once("cli", source, out, DATA_DIR / "logs", max_rss)  # warm-up (numba cache, page cache)
-        runs = []
-        for k in range(args.repeat):
-            child = score_once("cli", source, out, DATA_DIR / "logs", max_rss)
-            if child.killed or child.code != 0:
-                sys.exit(f"{fmt}: exit code {child.code}\n{child.stderr[-3000:]}")
-            runs.append(child)
-            say(f"{fmt} run {k + 1}: {child.wall:.2f} s")
-        totals[fmt] = runs[-1].extra["run"]["totals"]
-        walls[fmt] = median([c.wall for c in runs])
-        reading = median([c.extra["timings"]["reading and validating"] for c in runs])
-        peak = max(c.max_rss for c in runs)
-        rows.append(
-            [fmt, fmt_s(walls[fmt]), fmt_s(reading), gib(peak), ", ".join(f"{c.wall:.2f}" for c in runs)]
-        )
+    rows, totals, walls = side_by_side(sources, n, args.repeat, max_rss, say)
     if totals["csv"] != totals["parquet"]:
         sys.exit("the CSV and Parquet runs disagree on run.json totals")
     ratio = walls["csv"] / walls["parquet"]

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import polars as pl
 
-from benchmarks._common import DATA_DIR, fmt_s, machine_md, md_table, median, text_table, write_result
-from benchmarks.end_to_end import dataset, gib, score_once
+from benchmarks._common import DATA_DIR, machine_md, md_table, text_table, write_result
+from benchmarks.end_to_end import dataset, side_by_side
 
 MONEY = ("amount", "volume", "cost")
 
@@ -75,30 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         tables = load(uri, folder)
         say(f"loaded into PostgreSQL in {time.perf_counter() - began:.1f} s")
         sources = {"parquet": folder, "postgresql": source_folder(folder, uri, tables)}
-        rows, totals, walls = [], {}, {}
-        for kind, source in sources.items():
-            out = DATA_DIR / f"out_{kind}_{n}"
-            score_once("cli", source, out, DATA_DIR / "logs", max_rss)  # warm-up
-            runs = []
-            for k in range(args.repeat):
-                child = score_once("cli", source, out, DATA_DIR / "logs", max_rss)
-                if child.killed or child.code != 0:
-                    sys.exit(f"{kind}: exit code {child.code}\n{child.stderr[-3000:]}")
-                runs.append(child)
-                say(f"{kind} run {k + 1}: {child.wall:.2f} s")
-            totals[kind] = runs[-1].extra["run"]["totals"]
-            walls[kind] = median([c.wall for c in runs])
-            reading = median([c.extra["timings"]["reading and validating"] for c in runs])
-            peak = max(c.max_rss for c in runs)
-            rows.append(
-                [
-                    kind,
-                    fmt_s(walls[kind]),
-                    fmt_s(reading),
-                    gib(peak),
-                    ", ".join(f"{c.wall:.2f}" for c in runs),
-                ]
-            )
+        rows, totals, walls = side_by_side(sources, n, args.repeat, max_rss, say)
     if totals["postgresql"] != totals["parquet"]:
         sys.exit("the PostgreSQL and Parquet runs disagree on run.json totals")
     ratio = walls["postgresql"] / walls["parquet"]

@@ -22,6 +22,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +134,33 @@ def score_once(
     child.extra["timings"] = json.loads((out / "timings.json").read_text())
     child.extra["run"] = json.loads((out / "run.json").read_text())
     return child
+
+
+def side_by_side(
+    sources: dict[str, Path], n: int, repeat: int, max_rss: int, say: Callable[[str], None]
+) -> tuple[list[list[str]], dict[str, Any], dict[str, float]]:
+    """Score each source folder in fresh ``mlmroi score`` processes (one untimed warm-up, then ``repeat``
+    runs): per source a table row (median wall, median "reading and validating", peak RSS, every run), the
+    last run's run.json totals and the median wall. Exits on a failed run."""
+    rows, totals, walls = [], {}, {}
+    for kind, source in sources.items():
+        out = DATA_DIR / f"out_{kind}_{n}"
+        score_once("cli", source, out, DATA_DIR / "logs", max_rss)  # warm-up (numba cache, page cache)
+        runs = []
+        for k in range(repeat):
+            child = score_once("cli", source, out, DATA_DIR / "logs", max_rss)
+            if child.killed or child.code != 0:
+                sys.exit(f"{kind}: exit code {child.code}\n{child.stderr[-3000:]}")
+            runs.append(child)
+            say(f"{kind} run {k + 1}: {child.wall:.2f} s")
+        totals[kind] = runs[-1].extra["run"]["totals"]
+        walls[kind] = median([c.wall for c in runs])
+        reading = median([c.extra["timings"]["reading and validating"] for c in runs])
+        peak = max(c.max_rss for c in runs)
+        rows.append(
+            [kind, fmt_s(walls[kind]), fmt_s(reading), gib(peak), ", ".join(f"{c.wall:.2f}" for c in runs)]
+        )
+    return rows, totals, walls
 
 
 def gib(nbytes: float) -> str:
