@@ -77,3 +77,12 @@ def test_passwords_never_show(sales: str, monkeypatch: pytest.MonkeyPatch) -> No
     assert "hunter2" not in str(caught.value) and "***" in str(caught.value)
     with pytest.raises(InputError, match="unsupported database URI scheme 'oracle'"):
         open_db_table("orders", "db_sales", "oracle://x@y/z", None, 2, {})
+
+
+def test_columns_the_run_never_reads_are_not_sent(sales: str) -> None:
+    from mlmroi.io.read import db_table
+
+    mapping = {"pid": "participant_id", "amt": "amount", "day": "ordered_on"}
+    raw = db_table(open_db_table("orders", "db_sales", sales, None, 2, mapping), mapping)
+    assert raw.columns == ("participant_id", "amount", "ordered_on")  # qty and at are not the contract's
+    assert raw.db is not None and '"at"' not in raw.db.query() and '"qty"' not in raw.db.query()

@@ -31,6 +31,21 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "leads": ("lead_id", "brand", "attractiveness", "closeness"),
 }
 MANDATORY_TABLES = ("participants", "orders")
+#: the optional columns each table's reader uses (participants keep every column: attributes)
+OPTIONAL: dict[str, tuple[str, ...]] = {
+    "orders": ("order_id", "volume", "cost", "retail"),
+    "costs": ("payer", "filter_column", "filter_value"),
+    "commissions": ("component",),
+    "events": ("value",),
+    "leads": (),
+}
+
+
+def used_columns(name: str) -> frozenset[str] | None:
+    """The contract columns the run reads of table ``name`` (None: all of them, as for participants)."""
+    if name not in OPTIONAL:
+        return None
+    return frozenset(REQUIRED[name]) | frozenset(OPTIONAL[name])
 
 
 CHUNK_ROWS = 4_000_000  # rows per streamed chunk of a large table
@@ -202,6 +217,9 @@ def db_table(table: DbTable, mapping: dict[str, str]) -> RawTable:
     """A database table as a :class:`RawTable` (its SELECT already renames ``mapping``'s columns), with the
     same structural checks as a file: mapped columns exist, required columns are there."""
     names = [c.source for c in table.columns]
+    used = used_columns(table.name)
+    if used is not None:  # projection: a column the run never reads is not sent at all
+        table.columns = [c for c in table.columns if c.name in used]
     problems = [
         f"{table.label}: column {src!r} named in [columns.{table.name}] is not in the source"
         for src in mapping
