@@ -86,3 +86,16 @@ def test_columns_the_run_never_reads_are_not_sent(sales: str) -> None:
     raw = db_table(open_db_table("orders", "db_sales", sales, None, 2, mapping), mapping)
     assert raw.columns == ("participant_id", "amount", "ordered_on")  # qty and at are not the contract's
     assert raw.db is not None and '"at"' not in raw.db.query() and '"qty"' not in raw.db.query()
+
+
+def test_a_quoted_table_name_is_a_table_and_a_query_is_a_query(sales: str) -> None:
+    with adbc.connect(sales) as connection, connection.cursor() as cursor:
+        cursor.execute('DROP TABLE IF EXISTS "Sales Orders"')
+        cursor.execute('CREATE TABLE "Sales Orders" AS SELECT * FROM db_sales')
+        connection.commit()
+    quoted = open_db_table("orders", '"Sales Orders"', sales, None, 2, {})
+    assert quoted.rows == 5 and quoted.label == 'orders (postgres table "Sales Orders")'
+    query = open_db_table(
+        "orders", "  with x as (select * from db_sales) select * from x", sales, None, 2, {}
+    )
+    assert query.rows == 5 and query.label == "orders (postgres query)"

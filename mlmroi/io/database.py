@@ -40,7 +40,6 @@ FALLBACK = "__text"  # suffix of a column's text fallback in the generated SELEC
 BATCH_ROWS = 1_000_000
 
 _SCHEMES = {"postgresql": "postgres", "postgres": "postgres", "mysql": "mysql", "mariadb": "mysql"}
-_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*){0,2}$")
 
 
 def dialect_of(uri: str) -> str:
@@ -80,12 +79,15 @@ def with_password(uri: str, password_env: str | None) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
+def _is_query(spec: str) -> bool:
+    """A query starts with SELECT or WITH; anything else names a table (``sales.orders``, ``"Orders"``)."""
+    return bool(re.match(r"^\s*\(?\s*(select|with)\b", spec, re.IGNORECASE))
+
+
 def _relation(spec: str) -> str:
     """A table name as it goes into FROM, or a query wrapped as a derived table."""
     text = spec.strip().rstrip(";")
-    if _IDENTIFIER.match(text):
-        return text
-    return f"({text}) AS mlmroi_source"
+    return f"({text}) AS mlmroi_source" if _is_query(text) else text
 
 
 def _quote(name: str, dialect: str) -> str:
@@ -236,7 +238,7 @@ class DbTable:
     @property
     def label(self) -> str:
         """For messages: ``orders (postgresql table sales.orders)`` or ``orders (postgresql query)``."""
-        what = f"table {self.spec}" if _IDENTIFIER.match(self.spec.strip()) else "query"
+        what = "query" if _is_query(self.spec) else f"table {self.spec.strip()}"
         return f"{self.name} ({self.dialect} {what})"
 
     @property
@@ -273,7 +275,7 @@ class DbTable:
         """run.json's record of this table: where it came from, the SQL sent, rows and fingerprint."""
         return {
             "source": self.shown,
-            "table" if _IDENTIFIER.match(self.spec.strip()) else "query": self.spec.strip(),
+            "query" if _is_query(self.spec) else "table": self.spec.strip(),
             "sql": self.query(),
             "rows": self.rows,
             "fingerprint": self.fingerprint,
