@@ -70,17 +70,11 @@ class _Input(_RunPart):
     file: str
     sha256: str
 
-    @property
-    def fingerprint(self) -> None:
-        """Files have a sha256, not a rows' fingerprint."""
-        return None
-
 
 class _DbInput(_RunPart):
     """A database table as run.json records it: the fingerprint of the rows read."""
 
     fingerprint: str
-    file: None = None
 
 
 #: union tags, left out of the key paths in messages
@@ -244,7 +238,7 @@ def _check_fingerprints(data: Dataset, inputs: dict[str, _Input | _DbInput]) -> 
         f"{data.label(name)}: changed since the run (the rows' fingerprint differs); explain needs the run's "
         "inputs"
         for name, item in sorted(inputs.items())
-        if item.fingerprint is not None
+        if isinstance(item, _DbInput)
         and (name not in data.databases or data.databases[name].fingerprint != item.fingerprint)
     ]
     if problems:

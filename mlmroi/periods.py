@@ -80,17 +80,22 @@ class Window:
         inside = (dates >= pl.lit(self.start)) & (dates <= pl.lit(self.end))
         return pl.when(inside).then(raw).otherwise(-1).cast(pl.Int32)
 
+    def _whole_months(self) -> int | None:
+        """How many calendar months the window is when it starts on a 1st and ends on a month's last day."""
+        after_end = self.end + dt.timedelta(days=1)
+        months = (after_end.year - self.start.year) * 12 + after_end.month - self.start.month
+        return months if self.start.day == 1 and after_end.day == 1 and months > 0 else None
+
     def previous(self) -> Window:
         """The window of the same length that ends the day before this one starts: the same number of
         calendar months when this window is whole months (2025-01-01 … 2025-12-31 → the whole of 2024),
         else the same number of days. Segments at the window start (churn, conversion) are labelled on it."""
-        after_end = self.end + dt.timedelta(days=1)
-        months = (after_end.year - self.start.year) * 12 + after_end.month - self.start.month
-        if self.start.day == 1 and after_end.day == 1 and months > 0:
+        months = self._whole_months()
+        if months is not None:
             first = self.start.year * 12 + self.start.month - 1 - months
             start = dt.date(first // 12, first % 12 + 1, 1)
         else:
-            start = self.start - (after_end - self.start)
+            start = self.start - (self.end + dt.timedelta(days=1) - self.start)
         return Window(start, self.start - dt.timedelta(days=1), self.period)
 
     def head(self, periods: int) -> Window:
@@ -104,10 +109,8 @@ class Window:
     @property
     def months(self) -> float:
         """The window's length in months (whole calendar months count exactly; else days / 30.4375)."""
-        after_end = self.end + dt.timedelta(days=1)
-        if self.start.day == 1 and after_end.day == 1:
-            return float((after_end.year - self.start.year) * 12 + after_end.month - self.start.month)
-        return (after_end - self.start).days / 30.4375
+        months = self._whole_months()
+        return float(months) if months is not None else ((self.end - self.start).days + 1) / 30.4375
 
     @property
     def labels(self) -> tuple[str, ...]:

@@ -109,7 +109,7 @@ def test_clv_formula_lifetime_is_one_over_the_monthly_churn(
 def test_conversion_counts_who_had_never_bought(
     two_years: tuple[Path, mlmroi.Result, mlmroi.Result],
 ) -> None:
-    folder, later, earlier = two_years
+    folder, later, _ = two_years
     orders = pl.read_csv(folder / "orders.csv", try_parse_dates=True)
     before = (
         orders.filter((pl.col("ordered_on") < dt.date(2025, 1, 1)) & (pl.col("amount") > 0))
@@ -136,7 +136,6 @@ def test_conversion_counts_who_had_never_bought(
     # Every row's base adds up to the company's, in every segmentation (newcomers included).
     bases = later.segments.group_by("segmentation").agg(pl.sum("conversion_base"))
     assert set(bases["conversion_base"].to_list()) == {fresh.height}
-    del earlier
 
 
 def test_without_earlier_orders_churn_is_unknown_and_said_once(tmp_path: Path) -> None:

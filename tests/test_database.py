@@ -99,3 +99,14 @@ def test_a_quoted_table_name_is_a_table_and_a_query_is_a_query(sales: str) -> No
         "orders", "  with x as (select * from db_sales) select * from x", sales, None, 2, {}
     )
     assert query.rows == 5 and query.label == "orders (postgres query)"
+
+
+def test_an_error_while_streaming_is_one_line_without_the_password(sales: str) -> None:
+    secret = sales.replace("postgres@", "postgres:hunter2@")
+    failing = "SELECT pid, 1 / (pid - 3) AS broken FROM db_sales"  # fails on row 3, after the schema query
+    table = open_db_table("orders", failing, secret, None, 2, {})
+    with pytest.raises(InputError) as caught:
+        list(table.batches())
+    message = str(caught.value)
+    assert "division by zero" in message and "hunter2" not in message
+    assert message.startswith("source postgresql://postgres:***@") and "\n" not in message

@@ -27,9 +27,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from mlmroi.errors import InputError
-from mlmroi.money import MAX_AMOUNT
+from mlmroi.money import MAX_AMOUNT, to_decimal
 
 #: contract columns that hold money and dates, per table (everything else is read as it is)
 MONEY_COLUMNS = frozenset({"amount", "volume", "cost"})
@@ -133,8 +134,6 @@ class DbColumn:
 
 def _kind(dtype: Any) -> str:
     """The kind of an Arrow type as ADBC or connectorx reports it."""
-    import pyarrow as pa
-
     if pa.types.is_integer(dtype):
         return "integer"
     if pa.types.is_floating(dtype):
@@ -204,15 +203,10 @@ def _merge_fallbacks(frame: pl.DataFrame, decimals: int) -> pl.DataFrame:
         if fallback is None or fallback.null_count() == fallback.len():
             out.append(column)
             continue
-        if column.dtype.is_integer():  # minor units: print them as decimal text
-            sign = pl.when(column < 0).then(pl.lit("-")).otherwise(pl.lit(""))
-            units = column.abs() // 10**decimals
-            cents = (column.abs() % 10**decimals).cast(pl.String).str.zfill(decimals) if decimals else None
-            printed = pl.select(
-                pl.concat_str([sign, units.cast(pl.String), pl.lit("."), cents])
-                if cents is not None
-                else pl.concat_str([sign, units.cast(pl.String)])
-            ).to_series()
+        if column.dtype.is_integer():  # minor units: their exact decimal text ("12.50")
+            printed = (
+                column.cast(pl.Int64).to_frame(name).select(to_decimal(name, decimals))[name].cast(pl.String)
+            )
         else:
             printed = column.cast(pl.String)
         out.append(printed.fill_null(fallback.cast(pl.String)).alias(name))
@@ -264,10 +258,15 @@ class DbTable:
         else:
             frames = _mysql_batches(self.uri, sql, self.decimals)
         rows = RowFingerprint() if wanted is None else None
-        for frame in frames:
-            if rows is not None:
-                rows.update(frame)
-            yield frame
+        try:
+            for frame in frames:
+                if rows is not None:
+                    rows.update(frame)
+                yield frame
+        except InputError:
+            raise
+        except Exception as exc:  # a failure while streaming (server gone, a cast the data breaks): one line
+            raise _driver_error(exc, self.uri, self.name, self.spec) from None
         if rows is not None:
             self.fingerprint = rows.digest
 
@@ -299,7 +298,7 @@ def _postgres_batches(uri: str, sql: str, size: int, decimals: int) -> Iterator[
         cursor.execute(sql)
         reader = cursor.fetch_record_batch()
         pending: list[pl.DataFrame] = []
-        held = 0
+        held, yielded = 0, False
         for batch in reader:
             frame = pl.from_arrow(batch)
             assert isinstance(frame, pl.DataFrame)
@@ -307,12 +306,13 @@ def _postgres_batches(uri: str, sql: str, size: int, decimals: int) -> Iterator[
             held += frame.height
             if held >= size:
                 yield _merge_fallbacks(pl.concat(pending), decimals)
-                pending, held = [], 0
-        if pending or held == 0:
-            schema = reader.schema
-            empty = pl.from_arrow(schema.empty_table())
+                pending, held, yielded = [], 0, True
+        if pending:
+            yield _merge_fallbacks(pl.concat(pending), decimals)
+        elif not yielded:  # an empty table still has its columns
+            empty = pl.from_arrow(reader.schema.empty_table())
             assert isinstance(empty, pl.DataFrame)
-            yield _merge_fallbacks(pl.concat(pending) if pending else empty, decimals)
+            yield _merge_fallbacks(empty, decimals)
 
 
 def _mysql_batches(uri: str, sql: str, decimals: int) -> Iterator[pl.DataFrame]:
@@ -391,6 +391,17 @@ def _scalar_and_schema(uri: str, dialect: str, relation: str) -> tuple[int, Any]
     return count, schema
 
 
+def _driver_error(exc: Exception, connect_uri: str, name: str, spec: str) -> InputError:
+    """A driver's error as one InputError line naming the source (redacted) and table, no password."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    shown = redact(connect_uri)
+    password = urlsplit(connect_uri).password
+    for secret in (connect_uri, password):
+        if secret:
+            first = first.replace(secret, "***" if secret == password else shown)
+    return InputError(f"source {shown}: table {name} ({spec.strip()[:80]}): {first}")
+
+
 def open_db_table(
     name: str, spec: str, uri: str, password_env: str | None, decimals: int, mapping: dict[str, str]
 ) -> DbTable:
@@ -405,10 +416,7 @@ def open_db_table(
     except InputError:
         raise
     except Exception as exc:  # the drivers' own errors: one line, no password
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        for secret in {connect_uri, uri}:
-            first = first.replace(secret, redact(uri))
-        raise InputError(f"source {redact(uri)}: table {name} ({spec.strip()[:80]}): {first}") from None
+        raise _driver_error(exc, connect_uri, name, spec) from None
     columns = [
         DbColumn(field.name, mapping.get(field.name, field.name), _kind(field.type), _digits(field))
         for field in schema
