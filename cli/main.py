@@ -119,10 +119,11 @@ def _summary(result) -> Table:  # type: ignore[no-untyped-def]
         )
     after = run["rows"]["participants"].get("joined_after_window", 0)
     if after:
-        orders_after = run["rows"]["orders"].get("joined_after_window", 0)
+        orders = "orders" if "orders" in run["rows"] else "order_periods"
+        orders_after = run["rows"][orders].get("joined_after_window", 0)
         table.add_row(
             "joined after the window end (left out)",
-            f"{after:,} participants, {orders_after:,} order rows",
+            f"{after:,} participants, {orders_after:,} {orders.replace('_', ' ')} rows",
         )
     table.add_row(
         "participants / roots / max depth",
@@ -519,6 +520,82 @@ def compare_cli(
             result.migrations.write_parquet(claim.staging / "migrations.parquet")
             result.members.write_parquet(claim.staging / "members.parquet")
             say(out, f"wrote {claim.commit()}")
+
+
+class Dialect(StrEnum):
+    postgres = "postgres"
+    duckdb = "duckdb"
+    spark = "spark"
+    bigquery = "bigquery"
+
+
+class AggregateTable(StrEnum):
+    both = "both"
+    order_periods = "order_periods"
+    order_history = "order_history"
+
+
+@app.command("sql")
+@guarded
+def sql_cli(
+    dialect: Annotated[Dialect, typer.Option(help="SQL dialect of the database or warehouse.")],
+    config: Annotated[
+        Path | None, typer.Option("--config", help="Config file (default: ./mlmroi.toml if there is one).")
+    ] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Window start, YYYY-MM-DD (overrides the config).")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="Window end (as-of date), YYYY-MM-DD.")] = None,
+    table: Annotated[
+        AggregateTable, typer.Option(help="Print the SELECT for one table, or both.")
+    ] = AggregateTable.both,
+    without: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--without",
+            help="An optional orders column the orders table does not have (volume, cost or retail); "
+            "repeat for several.",
+            metavar="COLUMN",
+        ),
+    ] = None,
+) -> None:
+    """Print the SQL that pre-aggregates the orders where they live (the warehouse path).
+
+    Run each SELECT in the database or warehouse and save its result as order_periods and order_history
+    (tables of a [source], or order_periods.parquet and order_history.parquet in the dataset folder in
+    place of orders); `mlmroi score` then gives what it gives on the raw orders. The SQL is made for the
+    config's window, period, margin rate, minor unit and fast-start days: run it again when they change.
+    """
+    from mlmroi.config import load_config, with_overrides
+    from mlmroi.errors import ConfigError
+    from mlmroi.io.warehouse import ORDER_COLUMNS, order_history_sql, order_periods_sql
+    from mlmroi.periods import Window
+    from mlmroi.pipeline import order_sql
+
+    path = config if config is not None else (Path("mlmroi.toml") if Path("mlmroi.toml").is_file() else None)
+    settings = load_config(path)
+    s, e = _date(start, "--start"), _date(end, "--end")
+    if s or e:
+        settings = with_overrides(settings, s, e)
+    unknown = sorted(set(without or []) - set(ORDER_COLUMNS))
+    if unknown:
+        raise typer.BadParameter(
+            f"{', '.join(unknown)}: not one of {', '.join(ORDER_COLUMNS)}", param_hint="--without"
+        )
+    w = settings.window
+    if w.start is None or w.end is None:
+        raise ConfigError(
+            "window: the SQL is made for one window; set [window] start and end (or --start/--end)"
+        )
+    present = [c for c in ORDER_COLUMNS if c not in (without or [])]
+    spec = order_sql(settings, Window(w.start, w.end, w.period), present)
+    statements = {
+        "order_periods": order_periods_sql(spec, dialect.value),
+        "order_history": order_history_sql(spec, dialect.value),
+    }
+    for name, sql in statements.items():
+        if table.value in ("both", name):
+            out.print(Text(f"-- save as {name}\n{sql};\n"), soft_wrap=True)
 
 
 @app.command("generate")

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from mlmroi.errors import ConfigError, InputError
 from mlmroi.io.csv import CsvOptions
 from mlmroi.io.database import DbSource, redact
+from mlmroi.io.dataset import TableName
 from mlmroi.io.load import LoadOptions, Orphans
 from mlmroi.money import MAX_AMOUNT
 from mlmroi.plans.base import ComponentModel, MoneySetting
@@ -86,7 +87,7 @@ class SourceConfig(_Model):
     password_env: str | None = Field(
         default=None, description="environment variable holding the password (else the URI's own)"
     )
-    tables: dict[Literal["participants", "orders", "costs", "commissions", "events", "leads"], str] = Field(
+    tables: dict[TableName, str] = Field(
         default_factory=dict,
         description="per table, a table name or a SELECT query (participants, orders: default their names)",
     )

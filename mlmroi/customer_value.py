@@ -31,7 +31,7 @@ from mlmroi.config import MoneyConfig, ValueConfig
 from mlmroi.errors import ConfigError, ModelError
 from mlmroi.money import minor_from_floats
 from mlmroi.network import Network
-from mlmroi.periods import OrderTotals, Window
+from mlmroi.periods import OrderTotals, PeriodPurchases, Window
 from mlmroi.segments.base import Segmentation
 from mlmroi.segments.churn import CompanyChurn
 from mlmroi.value import (
@@ -267,8 +267,10 @@ def run_value(
     columns["branch_clv"] = np.zeros(n, dtype=np.int64)
     purchase_days = totals.purchase_days
     split = calibration_days(window, config.holdout_periods) if config.model != "none" else purchase_days.days
-    node, first, last, count, last_early, count_early = purchase_summary(
-        purchase_days.bits, purchase_days.first_day, purchase_days.days, split
+    node, first, last, count, last_early, count_early = (
+        purchase_days.summary(split)
+        if isinstance(purchase_days, PeriodPurchases)
+        else purchase_summary(purchase_days.bits, purchase_days.first_day, purchase_days.days, split)
     )
     whole = Histories(count - 1, last - first, purchase_days.days - 1 - first, purchase_days.days)
     for name, values in (

@@ -12,7 +12,7 @@ import numpy.typing as npt
 import polars as pl
 
 from mlmroi._numba import kernel
-from mlmroi.errors import ConfigError
+from mlmroi.errors import ConfigError, InputError
 from mlmroi.money import RATE_SCALE, div_half_even, rate_ppm
 
 IntArray = npt.NDArray[np.int64]
@@ -346,6 +346,77 @@ class PurchaseDays:
         return PurchaseDays.allocate(0, self.days)
 
 
+Int32Array = npt.NDArray[np.int32]
+#: per node that bought: node, first, last and count of purchase days, last and count before a cut
+PurchaseSummary = tuple[IntArray, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array]
+
+
+@dataclass(frozen=True, eq=False)
+class PeriodPurchases:
+    """The purchase days of the window as pre-aggregated orders give them (:class:`OrderPeriods`): per row
+    (a node's period) how many purchase days it holds and the last one, plus each node's first purchase
+    day and that day's amount, as in :class:`PurchaseDays`. Customer value needs no more than this: counts,
+    first and last purchase days, over the window and over its calibration part (whole periods)."""
+
+    node: IntArray  # (rows,)
+    start: IntArray  # (rows,) the row's period's first day (0 = the window's first day)
+    count: IntArray  # (rows,) purchase days
+    last: IntArray  # (rows,) the last purchase day (-1: none)
+    first_day: npt.NDArray[np.int32]  # (n,) ``days`` when none
+    first_amount: IntArray  # (n,)
+    days: int
+
+    def summary(self, calibration_days: int) -> PurchaseSummary:
+        """What ``customer_value.purchase_summary`` computes from day bits: per node that bought (ascending),
+        first, last and count of purchase days, and the last and count before ``calibration_days``."""
+        n = self.first_day.shape[0]
+        early = self.start < calibration_days
+        if bool((early & (self.last >= calibration_days)).any()):
+            raise ValueError("calibration part does not end at a period boundary")
+        count, last = _node_counts(self.node, self.count, self.last, n)
+        count_early, last_early = _node_counts(self.node[early], self.count[early], self.last[early], n)
+        node = np.flatnonzero(self.first_day < self.days).astype(np.int64)
+        return (
+            node,
+            self.first_day[node].astype(np.int32),
+            last[node].astype(np.int32),
+            count[node].astype(np.int32),
+            last_early[node].astype(np.int32),
+            count_early[node].astype(np.int32),
+        )
+
+    def released(self) -> PeriodPurchases:
+        """The same window with no nodes."""
+        empty = np.zeros(0, dtype=np.int64)
+        return PeriodPurchases(empty, empty, empty, empty, np.zeros(0, dtype=np.int32), empty, self.days)
+
+
+def _node_counts(node: IntArray, count: IntArray, last: IntArray, n: int) -> tuple[IntArray, IntArray]:
+    """Per node: the sum of ``count`` and the largest ``last`` (-1 when no row)."""
+    total = np.zeros(n, dtype=np.int64)
+    np.add.at(total, node, count)
+    latest = np.full(n, -1, dtype=np.int64)
+    np.maximum.at(latest, node, last)
+    return total, latest
+
+
+@dataclass(frozen=True, eq=False)
+class OrderHistory:
+    """What a run knows of the orders dated before ``since`` without reading their rows (a database sends
+    this summary in place of years of rows; the warehouse path's ``order_history`` table): per node,
+    whether it ordered at all and its last purchase day (an order of positive amount; ``NEVER``: none).
+    Only segments and conversion look that far back: lifecycle's lapse, and who had never bought."""
+
+    since: dt.date
+    ordered: npt.NDArray[np.bool_]  # (n,)
+    last_purchase_day: IntArray  # (n,) days since 1970-01-01
+
+    def check(self, window: Window) -> None:
+        """A window starting before ``since`` would need rows this summary stands for."""
+        if window.start < self.since:
+            raise ValueError(f"orders before {self.since} are summarised; window {window.start} needs them")
+
+
 @dataclass(frozen=True, eq=False)
 class OrderTotals:
     """Per-node order aggregates over the window (money and volume in minor units)."""
@@ -361,7 +432,7 @@ class OrderTotals:
     # before the window, and the days of the window with a purchase.
     last_order_day: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     bought_before: npt.NDArray[np.bool_] = field(default_factory=lambda: np.zeros(0, dtype=np.bool_))
-    purchase_days: PurchaseDays = field(default_factory=lambda: PurchaseDays.allocate(0, 0))
+    purchase_days: PurchaseDays | PeriodPurchases = field(default_factory=lambda: PurchaseDays.allocate(0, 0))
 
     revenue: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))  # window net revenue
 
@@ -382,13 +453,15 @@ def aggregate_orders(
     margin_rate: float,
     joined_day: IntArray | None = None,
     early_days: Sequence[int] = (),
+    history: OrderHistory | None = None,
 ) -> OrderTotals:
     """Aggregate orders (frames with node, ordered_on, amount, volume, cost, retail) into per-node arrays.
 
     Periods are looked up per day in a small table over the window, so no per-order date arithmetic runs
     in polars; each chunk is one kernel pass adding into the same arrays. With ``early_days`` (fast start)
     it also collects, per window, each node's own orders placed within that many days of joining as an
-    :class:`EarlyVolume` (``joined_day``: days since 1970-01-01 per node).
+    :class:`EarlyVolume` (``joined_day``: days since 1970-01-01 per node). ``history`` stands for the orders
+    before its ``since`` when the chunks hold only later rows (a pushed-down read).
     """
     first = (window.start - dt.date(1970, 1, 1)).days
     calendar = pl.DataFrame({"d": pl.date_range(window.start, window.end, "1d", eager=True)})
@@ -405,8 +478,12 @@ def aggregate_orders(
         early={},
         last_order_day=np.full(n, NEVER, dtype=np.int64),
         bought_before=np.zeros(n, dtype=np.bool_),
-        purchase_days=PurchaseDays.allocate(n, (window.end - window.start).days + 1),
+        purchase_days=(purchases := PurchaseDays.allocate(n, (window.end - window.start).days + 1)),
     )
+    if history is not None:
+        history.check(window)
+        totals.last_order_day[:] = history.last_purchase_day
+        totals.bought_before[:] = history.last_purchase_day != NEVER
     days = np.array(sorted(early_days), dtype=np.int64)
     max_days = int(days.max()) if days.size else -1
     joined = _join_offsets(joined_day, first, period_of_day.shape[0], days)
@@ -441,9 +518,9 @@ def aggregate_orders(
             totals.retail_revenue,
             totals.last_order_day,
             totals.bought_before,
-            totals.purchase_days.bits,
-            totals.purchase_days.first_day,
-            totals.purchase_days.first_amount,
+            purchases.bits,
+            purchases.first_day,
+            purchases.first_amount,
             joined,
             max_days,
             *(buffer[filled:] for buffer in entries),
@@ -479,3 +556,130 @@ def move_customer_volume(
     """Customers' PV counted as their nearest distributor upline's PV (``customer_volume_to_sponsor``)."""
     target = np.where(is_customer, nearest_distributor, -1).astype(np.int64)
     return _move_to_ancestor(personal_volume, target)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, eq=False)
+class OrderPeriods:
+    """Orders pre-aggregated per node and period (the warehouse path's ``order_periods`` table), money and
+    volume in minor units: one row per node and period with orders, for the periods of the window and of
+    the window before it. ``start_day`` is the period's first day (days since 1970-01-01); purchase days
+    are days -1970 like ``start_day`` (``NEVER``: none). ``early[d]``: the volume of the row's orders placed
+    within ``d`` days of the node joining (fast start)."""
+
+    node: IntArray
+    start_day: IntArray
+    orders: IntArray  # orders of positive amount
+    amount: IntArray
+    volume: IntArray
+    margin: IntArray
+    retail: IntArray  # amount of retail orders
+    purchase_days: IntArray
+    first_purchase_day: IntArray
+    first_purchase_amount: IntArray
+    last_purchase_day: IntArray
+    early: dict[int, IntArray] = field(default_factory=dict)
+
+    @property
+    def rows(self) -> int:
+        return int(self.node.shape[0])
+
+    def ordered_before(self, day: dt.date) -> bool:
+        """Is any row's period before ``day``?"""
+        return bool((self.start_day < (day - _EPOCH).days).any())
+
+
+_EPOCH = dt.date(1970, 1, 1)
+
+
+def period_first_days(window: Window) -> IntArray:
+    """The first day of each of the window's periods (days since 1970-01-01), ascending."""
+    calendar = pl.DataFrame({"d": pl.date_range(window.start, window.end, "1d", eager=True)})
+    firsts = calendar.with_columns(window.index(pl.col("d")).alias("p")).group_by("p").agg(pl.col("d").min())
+    days: IntArray = firsts.sort("p")["d"].cast(pl.Int32).to_numpy().astype(np.int64)
+    return days
+
+
+def totals_from_periods(
+    periods: OrderPeriods,
+    n: int,
+    window: Window,
+    early_days: Sequence[int] = (),
+    history: OrderHistory | None = None,
+) -> OrderTotals:
+    """The :class:`OrderTotals` of ``window`` from pre-aggregated orders: what :func:`aggregate_orders`
+    computes from the rows, as long as every period of ``window`` is one of the rows' periods (rows of
+    other periods lie wholly before or after it). Rows before the window count like orders before it
+    (last purchase day, who bought before); rows after it are not read."""
+    first = (window.start - _EPOCH).days
+    last_day = (window.end - _EPOCH).days
+    starts = period_first_days(window)
+    n_periods = starts.shape[0]
+    inside = (periods.start_day >= first) & (periods.start_day <= last_day)
+    before = periods.start_day < first
+    p = np.searchsorted(starts, periods.start_day[inside])
+    if bool((starts[np.minimum(p, n_periods - 1)] != periods.start_day[inside]).any()):
+        raise ValueError("order_periods: a row's period is not one of the window's periods")
+    node = periods.node[inside]
+    flat = p * n + node
+
+    def per_period(values: IntArray) -> IntArray:
+        out = np.zeros(n_periods * n, dtype=np.int64)
+        _scatter_add(out, flat, values[inside])
+        return out.reshape(n_periods, n)
+
+    def per_node(values: IntArray) -> IntArray:
+        out = np.zeros(n, dtype=np.int64)
+        _scatter_add(out, node, values[inside])
+        return out
+
+    revenue_by_period = per_period(periods.amount)
+    last_order_day = (
+        np.full(n, NEVER, dtype=np.int64) if history is None else history.last_purchase_day.copy()
+    )
+    bought_before = np.zeros(n, dtype=np.bool_) if history is None else history.last_purchase_day != NEVER
+    if history is not None:
+        history.check(window)
+    upto = inside | before
+    np.maximum.at(last_order_day, periods.node[upto], periods.last_purchase_day[upto])
+    bought_before[periods.node[before & (periods.purchase_days > 0)]] = True
+    days = last_day - first + 1
+    first_day = np.full(n, days, dtype=np.int32)
+    first_amount = np.zeros(n, dtype=np.int64)
+    bought = periods.purchase_days[inside] > 0
+    offset = periods.first_purchase_day[inside][bought] - first
+    order = np.lexsort((offset, node[bought]))  # each node's earliest first purchase day first
+    buyers, at = np.unique(node[bought][order], return_index=True)
+    first_day[buyers] = offset[order][at]
+    first_amount[buyers] = periods.first_purchase_amount[inside][bought][order][at]
+    last = np.where(bought, periods.last_purchase_day[inside] - first, -1)
+    purchases = PeriodPurchases(
+        node, starts[p] - first, periods.purchase_days[inside], last, first_day, first_amount, days
+    )
+    lacking = [d for d in early_days if d not in periods.early]
+    if lacking:
+        raise InputError(
+            f"order_periods: no early volume for fast start within {lacking[0]} days; make the tables with "
+            "`mlmroi sql` and a config whose plan has that fast start"
+        )
+    early = {
+        d: EarlyVolume.collect(
+            d,
+            n,
+            n_periods,
+            (node, p.astype(np.int32), np.zeros(node.shape[0], dtype=np.int32), periods.early[d][inside]),
+        )
+        for d in sorted(early_days)
+    }
+    return OrderTotals(
+        personal_volume=per_period(periods.volume),
+        revenue_by_period=revenue_by_period,
+        orders=per_node(periods.orders),
+        margin=per_node(periods.margin),
+        retail_revenue=per_node(periods.retail),
+        outside_window=int((~inside).sum()),
+        early=early,
+        last_order_day=last_order_day,
+        bought_before=bought_before,
+        purchase_days=purchases,
+        revenue=revenue_by_period.sum(axis=0),
+    )

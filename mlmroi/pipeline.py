@@ -26,6 +26,7 @@ from mlmroi.io.load import Orphans, Tables, open_tables, read_rows
 from mlmroi.io.orders import order_date_counts, order_rows_on
 from mlmroi.io.read import fingerprint
 from mlmroi.io.rejects import Rejects
+from mlmroi.io.warehouse import ORDER_COLUMNS, OrderSql
 from mlmroi.money import decimal_series
 from mlmroi.periods import (
     OrderTotals,
@@ -34,6 +35,7 @@ from mlmroi.periods import (
     check_span,
     move_customer_volume,
     outlying_dates,
+    totals_from_periods,
 )
 from mlmroi.plans import early_days, run_plan
 from mlmroi.plans.base import ComponentResult, PeriodVolumes
@@ -69,7 +71,30 @@ def read(
     options = config.load_options(orphans, placement)
     tables = open_tables(dataset, options)
     window = resolve_window(config, tables)
-    return window, read_rows(tables, replace(options, as_of=window.end))
+    return window, read_rows(tables, replace(options, as_of=window.end, order_sql=order_sql(config, window)))
+
+
+def order_sql(config: Config, window: Window, present: Sequence[str] = ORDER_COLUMNS) -> OrderSql:
+    """What this run's order aggregates are made for (the warehouse path's SQL and its check), reading the
+    orders and participants where ``[source.tables]`` and ``[columns.*]`` say (``present``: which optional
+    orders columns exist)."""
+    tables = {} if config.source is None else config.source.tables
+
+    def source_names(table: str) -> dict[str, str]:
+        mapping = next((m for t, m in config.columns.items() if t == table), {})
+        return {contract: name for name, contract in mapping.items()}
+
+    return OrderSql(
+        window,
+        config.money.margin_rate,
+        config.money.decimals,
+        tuple(early_days(config)),
+        orders=tables.get("orders", "orders"),
+        participants=tables.get("participants", "participants"),
+        order_columns=source_names("orders"),
+        participant_columns=source_names("participants"),
+        present=tuple(present),
+    )
 
 
 def resolve_window(config: Config, tables: Tables) -> Window:
@@ -77,6 +102,11 @@ def resolve_window(config: Config, tables: Tables) -> Window:
     few orders lie far from the rest (a typo like 1900-01-01 would stretch the window over a century): that
     is a config error naming them. Any window longer than ``periods.MAX_WINDOW_YEARS`` is refused."""
     start, end = config.window.start, config.window.end
+    if (start is None or end is None) and tables.raws.get("orders") is None:
+        raise ConfigError(
+            "window: order_periods were made for a window; set [window] start and end (or --start/--end) "
+            "to the one given to `mlmroi sql`"
+        )
     if start is None or end is None:
         counts = order_date_counts(tables.orders)
         if start is not None:
@@ -157,7 +187,7 @@ def score(
     with clock.stage("aggregating orders"):
         totals = aggregate(data, config, window, early_days(config))
         labels = window.labels
-        data = replace(data, orders=())  # every later stage uses the totals: free the order rows
+        data = replace(data, orders=(), order_periods=None)  # later stages use the totals: free the orders
         volumes = plan_volumes(data, totals, labels, config)
         personal = volumes.personal
     with clock.stage("commissions"):
@@ -253,7 +283,7 @@ def at_start(data: Dataset, config: Config, window: Window) -> AtStart | None:
     """The segments at the window start: every segmentation on the previous window of the same length
     (:meth:`Window.previous`, :func:`labels_on`). None when no order is dated before the window start
     (nothing to label on)."""
-    if not any(bool((c["ordered_on"] < window.start).any()) for c in data.orders):
+    if not data.ordered_before(window.start):
         return None
     previous = window.previous()
     codes, orders = labels_on(data, config, previous)
@@ -305,10 +335,13 @@ def value_columns(value: ValueResult, decimals: int) -> list[pl.Series]:
 
 
 def aggregate(data: Dataset, config: Config, window: Window, early: Sequence[int]) -> OrderTotals:
-    """The order totals of ``data`` in ``window`` (``early``: fast-start windows in days)."""
-    return aggregate_orders(
-        data.orders, data.network.size, window, config.money.margin_rate, data.joined_day, early
-    )
+    """The order totals of ``data`` in ``window`` (``early``: fast-start windows in days), from the order
+    rows or, on the warehouse path, from the orders pre-aggregated per period."""
+    n = data.network.size
+    if data.order_periods is not None:
+        return totals_from_periods(data.order_periods, n, window, early, data.history)
+    margin_rate = config.money.margin_rate
+    return aggregate_orders(data.orders, n, window, margin_rate, data.joined_day, early, data.history)
 
 
 def plan_volumes(
@@ -349,7 +382,7 @@ def _run_info(
 ) -> dict[str, Any]:
     decimals = config.money.decimals
     rows = data.rows()
-    rows["orders"]["outside_window"] = order_totals.outside_window
+    rows["orders" if "orders" in rows else "order_periods"]["outside_window"] = order_totals.outside_window
     if "costs" in rows:
         rows["costs"]["outside_window"] = costs_outside
     if "commissions" in rows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -14,10 +15,23 @@ import polars as pl
 from mlmroi.io.database import DbTable
 from mlmroi.io.rejects import Rejects
 from mlmroi.network import Network
+from mlmroi.periods import OrderHistory, OrderPeriods
 
 IntArray = npt.NDArray[np.int64]
-TableName = Literal["participants", "orders", "costs", "commissions", "events", "leads"]
-TABLE_NAMES: tuple[TableName, ...] = ("participants", "orders", "costs", "commissions", "events", "leads")
+TableName = Literal[
+    "participants", "orders", "costs", "commissions", "events", "leads", "order_periods", "order_history"
+]
+TABLE_NAMES: tuple[TableName, ...] = (
+    "participants",
+    "orders",
+    "costs",
+    "commissions",
+    "events",
+    "leads",
+    "order_periods",  # the warehouse path, in place of orders (mlmroi.io.warehouse)
+    "order_history",
+)
+PRE_AGGREGATED = ("order_periods", "order_history")
 
 
 @dataclass(frozen=True, eq=False)
@@ -67,6 +81,12 @@ class Dataset:
     orphans_rooted: int
     id_order: IntArray  # nodes sorted by participant_id (output row order)
     databases: dict[str, DbTable] = field(default_factory=dict)  # tables read from a database ([source])
+    # Orders before ``history.since`` as a per-node summary (a pushed-down read, or the warehouse path's
+    # order_history); None when every order row was read.
+    history: OrderHistory | None = None
+    # The warehouse path: orders pre-aggregated per node and period, in place of order rows (then
+    # ``orders`` is empty).
+    order_periods: OrderPeriods | None = None
     # Optional tables for the segments (SPEC §6), ``None`` when the dataset has none:
     events: pl.DataFrame | None = None  # node (Int64), occurred_on (Date), type (String), value (Float64)
     leads: pl.DataFrame | None = None  # lead_id (Int64 or String), brand, attractiveness, closeness (Int8)
@@ -83,6 +103,14 @@ class Dataset:
         """Each node's join date as days since 1970-01-01 (fast start, CLV, recruits in the window)."""
         days: IntArray = self.participants["joined_on"].cast(pl.Int32).to_numpy().astype(np.int64)
         return days
+
+    def ordered_before(self, day: dt.date) -> bool:
+        """Did anyone place an order (a used row) dated before ``day``?"""
+        if self.history is not None and day > self.history.since and bool(self.history.ordered.any()):
+            return True
+        if self.order_periods is not None:
+            return self.order_periods.ordered_before(day)
+        return any(bool((c["ordered_on"] < day).any()) for c in self.orders)
 
     def label(self, table: str) -> str:
         """A table's name for messages: its file (``orders.csv``) or database table."""

@@ -23,10 +23,12 @@ from mlmroi.io.csv import CsvOptions
 from mlmroi.io.database import DbSource, DbTable, open_db_table
 from mlmroi.io.dataset import TABLE_NAMES, Dataset
 from mlmroi.io.events import read_events, read_leads
+from mlmroi.io.order_periods import read_order_history, read_order_periods
 from mlmroi.io.orders import read_orders
 from mlmroi.io.participants import read_participants
-from mlmroi.io.read import MANDATORY_TABLES, RawTable, db_table, read_table
+from mlmroi.io.read import MANDATORY_TABLES, RawTable, db_table, find_table, read_table
 from mlmroi.io.rejects import Rejects
+from mlmroi.io.warehouse import OrderSql
 
 Orphans = Literal["reject", "root"]
 
@@ -47,6 +49,9 @@ class LoadOptions:
     csv: CsvOptions = field(default_factory=CsvOptions)  # how CSV files are written ([input])
     as_of: dt.date | None = None  # the window end: who joined later is left out (counted, not rejected)
     source: DbSource | None = None  # read the tables from a database instead of the folder ([source])
+    # What the run's order aggregates are made for (window, margin, fast start): the warehouse path's
+    # order_periods and order_history must match it; the pipeline sets it once the window is resolved.
+    order_sql: OrderSql | None = None
 
 
 @dataclass(eq=False)
@@ -75,8 +80,14 @@ def open_tables(dataset: str | Path, options: LoadOptions) -> Tables:
     dataset = Path(dataset)
     if not dataset.is_dir():
         raise InputError(f"{dataset}: dataset folder not found")
+    aggregated = find_table(dataset, "order_periods") is not None
+    if aggregated and find_table(dataset, "orders") is not None:
+        raise InputError(f"{dataset}: both orders and order_periods exist; keep one (docs/sources.md)")
     raws: dict[str, RawTable | None] = {
-        name: read_table(dataset, name, options.columns.get(name, {}), options.csv) for name in TABLE_NAMES
+        name: read_table(
+            dataset, name, options.columns.get(name, {}), options.csv, _required(name, aggregated)
+        )
+        for name in TABLE_NAMES
     }
     rows_in: dict[str, int] = {name: raw.rows for name, raw in raws.items() if raw is not None}
     files: dict[str, Path] = {name: raw.path for name, raw in raws.items() if raw is not None}
@@ -87,8 +98,9 @@ def _open_database(source: DbSource, options: LoadOptions) -> Tables:
     """The tables of a database source (:mod:`mlmroi.io.database`), structurally checked like files."""
     databases: dict[str, DbTable] = {}
     raws: dict[str, RawTable | None] = {}
+    aggregated = source.spec("order_periods", required=False) is not None
     for name in TABLE_NAMES:
-        spec = source.spec(name, required=name in MANDATORY_TABLES)
+        spec = source.spec(name, required=_required(name, aggregated))
         if spec is None:
             raws[name] = None
             continue
@@ -98,6 +110,13 @@ def _open_database(source: DbSource, options: LoadOptions) -> Tables:
         raws[name] = db_table(table, mapping)
     rows_in = {name: raw.rows for name, raw in raws.items() if raw is not None}
     return Tables(raws, rows_in, {}, databases)
+
+
+def _required(name: str, aggregated: bool) -> bool:
+    """Must table ``name`` exist: participants, and orders unless order_periods stand in for them."""
+    if name == "orders":
+        return not aggregated
+    return name in MANDATORY_TABLES
 
 
 def load(dataset: str | Path, options: LoadOptions) -> Dataset:
@@ -117,14 +136,27 @@ def read_rows(tables: Tables, options: LoadOptions) -> Dataset:
             reasons = [f"ragged row: {n} fields, the header has {header}" for n in raw.ragged.values()]
             rejects.add(name, rows, "", None, pl.Series(reasons))
     participants_raw, orders_raw = raws.pop("participants"), raws.pop("orders")
-    assert participants_raw is not None and orders_raw is not None  # read_table raised otherwise
+    periods_raw, history_raw = raws.pop("order_periods"), raws.pop("order_history")
+    assert participants_raw is not None  # read_table raised otherwise
     people = read_participants(
         participants_raw, rejects, options.orphans == "root", options.placement, options.as_of
     )
     del participants_raw
     owners, decimals = people.owners, options.decimals
-    orders = read_orders(orders_raw, owners, decimals)
-    del orders_raw
+    orders: tuple[pl.DataFrame, ...] = ()
+    order_periods, history = None, None
+    if orders_raw is not None:
+        orders = read_orders(orders_raw, owners, decimals)
+        del orders_raw
+    if periods_raw is not None or history_raw is not None:
+        spec = options.order_sql
+        if spec is None or periods_raw is None:
+            raise InputError("order_periods: the warehouse path needs order_periods and a resolved window")
+        order_periods = read_order_periods(
+            periods_raw, owners, spec.made_for, spec.period_starts(), sorted(spec.early_days)
+        )
+        n = people.network.size
+        history = None if history_raw is None else read_order_history(history_raw, owners, spec.since, n)
     costs_raw = raws.pop("costs")
     costs = (
         None
@@ -155,4 +187,6 @@ def read_rows(tables: Tables, options: LoadOptions) -> Dataset:
         id_order=node_of_code[node_of_code >= 0],  # codes ascend with id
         events=events,
         leads=leads,
+        history=history,
+        order_periods=order_periods,
     )

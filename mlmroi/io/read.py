@@ -29,6 +29,22 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "commissions": ("participant_id", "paid_on", "amount"),
     "events": ("participant_id", "occurred_on", "type"),
     "leads": ("lead_id", "brand", "attractiveness", "closeness"),
+    # the warehouse path: orders pre-aggregated by mlmroi.io.warehouse's SQL, read in place of orders
+    "order_periods": (
+        "participant_id",
+        "period_start",
+        "orders",
+        "amount_minor",
+        "volume_minor",
+        "margin_minor",
+        "retail_minor",
+        "purchase_days",
+        "first_purchase_on",
+        "first_purchase_minor",
+        "last_purchase_on",
+        "made_for",
+    ),
+    "order_history": ("participant_id", "first_order_on", "last_purchase_before", "since"),
 }
 MANDATORY_TABLES = ("participants", "orders")
 #: the optional columns each table's reader uses (participants keep every column: attributes)
@@ -185,12 +201,17 @@ def _open(path: Path, options: CsvOptions) -> tuple[list[str], int, CsvText | No
 
 
 def read_table(
-    dataset: Path, name: str, mapping: dict[str, str], options: CsvOptions | None = None
+    dataset: Path,
+    name: str,
+    mapping: dict[str, str],
+    options: CsvOptions | None = None,
+    required: bool | None = None,
 ) -> RawTable | None:
-    """Open one table, check the ``[columns.NAME]`` mapping and its required columns."""
+    """Open one table, check the ``[columns.NAME]`` mapping and its required columns (``required``: must
+    the table exist; default: when it is one of :data:`MANDATORY_TABLES`)."""
     path = find_table(dataset, name)
     if path is None:
-        if name in MANDATORY_TABLES:
+        if name in MANDATORY_TABLES if required is None else required:
             raise InputError(f"{dataset}: missing required table {name} ({name}.csv or {name}.parquet)")
         return None
     columns, rows, text = _open(path, options or CsvOptions())
