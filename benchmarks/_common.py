@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import gc
 import os
 import platform
@@ -120,3 +121,17 @@ def write_result(name: str, text: str) -> Path:
     path = RESULTS_DIR / name
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def scale_args(
+    prog: str, doc: str | None, argv: list[str] | None, participants: int = 1_000_000
+) -> tuple[argparse.Namespace, int, int]:
+    """The side-by-side benchmarks' common options (--participants, --repeat, --seed, --max-rss-gb): the
+    parsed arguments, the participant count and the memory limit in bytes."""
+    parser = argparse.ArgumentParser(prog=f"python -m benchmarks.{prog}", description=doc)
+    parser.add_argument("--participants", type=int, default=participants)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-rss-gb", type=float, default=14.0)
+    args = parser.parse_args(argv)
+    return args, args.participants, int(args.max_rss_gb * 2**30)

@@ -12,7 +12,6 @@ Writes ``benchmarks/results/csv_vs_parquet_<N>.md``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import sys
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from benchmarks._common import machine_md, md_table, text_table, write_result
+from benchmarks._common import machine_md, md_table, scale_args, text_table, write_result
 from benchmarks.end_to_end import MARKER, dataset, side_by_side
 
 
@@ -42,13 +41,7 @@ def csv_twin(folder: Path) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.csv_vs_parquet", description=__doc__)
-    parser.add_argument("--participants", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-rss-gb", type=float, default=14.0)
-    args = parser.parse_args(argv)
-    n, max_rss = args.participants, int(args.max_rss_gb * 2**30)
+    args, n, max_rss = scale_args("csv_vs_parquet", __doc__, argv)
 
     def say(msg: str) -> None:
         print(f"[csv_vs_parquet {n:,}] {msg}", flush=True)

@@ -13,14 +13,13 @@ agree on run.json's totals. Writes ``benchmarks/results/db_vs_parquet_<N>.md``.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from pathlib import Path
 
 import polars as pl
 
-from benchmarks._common import DATA_DIR, machine_md, md_table, text_table, write_result
+from benchmarks._common import DATA_DIR, machine_md, md_table, scale_args, text_table, write_result
 from benchmarks.end_to_end import dataset, side_by_side
 
 MONEY = ("amount", "volume", "cost")
@@ -56,13 +55,7 @@ def source_folder(folder: Path, uri: str, tables: dict[str, str]) -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.db_vs_parquet", description=__doc__)
-    parser.add_argument("--participants", type=int, default=1_000_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--max-rss-gb", type=float, default=14.0)
-    args = parser.parse_args(argv)
-    n, max_rss = args.participants, int(args.max_rss_gb * 2**30)
+    args, n, max_rss = scale_args("db_vs_parquet", __doc__, argv)
 
     def say(msg: str) -> None:
         print(f"[db_vs_parquet {n:,}] {msg}", flush=True)

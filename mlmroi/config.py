@@ -56,7 +56,8 @@ class WindowConfig(_Model):
 
 
 class InputConfig(_Model):
-    """``[input]``: how the CSV files are written; unset keys are detected (docs/data-contract.md)."""
+    """``[input]``: how the CSV files are written (unset keys are detected, docs/data-contract.md), and
+    whether order rows outside the window's reach are read at all."""
 
     separator: Literal[",", ";", "\t", "|"] | None = Field(default=None, description="default: detected")
     encoding: Literal["utf-8", "utf-16", "latin-1", "cp1252"] | None = Field(
@@ -68,6 +69,11 @@ class InputConfig(_Model):
     )
     date_format: str | None = Field(
         default=None, description="strftime format of dates, e.g. '%d.%m.%Y'; default: YYYY-MM-DD"
+    )
+    pushdown: bool = Field(
+        default=True,
+        description="read only the order rows the window and its lookback need (a database's WHERE, Parquet "
+        "row groups by their date statistics); false reads and checks every row (docs/sources.md)",
     )
 
     @field_validator("date_format")
@@ -243,6 +249,7 @@ class Config(_Model):
             else DbSource(
                 self.source.uri, self.source.password_env, {k: v for k, v in self.source.tables.items()}
             ),
+            pushdown=self.input.pushdown,
             csv=CsvOptions(
                 separator=self.input.separator,
                 encoding=self.input.encoding,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -37,3 +39,14 @@ def mysql_server() -> Iterator[tuple[str, list[str]]]:
             yield server
     except ServerUnavailableError as exc:
         pytest.skip(f"MySQL tests need MariaDB: {exc}")
+
+
+@pytest.fixture(scope="session")
+def two_years(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated dataset with two years of orders (2024–2025) for 1,500 participants (CSV), for runs whose
+    window starts after the orders do. Tests copy it before changing anything."""
+    from mlmroi.synth import generate
+
+    folder = tmp_path_factory.mktemp("two_years")
+    generate(folder, 1500, months=24, seed=11, start=dt.date(2024, 1, 1))
+    return folder

@@ -166,3 +166,22 @@ def mariadb() -> Iterator[tuple[str, list[str]]]:
             except subprocess.TimeoutExpired:
                 process.kill()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def load_postgres(
+    uri: str, folder: Path, tables: dict[str, str], renames: dict[str, dict[str, str]] | None = None
+) -> None:
+    """The CSV tables of ``folder`` into PostgreSQL under the names ``tables`` gives (contract name → table),
+    money as NUMERIC(14, 2) and dates as DATE; ``renames``: per table, columns under another name."""
+    import adbc_driver_postgresql.dbapi as adbc
+    import polars as pl
+
+    with adbc.connect(uri) as connection, connection.cursor() as cursor:
+        for name, table in tables.items():
+            frame = pl.read_csv(folder / f"{name}.csv", try_parse_dates=True, infer_schema_length=None)
+            money = [c for c in ("amount", "volume", "cost") if c in frame.columns]
+            frame = frame.with_columns([pl.col(c).cast(pl.Decimal(14, 2)) for c in money])
+            frame = frame.rename((renames or {}).get(name, {}))
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+            cursor.adbc_ingest(table, frame.to_arrow(), mode="create")
+        connection.commit()

@@ -11,6 +11,7 @@ import pytest
 
 import mlmroi
 from mlmroi.config import parse_config
+from tests.servers import load_postgres
 
 adbc = pytest.importorskip("adbc_driver_postgresql.dbapi", reason="the db extra is not installed")
 
@@ -28,17 +29,7 @@ TABLES = {
 
 def _load(uri: str) -> None:
     """The sample's CSV tables into PostgreSQL: money as NUMERIC(14, 2), dates as DATE."""
-    with adbc.connect(uri) as connection, connection.cursor() as cursor:
-        for name, table in TABLES.items():
-            frame = pl.read_csv(SAMPLE / f"{name}.csv", try_parse_dates=True, infer_schema_length=None)
-            frame = frame.with_columns(
-                [pl.col(c).cast(pl.Decimal(14, 2)) for c in frame.columns if c in MONEY]
-            )
-            if name == "orders":
-                frame = frame.rename({"ordered_on": "order_date"})
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
-            cursor.adbc_ingest(table, frame.to_arrow(), mode="create")
-        connection.commit()
+    load_postgres(uri, SAMPLE, TABLES, {"orders": {"ordered_on": "order_date"}})
 
 
 @pytest.fixture(scope="module")

@@ -22,8 +22,8 @@ from mlmroi.io.warehouse import order_history_sql, order_periods_sql
 from mlmroi.money import div_half_even
 from mlmroi.periods import Window
 from mlmroi.pipeline import order_sql
-from mlmroi.synth import generate
 from mlmroi_cli.main import app
+from tests.servers import load_postgres
 
 duckdb = pytest.importorskip("duckdb", reason="the test extra is not installed")
 
@@ -46,12 +46,9 @@ WINDOWS: dict[str, dict[str, Any]] = {
 }
 
 
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Two years of orders (2024–2025) for 1,500 participants."""
-    folder = tmp_path_factory.mktemp("two_years")
-    generate(folder, 1500, months=24, seed=11, start=dt.date(2024, 1, 1))
-    return folder
+@pytest.fixture
+def dataset(two_years: Path) -> Path:
+    return two_years
 
 
 def _config(window: str, **extra: Any) -> Config:
@@ -128,21 +125,8 @@ def test_postgres_aggregates_score_like_the_raw_orders(pg_uri: str, dataset: Pat
     """Raw orders under a company's own table and column names in PostgreSQL; the SQL made from the config's
     [source.tables] and [columns.orders] runs there; score reads the results from the database."""
     adbc = pytest.importorskip("adbc_driver_postgresql.dbapi", reason="the db extra is not installed")
+    load_postgres(pg_uri, dataset, TABLES, {"orders": {"ordered_on": "order_date", "amount": "total"}})
     with adbc.connect(pg_uri) as connection, connection.cursor() as cursor:
-        for name, table in TABLES.items():
-            frame = pl.read_csv(dataset / f"{name}.csv", try_parse_dates=True, infer_schema_length=None)
-            frame = frame.with_columns(
-                [
-                    pl.col(c).cast(pl.Decimal(14, 2))
-                    for c in ("amount", "volume", "cost")
-                    if c in frame.columns
-                ]
-            )
-            if name == "orders":
-                frame = frame.rename({"ordered_on": "order_date", "amount": "total"})
-            cursor.execute(f"DROP TABLE IF EXISTS {table}")
-            cursor.adbc_ingest(table, frame.to_arrow(), mode="create")
-        connection.commit()
         base = _config("months").model_dump()
         tables = {"participants": TABLES["participants"], "orders": TABLES["orders"]}
         columns = {"orders": {"order_date": "ordered_on", "total": "amount"}}

@@ -17,6 +17,7 @@ A URI's password never appears in messages or outputs (:func:`redact`); it may c
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import re
@@ -175,20 +176,35 @@ def select_sql(relation: str, columns: list[DbColumn], dialect: str, decimals: i
             parts.append(f"CASE WHEN {whole} THEN CAST({c} * {scale} AS {big}) END AS {out}")
             parts.append(f"CASE WHEN NOT ({whole}) THEN {text} END AS {fallback}")
         elif column.name in DATE_COLUMNS and column.kind in ("date", "timestamp"):
-            if dialect == "mysql":
-                day = f"CAST({c} AS DATE)"
-                ok = f"{c} IS NOT NULL AND CAST({c} AS CHAR) >= '0001-01-01' AND CAST({c} AS CHAR) < '10000'"
-                ok = f"{ok} AND MONTH({c}) > 0 AND DAY({c}) > 0"
-            else:
-                day = f"CAST({c} AS DATE)"
-                ok = f"isfinite({c}) AND {c} >= '0001-01-01' AND {c} < '10000-01-01'"
-            parts.append(f"CASE WHEN {ok} THEN {day} END AS {out}")
+            ok = _valid_date(c, dialect)
+            parts.append(f"CASE WHEN {ok} THEN CAST({c} AS DATE) END AS {out}")
             parts.append(f"CASE WHEN {c} IS NOT NULL AND NOT ({ok}) THEN {text} END AS {fallback}")
         elif column.kind == "other":
             parts.append(f"{text} AS {out}")
         else:
             parts.append(f"{c} AS {out}")
     return f"SELECT {', '.join(parts)} FROM {relation}"
+
+
+def _valid_date(c: str, dialect: str) -> str:
+    """SQL true when the date or timestamp column ``c`` holds a date polars can hold (finite, years
+    1–9999; MySQL: not a zero date), null when it is null."""
+    if dialect == "mysql":
+        # MySQL dates end at 9999; zero dates (0000-00-00) and zero parts (2024-00-00) are what to catch.
+        return f"{c} IS NOT NULL AND YEAR({c}) > 0 AND MONTH({c}) > 0 AND DAY({c}) > 0"
+    return f"isfinite({c}) AND {c} >= '0001-01-01' AND {c} < '10000-01-01'"
+
+
+def window_filter(column: DbColumn, dialect: str, since: dt.date, end: dt.date) -> str | None:
+    """A WHERE condition sending only the rows dated ``since`` … ``end`` — and every row whose date is
+    missing or unreadable, so that the row checks still reject it with its reason. None when the column
+    is not a date or timestamp in the database (then every row is sent)."""
+    if column.kind not in ("date", "timestamp"):
+        return None
+    c = _quote(column.source, dialect)
+    day = f"CAST({c} AS DATE)"
+    outside = f"({day} < DATE '{since.isoformat()}' OR {day} > DATE '{end.isoformat()}')"
+    return f"NOT COALESCE(({_valid_date(c, dialect)}) AND {outside}, FALSE)"
 
 
 def _merge_fallbacks(frame: pl.DataFrame, decimals: int) -> pl.DataFrame:
@@ -228,6 +244,8 @@ class DbTable:
     rows: int
     shown: str = ""  # the redacted URI
     fingerprint: str | None = None  # of the rows, once they have all been read
+    where: str | None = None  # a pushed-down filter (:meth:`push_down`)
+    not_read: int = 0  # rows the filter keeps in the database
 
     @property
     def label(self) -> str:
@@ -242,10 +260,32 @@ class DbTable:
             c.name for c in self.columns if c.name in MONEY_COLUMNS and c.kind in ("numeric", "integer")
         )
 
-    def query(self, wanted: tuple[str, ...] | None = None) -> str:
-        """The SQL sent for ``wanted`` contract columns (all when None)."""
+    def query(self, wanted: tuple[str, ...] | None = None, filtered: bool = True) -> str:
+        """The SQL sent for ``wanted`` contract columns (all when None), with the pushed-down filter unless
+        ``filtered`` is false."""
         columns = self.columns if wanted is None else [c for c in self.columns if c.name in wanted]
-        return select_sql(_relation(self.spec), columns, self.dialect, self.decimals)
+        sql = select_sql(_relation(self.spec), columns, self.dialect, self.decimals)
+        return sql if self.where is None or not filtered else f"{sql} WHERE {self.where}"
+
+    def push_down(self, where: str) -> None:
+        """Send only the rows ``where`` holds from now on; :attr:`rows` becomes their count and
+        :attr:`not_read` the rest."""
+        sql = f"SELECT count(*) AS n FROM {_relation(self.spec)} WHERE {where}"
+        rows = int(self.fetch(sql)["n"][0])
+        self.where, self.not_read, self.rows = where, self.rows - rows, rows
+
+    def fetch(self, sql: str) -> pl.DataFrame:
+        """The whole result of a query on this table's database (a count, a per-participant summary)."""
+        try:
+            if self.dialect == "postgres":
+                frames = list(_postgres_batches(self.uri, sql, BATCH_ROWS, self.decimals))
+            else:
+                frames = list(_mysql_batches(self.uri, sql, self.decimals))
+        except InputError:
+            raise
+        except Exception as exc:  # the drivers' own errors: one line, no password
+            raise _driver_error(exc, self.uri, self.name, self.spec) from None
+        return pl.concat(frames, how="vertical_relaxed")
 
     def batches(
         self, wanted: tuple[str, ...] | None = None, size: int | None = None
@@ -278,7 +318,7 @@ class DbTable:
             "sql": self.query(),
             "rows": self.rows,
             "fingerprint": self.fingerprint,
-        }
+        } | ({"not_read": self.not_read} if self.where is not None else {})
 
 
 def _missing_extra(exc: ImportError) -> InputError:

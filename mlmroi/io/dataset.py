@@ -87,6 +87,7 @@ class Dataset:
     # The warehouse path: orders pre-aggregated per node and period, in place of order rows (then
     # ``orders`` is empty).
     order_periods: OrderPeriods | None = None
+    not_read: dict[str, int] = field(default_factory=dict)  # per table: rows a pushdown left unread
     # Optional tables for the segments (SPEC §6), ``None`` when the dataset has none:
     events: pl.DataFrame | None = None  # node (Int64), occurred_on (Date), type (String), value (Float64)
     leads: pl.DataFrame | None = None  # lead_id (Int64 or String), brand, attractiveness, closeness (Int8)
@@ -118,7 +119,8 @@ class Dataset:
 
     def rows(self) -> dict[str, dict[str, int]]:
         """``in``, ``used``, ``rejected`` and ``joined_after_window`` rows per table (``in = used + rejected
-        + joined_after_window``; the last: rows of participants who joined after the window end)."""
+        + joined_after_window``; the last: rows of participants who joined after the window end); after a
+        pushdown, ``not_read``: rows outside the window's reach, never read (not part of ``in``)."""
         out = {}
         rejected_by_table = self.rejects.rows_rejected()
         after_by_table = self.rejects.rows_after_window()
@@ -129,5 +131,5 @@ class Dataset:
                 "used": count - rejected - after,
                 "rejected": rejected,
                 "joined_after_window": after,
-            }
+            } | ({"not_read": self.not_read[table]} if table in self.not_read else {})
         return out

@@ -26,6 +26,7 @@ from mlmroi.io.events import read_events, read_leads
 from mlmroi.io.order_periods import read_order_history, read_order_periods
 from mlmroi.io.orders import read_orders
 from mlmroi.io.participants import read_participants
+from mlmroi.io.pushdown import push_down
 from mlmroi.io.read import MANDATORY_TABLES, RawTable, db_table, find_table, read_table
 from mlmroi.io.rejects import Rejects
 from mlmroi.io.warehouse import OrderSql
@@ -52,6 +53,8 @@ class LoadOptions:
     # What the run's order aggregates are made for (window, margin, fast start): the warehouse path's
     # order_periods and order_history must match it; the pipeline sets it once the window is resolved.
     order_sql: OrderSql | None = None
+    # Read only the order rows the window and its lookback need (mlmroi.io.pushdown); with order_sql.
+    pushdown: bool = True
 
 
 @dataclass(eq=False)
@@ -145,18 +148,26 @@ def read_rows(tables: Tables, options: LoadOptions) -> Dataset:
     owners, decimals = people.owners, options.decimals
     orders: tuple[pl.DataFrame, ...] = ()
     order_periods, history = None, None
+    spec = options.order_sql
+    not_read: dict[str, int] = {}
     if orders_raw is not None:
+        if options.pushdown and spec is not None:
+            orders_raw, history_raw = push_down(orders_raw, spec)
+            if history_raw is not None:
+                not_read["orders"] = orders_raw.not_read
+                tables.rows_in["orders"] = orders_raw.rows
+                tables.rows_in["order_history"] = history_raw.rows
         orders = read_orders(orders_raw, owners, decimals)
         del orders_raw
-    if periods_raw is not None or history_raw is not None:
-        spec = options.order_sql
-        if spec is None or periods_raw is None:
-            raise InputError("order_periods: the warehouse path needs order_periods and a resolved window")
+    elif periods_raw is not None:
+        if spec is None:
+            raise InputError("order_periods: the warehouse path needs a resolved window")
         order_periods = read_order_periods(
             periods_raw, owners, spec.made_for, spec.period_starts(), sorted(spec.early_days)
         )
-        n = people.network.size
-        history = None if history_raw is None else read_order_history(history_raw, owners, spec.since, n)
+    if history_raw is not None:
+        assert spec is not None  # a history is read or made only for a known window
+        history = read_order_history(history_raw, owners, spec.since, people.network.size)
     costs_raw = raws.pop("costs")
     costs = (
         None
@@ -189,4 +200,5 @@ def read_rows(tables: Tables, options: LoadOptions) -> Dataset:
         leads=leads,
         history=history,
         order_periods=order_periods,
+        not_read=not_read,
     )

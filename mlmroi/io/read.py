@@ -83,6 +83,9 @@ class RawTable:
     rows: int
     csv: CsvText | None = None  # the whole CSV file, when the source is CSV
     db: DbTable | None = None  # the database table, when the source is a database
+    memory: pl.DataFrame | None = None  # a table made in memory (a per-participant summary of orders)
+    row_groups: tuple[int, ...] | None = None  # Parquet: read only these row groups (a pushdown)
+    not_read: int = 0  # rows a pushdown leaves unread (Parquet row groups, rows a database filter keeps)
 
     @property
     def minor_units(self) -> frozenset[str]:
@@ -130,6 +133,8 @@ class RawTable:
 
     def frame(self) -> pl.DataFrame:
         """The whole table."""
+        if self.memory is not None:
+            return self._number(self.memory, 0)
         if self.db is not None:
             return pl.concat(list(self.chunks()), how="vertical_relaxed")
         if self.text is not None:
@@ -151,25 +156,44 @@ class RawTable:
                 yield self._number(rows, start)
                 start += rows.height
             return
-        sources = None if columns is None else [self._source(c) for c in columns]
+        sources = None if columns is None else [self.source_name(c) for c in columns]
         if self.text is not None:
             text = self.text if sources is None else self.text.select(sources)
             for offset in range(0, max(text.height, 1), size):
                 yield self._number(text.slice(offset, size), offset)
             return
-        offset = 0
+        if self.memory is not None:
+            memory = self.memory if sources is None else self.memory.select(sources)
+            yield self._number(memory, 0)
+            return
+        read = 0
         try:
-            for batch in pq.ParquetFile(self.path).iter_batches(batch_size=size, columns=sources):
-                frame = pl.from_arrow(batch)
-                assert isinstance(frame, pl.DataFrame)
-                yield self._number(frame, offset)
-                offset += frame.height
+            parquet = pq.ParquetFile(self.path)
+            for group, offset in self._groups(parquet):
+                for batch in parquet.iter_batches(batch_size=size, columns=sources, row_groups=group):
+                    frame = pl.from_arrow(batch)
+                    assert isinstance(frame, pl.DataFrame)
+                    yield self._number(frame, offset)
+                    offset += frame.height
+                    read += frame.height
         except (pl.exceptions.PolarsError, OSError, ValueError, pa.ArrowException) as exc:
             raise InputError(f"{self.label}: cannot read file ({_first_line(exc)})") from None
-        if offset == 0:  # an empty file still has its columns
-            yield self._number(pl.read_parquet(self.path, columns=sources), 0)
+        if read == 0:  # an empty file (or no row group to read) still has its columns
+            yield self._number(pl.read_parquet(self.path, columns=sources, n_rows=0), 0)
 
-    def _source(self, column: str) -> str:
+    def _groups(self, parquet: pq.ParquetFile) -> Iterator[tuple[list[int] | None, int]]:
+        """The row groups to read, each with the file row number of its first row (all at once when every
+        group is read)."""
+        if self.row_groups is None:
+            yield None, 0
+            return
+        starts = [0]
+        for g in range(parquet.metadata.num_row_groups):
+            starts.append(starts[-1] + parquet.metadata.row_group(g).num_rows)
+        for g in self.row_groups:
+            yield [g], starts[g]
+
+    def source_name(self, column: str) -> str:
         """The file's name of a contract column."""
         return next((src for src, dst in self.rename.items() if dst == column), column)
 
