@@ -39,6 +39,9 @@ def load(uri: str, folder: Path) -> dict[str, str]:
             table = f"bench_{path.stem}"
             cursor.execute(f"DROP TABLE IF EXISTS {table}")
             cursor.adbc_ingest(table, frame.to_arrow(), mode="create")
+            # adbc_ingest creates NUMERIC without a declared precision and scale; a back office declares them
+            for column in (c for c in MONEY if c in frame.columns):
+                cursor.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE NUMERIC(14, 2)")
             tables[path.stem] = table
         connection.commit()
     return tables

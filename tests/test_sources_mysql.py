@@ -98,3 +98,16 @@ def test_zero_dates_are_rejects(mysql_server: tuple[str, list[str]], tmp_path: P
     assert ("participants", 2, "bad date (expected YYYY-MM-DD)") in reasons
     assert ("orders", 2, "bad date (expected YYYY-MM-DD)") in reasons
     assert result.run["totals"]["revenue"] == "11.50"  # 10.50 exact, 1.005 rounded half-to-even once
+
+
+def test_mysql_rows_stream_in_batches(mysql_server: tuple[str, list[str]]) -> None:
+    """connectorx's Arrow stream: a table arrives in several frames, not one whole result."""
+    from mlmroi.io.database import open_db_table
+
+    uri, client = mysql_server
+    frame = pl.read_csv(SAMPLE / "orders.csv", try_parse_dates=True, infer_schema_length=None)
+    load(client, frame, "stream_orders")
+    table = open_db_table("orders", "stream_orders", uri, None, 2, {})
+    sizes = [f.height for f in table.batches(size=1000)]
+    assert len(sizes) >= 2 and sum(sizes) == frame.height == table.rows  # the driver sends ~10,000 a batch
+    assert all(size >= 1000 for size in sizes[:-1])

@@ -20,7 +20,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import os
+import queue
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -277,10 +279,8 @@ class DbTable:
     def fetch(self, sql: str) -> pl.DataFrame:
         """The whole result of a query on this table's database (a count, a per-participant summary)."""
         try:
-            if self.dialect == "postgres":
-                frames = list(_postgres_batches(self.uri, sql, BATCH_ROWS, self.decimals))
-            else:
-                frames = list(_mysql_batches(self.uri, sql, self.decimals))
+            read = _postgres_batches if self.dialect == "postgres" else _mysql_batches
+            frames = list(read(self.uri, sql, BATCH_ROWS, self.decimals))
         except InputError:
             raise
         except Exception as exc:  # the drivers' own errors: one line, no password
@@ -293,10 +293,8 @@ class DbTable:
         """The rows as polars frames of about ``size`` rows, in the order the database returns them; a read
         of every column also fingerprints them (:attr:`fingerprint`)."""
         sql = self.query(wanted)
-        if self.dialect == "postgres":
-            frames = _postgres_batches(self.uri, sql, size or BATCH_ROWS, self.decimals)
-        else:
-            frames = _mysql_batches(self.uri, sql, self.decimals)
+        read = _postgres_batches if self.dialect == "postgres" else _mysql_batches
+        frames = _prefetched(read(self.uri, sql, size or BATCH_ROWS, self.decimals))
         rows = RowFingerprint() if wanted is None else None
         try:
             for frame in frames:
@@ -336,34 +334,80 @@ def _postgres_batches(uri: str, sql: str, size: int, decimals: int) -> Iterator[
     with adbc.connect(uri) as connection, connection.cursor() as cursor:
         cursor.adbc_statement.set_options(**{"adbc.postgresql.batch_size_hint_bytes": str(64 << 20)})
         cursor.execute(sql)
-        reader = cursor.fetch_record_batch()
-        pending: list[pl.DataFrame] = []
-        held, yielded = 0, False
-        for batch in reader:
-            frame = pl.from_arrow(batch)
-            assert isinstance(frame, pl.DataFrame)
-            pending.append(frame)
-            held += frame.height
-            if held >= size:
-                yield _merge_fallbacks(pl.concat(pending), decimals)
-                pending, held, yielded = [], 0, True
-        if pending:
+        yield from _batched(cursor.fetch_record_batch(), size, decimals)
+
+
+def _batched(reader: pa.RecordBatchReader, size: int, decimals: int) -> Iterator[pl.DataFrame]:
+    """A driver's record batches as polars frames of at least ``size`` rows (the last one smaller), text
+    fallbacks merged (:func:`_merge_fallbacks`); an empty result still yields its columns."""
+    pending: list[pl.DataFrame] = []
+    held, yielded = 0, False
+    for batch in reader:
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        pending.append(frame)
+        held += frame.height
+        if held >= size:
             yield _merge_fallbacks(pl.concat(pending), decimals)
-        elif not yielded:  # an empty table still has its columns
-            empty = pl.from_arrow(reader.schema.empty_table())
-            assert isinstance(empty, pl.DataFrame)
-            yield _merge_fallbacks(empty, decimals)
+            pending, held, yielded = [], 0, True
+    if pending:
+        yield _merge_fallbacks(pl.concat(pending), decimals)
+    elif not yielded:
+        empty = pl.from_arrow(reader.schema.empty_table())
+        assert isinstance(empty, pl.DataFrame)
+        yield _merge_fallbacks(empty, decimals)
 
 
-def _mysql_batches(uri: str, sql: str, decimals: int) -> Iterator[pl.DataFrame]:
+def _prefetched(frames: Iterator[pl.DataFrame], depth: int = 2) -> Iterator[pl.DataFrame]:
+    """``frames``, produced in a background thread up to ``depth`` ahead: the server streams and the driver
+    decodes the next batch while the caller checks this one (measured: the reading stage otherwise waits
+    on the server most of the time). The producer's errors are raised here; stopping early stops it."""
+    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for frame in frames:
+                if not put(("frame", frame)):
+                    return
+            put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which raises it
+            put(("error", exc))
+        finally:
+            close = getattr(frames, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="mlmroi-db-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            kind, value = box.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        worker.join()
+
+
+def _mysql_batches(uri: str, sql: str, size: int, decimals: int) -> Iterator[pl.DataFrame]:
     try:
         import connectorx as cx
     except ImportError as exc:
         raise _missing_extra(exc) from None
-    table = cx.read_sql(uri, sql, return_type="arrow")
-    frame = pl.from_arrow(table)
-    assert isinstance(frame, pl.DataFrame)
-    yield _merge_fallbacks(frame, decimals)
+    yield from _batched(cx.read_sql(uri, sql, return_type="arrow_stream"), size, decimals)
 
 
 class RowFingerprint:
