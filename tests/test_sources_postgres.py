@@ -127,6 +127,31 @@ def test_infinite_and_impossible_dates_are_rejects_not_crashes(pg_uri: str, tmp_
     assert result.run["totals"]["revenue"] == "11.50"
 
 
+def test_repeated_order_ids_in_database_order_are_found_in_one_read(pg_uri: str, tmp_path: Path) -> None:
+    """Ids that do not increase through the stream are checked from the one read (a database is not queried
+    twice), and a repeat is rejected where it comes."""
+    with adbc.connect(pg_uri) as connection, connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS dup_people")
+        cursor.execute("DROP TABLE IF EXISTS dup_orders")
+        cursor.execute("CREATE TABLE dup_people (participant_id int8, sponsor_id int8, joined_on date)")
+        cursor.execute("INSERT INTO dup_people VALUES (1, null, '2024-01-01'), (2, 1, '2024-02-01')")
+        cursor.execute(
+            "CREATE TABLE dup_orders (order_id int8, participant_id int8, ordered_on date, amount numeric(12, 2))"
+        )
+        cursor.execute(
+            "INSERT INTO dup_orders VALUES (30, 1, '2025-01-05', 10), (10, 2, '2025-01-06', 20), "
+            "(20, 1, '2025-01-07', 5), (10, 1, '2025-01-08', 7)"
+        )
+        connection.commit()
+    source = {"uri": pg_uri, "tables": {"participants": "dup_people", "orders": "dup_orders"}}
+    config = parse_config(
+        {"window": {"start": "2025-01-01", "end": "2025-01-31"}, "source": source, "value": {"model": "none"}}
+    )
+    result = mlmroi.score(tmp_path, config)
+    assert result.rejects.select("table", "row", "reason").rows() == [("orders", 4, "duplicate order_id")]
+    assert result.run["totals"]["revenue"] == "35.00"
+
+
 def test_without_the_db_extra_one_line_says_which_to_install(
     pg_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -178,7 +178,7 @@ def select_sql(relation: str, columns: list[DbColumn], dialect: str, decimals: i
             parts.append(f"CASE WHEN {whole} THEN CAST({c} * {scale} AS {big}) END AS {out}")
             parts.append(f"CASE WHEN NOT ({whole}) THEN {text} END AS {fallback}")
         elif column.name in DATE_COLUMNS and column.kind in ("date", "timestamp"):
-            ok = _valid_date(c, dialect)
+            ok = valid_date(c, dialect)
             parts.append(f"CASE WHEN {ok} THEN CAST({c} AS DATE) END AS {out}")
             parts.append(f"CASE WHEN {c} IS NOT NULL AND NOT ({ok}) THEN {text} END AS {fallback}")
         elif column.kind == "other":
@@ -188,7 +188,7 @@ def select_sql(relation: str, columns: list[DbColumn], dialect: str, decimals: i
     return f"SELECT {', '.join(parts)} FROM {relation}"
 
 
-def _valid_date(c: str, dialect: str) -> str:
+def valid_date(c: str, dialect: str) -> str:
     """SQL true when the date or timestamp column ``c`` holds a date polars can hold (finite, years
     1–9999; MySQL: not a zero date), null when it is null."""
     if dialect == "mysql":
@@ -206,7 +206,7 @@ def window_filter(column: DbColumn, dialect: str, since: dt.date, end: dt.date) 
     c = _quote(column.source, dialect)
     day = f"CAST({c} AS DATE)"
     outside = f"({day} < DATE '{since.isoformat()}' OR {day} > DATE '{end.isoformat()}')"
-    return f"NOT COALESCE(({_valid_date(c, dialect)}) AND {outside}, FALSE)"
+    return f"NOT COALESCE(({valid_date(c, dialect)}) AND {outside}, FALSE)"
 
 
 def _merge_fallbacks(frame: pl.DataFrame, decimals: int) -> pl.DataFrame:
@@ -247,7 +247,7 @@ class DbTable:
     shown: str = ""  # the redacted URI
     fingerprint: str | None = None  # of the rows, once they have all been read
     where: str | None = None  # a pushed-down filter (:meth:`push_down`)
-    not_read: int = 0  # rows the filter keeps in the database
+    sent: int | None = None  # rows sent by the last read of every column (with the filter: fewer than rows)
 
     @property
     def label(self) -> str:
@@ -270,11 +270,13 @@ class DbTable:
         return sql if self.where is None or not filtered else f"{sql} WHERE {self.where}"
 
     def push_down(self, where: str) -> None:
-        """Send only the rows ``where`` holds from now on; :attr:`rows` becomes their count and
-        :attr:`not_read` the rest."""
-        sql = f"SELECT count(*) AS n FROM {_relation(self.spec)} WHERE {where}"
-        rows = int(self.fetch(sql)["n"][0])
-        self.where, self.not_read, self.rows = where, self.rows - rows, rows
+        """Send only the rows ``where`` holds from now on (counted as they arrive: :attr:`sent`)."""
+        self.where = where
+
+    @property
+    def not_read(self) -> int:
+        """Rows the pushed-down filter kept in the database (known once the rows have been read)."""
+        return 0 if self.where is None or self.sent is None else self.rows - self.sent
 
     def fetch(self, sql: str) -> pl.DataFrame:
         """The whole result of a query on this table's database (a count, a per-participant summary)."""
@@ -306,7 +308,7 @@ class DbTable:
         except Exception as exc:  # a failure while streaming (server gone, a cast the data breaks): one line
             raise _driver_error(exc, self.uri, self.name, self.spec) from None
         if rows is not None:
-            self.fingerprint = rows.digest
+            self.fingerprint, self.sent = rows.digest, rows.count
 
     def describe(self) -> dict[str, Any]:
         """run.json's record of this table: where it came from, the SQL sent, rows and fingerprint."""
@@ -314,7 +316,7 @@ class DbTable:
             "source": self.shown,
             "query" if _is_query(self.spec) else "table": self.spec.strip(),
             "sql": self.query(),
-            "rows": self.rows,
+            "rows": self.rows if self.where is None or self.sent is None else self.sent,
             "fingerprint": self.fingerprint,
         } | ({"not_read": self.not_read} if self.where is not None else {})
 

@@ -26,7 +26,7 @@ from mlmroi.io.events import read_events, read_leads
 from mlmroi.io.order_periods import read_order_history, read_order_periods
 from mlmroi.io.orders import read_orders
 from mlmroi.io.participants import read_participants
-from mlmroi.io.pushdown import push_down
+from mlmroi.io.pushdown import push_down, read_counts
 from mlmroi.io.read import MANDATORY_TABLES, RawTable, db_table, find_table, read_table
 from mlmroi.io.rejects import Rejects
 from mlmroi.io.warehouse import OrderSql
@@ -151,13 +151,14 @@ def read_rows(tables: Tables, options: LoadOptions) -> Dataset:
     spec = options.order_sql
     not_read: dict[str, int] = {}
     if orders_raw is not None:
+        if history_raw is not None:
+            raise InputError("order_history: goes with order_periods, in place of orders (docs/sources.md)")
         if options.pushdown and spec is not None:
             orders_raw, history_raw = push_down(orders_raw, spec)
-            if history_raw is not None:
-                not_read["orders"] = orders_raw.not_read
-                tables.rows_in["orders"] = orders_raw.rows
-                tables.rows_in["order_history"] = history_raw.rows
         orders = read_orders(orders_raw, owners, decimals)
+        if history_raw is not None:  # pushed down: rows read and not read are known now
+            tables.rows_in["orders"], not_read["orders"] = read_counts(orders_raw)
+            tables.rows_in["order_history"] = history_raw.rows
         del orders_raw
     elif periods_raw is not None:
         if spec is None:

@@ -73,8 +73,13 @@ def read_orders(
     chunks: list[pl.DataFrame] = []
     increasing = "order_id" in raw.columns
     last: int | None = None
+    # A file decodes its order ids again cheaply; a database would run the whole query again, so its ids
+    # are kept from this pass (12 bytes an order) in case they turn out not to increase.
+    kept: list[pl.DataFrame] | None = [] if increasing and raw.db is not None else None
     for frame in raw.chunks():
         chunks.append(_order_chunk(frame, raw, owners, decimals))
+        if kept is not None:
+            kept.append(frame.select(ROW, _order_ids(frame).alias("order_id")))
         if increasing and frame.height:
             oid = _order_ids(frame)
             values = oid.to_numpy() if oid.dtype.is_integer() and oid.null_count() == 0 else None
@@ -82,7 +87,12 @@ def read_orders(
             increasing = increasing and (last is None or int(values[0]) > last)  # type: ignore[index]
             last = int(values[-1]) if values is not None else None
     if "order_id" in raw.columns and not increasing:
-        ids = pl.concat([f.select(ROW, _order_ids(f).alias("order_id")) for f in raw.chunks()])
+        ids = pl.concat(
+            kept
+            if kept is not None
+            else [f.select(ROW, _order_ids(f).alias("order_id")) for f in raw.chunks(columns=("order_id",))],
+            how="vertical_relaxed",  # integer ids in one chunk, text in another: compared as text
+        )
         dup = ids.filter(~pl.col("order_id").is_first_distinct() & pl.col("order_id").is_not_null())
         if dup.height:
             owners.rejects.add("orders", dup[ROW], "order_id", dup["order_id"], "duplicate order_id")

@@ -25,7 +25,7 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from mlmroi.io.database import window_filter
+from mlmroi.io.database import valid_date, window_filter
 from mlmroi.io.read import RawTable
 from mlmroi.io.warehouse import OrderSql, order_history_sql
 
@@ -57,17 +57,25 @@ def _summary(frame: pl.DataFrame, label: str) -> RawTable:
 def _database(orders: RawTable, spec: OrderSql) -> tuple[RawTable, RawTable | None]:
     db = orders.db
     assert db is not None
-    column = next((c for c in db.columns if c.name == "ordered_on"), None)
-    where = None if column is None else window_filter(column, db.dialect, spec.since, spec.window.end)
-    if where is None:
+    columns = {c.name: c for c in db.columns}
+    date, amount = columns.get("ordered_on"), columns.get("amount")
+    where = None if date is None else window_filter(date, db.dialect, spec.since, spec.window.end)
+    if where is None or amount is None or amount.kind not in ("numeric", "integer", "float"):
         return orders, None
-    # The summary reads the table through the same SELECT as the rows (money in minor units, unreadable
-    # dates as null), unfiltered.
-    source = replace(spec, orders=db.query(SUMMARY_COLUMNS, filtered=False), order_columns=None)
-    history = db.fetch(order_history_sql(source, db.dialect))  # type: ignore[arg-type]
+    # The summary: one GROUP BY on the table's own columns (rows with an unreadable date left out).
+    names = {c.name: c.source for c in db.columns}
+    source = replace(spec, orders=db.spec, order_columns=names)
+    readable = valid_date("{date}", db.dialect)
+    history = db.fetch(order_history_sql(source, db.dialect, readable))  # type: ignore[arg-type]
     db.push_down(where)
-    narrowed = replace(orders, rows=db.rows, not_read=db.not_read)
-    return narrowed, _summary(history, f"order_history (summary of {db.label} before {spec.since})")
+    return orders, _summary(history, f"order_history (summary of {db.label} before {spec.since})")
+
+
+def read_counts(orders: RawTable) -> tuple[int, int]:
+    """After a pushed-down read: the rows read and the rows not read."""
+    if orders.db is not None:
+        return orders.db.sent or 0, orders.db.not_read
+    return orders.rows, orders.not_read
 
 
 def _parquet(orders: RawTable, spec: OrderSql) -> tuple[RawTable, RawTable | None]:

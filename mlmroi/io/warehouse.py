@@ -192,19 +192,21 @@ GROUP BY participant_id, period_start
 ORDER BY participant_id, period_start"""
 
 
-def order_history_sql(spec: OrderSql, dialect: Dialect) -> str:
-    """The SELECT that makes ``order_history`` from the raw orders (see the module docstring)."""
+def order_history_sql(spec: OrderSql, dialect: Dialect, readable: str | None = None) -> str:
+    """The SELECT that makes ``order_history`` from the raw orders (see the module docstring);
+    ``readable``: an SQL condition on ``{date}`` (the order date column) a row must also meet."""
     s = _SYNTAX[dialect]
     col = _columns(spec, s)
     since = _date(spec.since)
     day = f"CAST({col('ordered_on')} AS DATE)"
+    guard = "" if readable is None else f"{readable.format(date=col('ordered_on'))} AND "
     return f"""-- mlmroi order_history: who ordered before {spec.since}, and their last purchase before it
 SELECT {col("participant_id")} AS participant_id,
   MIN({day}) AS first_order_on,
   MAX(CASE WHEN {col("amount")} > 0 THEN {day} END) AS last_purchase_before,
   {since} AS since
 FROM {_relation(spec.orders)} AS src
-WHERE {day} < {since}
+WHERE {guard}{day} < {since}
 GROUP BY {col("participant_id")}
 ORDER BY participant_id"""
 
