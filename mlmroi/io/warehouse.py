@@ -35,6 +35,7 @@ class _Syntax:
     """What differs between the dialects the SQL is printed for."""
 
     bigint: str
+    boolean: str
     quote: str  # identifier quote character
     int_div: str  # truncating integer division of {a} by {b}
     days_between: str  # whole days from {a} to {b}
@@ -45,11 +46,12 @@ class _Syntax:
 
 
 _SYNTAX: dict[str, _Syntax] = {
-    "postgres": _Syntax("BIGINT", '"', "({a} / {b})", "({b} - {a})"),
-    "duckdb": _Syntax("BIGINT", '"', "({a} // {b})", "date_diff('day', {a}, {b})"),
-    "spark": _Syntax("BIGINT", "`", "({a} DIV {b})", "datediff({b}, {a})"),
-    "bigquery": _Syntax("INT64", "`", "DIV({a}, {b})", "DATE_DIFF({b}, {a}, DAY)"),
-    "mysql": _Syntax("SIGNED", "`", "({a} DIV {b})", "DATEDIFF({b}, {a})"),
+    "postgres": _Syntax("BIGINT", "BOOLEAN", '"', "({a} / {b})", "({b} - {a})"),
+    "duckdb": _Syntax("BIGINT", "BOOLEAN", '"', "({a} // {b})", "date_diff('day', {a}, {b})"),
+    "spark": _Syntax("BIGINT", "BOOLEAN", "`", "({a} DIV {b})", "datediff({b}, {a})"),
+    "bigquery": _Syntax("INT64", "BOOL", "`", "DIV({a}, {b})", "DATE_DIFF({b}, {a}, DAY)"),
+    # MySQL: only order_history is made there (pushdown), which casts no flag
+    "mysql": _Syntax("SIGNED", "SIGNED", "`", "({a} DIV {b})", "DATEDIFF({b}, {a})"),
 }
 
 
@@ -110,7 +112,7 @@ def order_periods_sql(spec: OrderSql, dialect: Dialect) -> str:
     amount = money.format(col("amount"))
     volume = money.format(col("volume")) if "volume" in spec.present else f"CAST(NULL AS {s.bigint})"
     cost = money.format(col("cost")) if "cost" in spec.present else f"CAST(NULL AS {s.bigint})"
-    retail = f"COALESCE(CAST({col('retail')} AS BOOLEAN), FALSE)" if "retail" in spec.present else "FALSE"
+    retail = f"COALESCE(CAST({col('retail')} AS {s.boolean}), FALSE)" if "retail" in spec.present else "FALSE"
     starts = spec.period_starts()
     period = "".join(f"\n      WHEN o.ordered_on >= {_date(d)} THEN {_date(d)}" for d in reversed(starts))
     early_days = sorted(spec.early_days)
