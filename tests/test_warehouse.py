@@ -274,3 +274,27 @@ def test_spark_and_bigquery_sql_computes_what_duckdb_sql_does(dialect: str, data
         translated = sqlglot.transpile(make(spec, dialect), read=dialect, write="duckdb")[0]
         assert connection.sql(translated).pl().equals(native)
         assert native.height > 0
+
+
+def test_explain_and_validate_work_on_aggregated_orders(dataset: Path, tmp_path: Path) -> None:
+    """A warehouse-path run is explained from the same tables, to the cent, and validates clean."""
+    from mlmroi.explain import explain
+
+    folder = _aggregated_folder(dataset, tmp_path / "aggregated")
+    (folder / "mlmroi.toml").write_text(
+        PLAN.replace("start = 2025-01-01\nend = 2025-12-31", "start = 2025-04-01\nend = 2025-12-31")
+    )
+    config = mlmroi.load_config(dataset=folder)
+    spec = order_sql(config, _window(config))
+    connection = _duckdb(dataset)
+    for name, sql in (("order_periods", order_periods_sql), ("order_history", order_history_sql)):
+        connection.execute(f"COPY ({sql(spec, 'duckdb')}) TO '{folder / name}.parquet' (FORMAT parquet)")
+    result = mlmroi.score(folder, config)
+    mlmroi.write(result, tmp_path / "run")
+    top = result.participants.sort("commissions", descending=True)["participant_id"][0]
+    explained = explain(tmp_path / "run", str(top))
+    assert str(explained.summary["received"]) == str(
+        result.participants.filter(pl.col("participant_id") == top)["commissions"][0]
+    )
+    checked = CliRunner().invoke(app, ["validate", str(folder)])
+    assert checked.exit_code == 0, checked.output
