@@ -3,12 +3,13 @@
     python -m benchmarks.db_vs_parquet --participants 1000000 --repeat 3
 
 The Parquet dataset is ``end_to_end``'s cached one (generated when missing). Its tables are loaded into a
-throwaway PostgreSQL server (``tests/servers.py``; ``MLMROI_TEST_PG_URI`` to use your own), money as
-NUMERIC(14, 2); loading is timed but not compared. The database run's folder holds only ``mlmroi.toml``
-with a ``[source]`` section. Each run is a fresh ``mlmroi score`` process, one untimed warm-up first;
-reported: median wall time, the ``reading and validating`` stage, peak memory (of the mlmroi process: the
-server's own work is not in it) and the PostgreSQL / Parquet ratio (target: at most 2). Both runs must
-agree on run.json's totals. Writes ``benchmarks/results/db_vs_parquet_<N>.md``.
+throwaway PostgreSQL server (``tests/servers.py``; ``MLMROI_TEST_PG_URI`` to use your own) as a back office
+holds them: money as NUMERIC(14, 2), the orders keyed by ``order_id``; loading is timed but not compared.
+The database run's folder holds only ``mlmroi.toml`` with a ``[source]`` section. Each run is a fresh
+``mlmroi score`` process, one untimed warm-up first; reported: median wall time, the ``reading and
+validating`` stage, peak memory (of the mlmroi process: the server's own work is not in it) and the
+PostgreSQL / Parquet ratio (target: at most 2). Both runs must agree on run.json's totals. Writes
+``benchmarks/results/db_vs_parquet_<N>.md``.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ def load(uri: str, folder: Path) -> dict[str, str]:
             # adbc_ingest creates NUMERIC without a declared precision and scale; a back office declares them
             for column in (c for c in MONEY if c in frame.columns):
                 cursor.execute(f"ALTER TABLE {table} ALTER COLUMN {column} TYPE NUMERIC(14, 2)")
+            if path.stem == "orders":  # and keys its orders
+                cursor.execute(f"ALTER TABLE {table} ADD PRIMARY KEY (order_id)")
             tables[path.stem] = table
         connection.commit()
     return tables

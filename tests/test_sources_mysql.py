@@ -111,3 +111,20 @@ def test_mysql_rows_stream_in_batches(mysql_server: tuple[str, list[str]]) -> No
     sizes = [f.height for f in table.batches(size=1000)]
     assert len(sizes) >= 2 and sum(sizes) == frame.height == table.rows  # the driver sends ~10,000 a batch
     assert all(size >= 1000 for size in sizes[:-1])
+
+
+def test_a_unique_key_on_order_id_spares_sending_it(
+    mysql_server: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    uri, client = mysql_server
+    people = pl.read_csv(SAMPLE / "participants.csv", try_parse_dates=True, infer_schema_length=None)
+    orders = pl.read_csv(SAMPLE / "orders.csv", try_parse_dates=True, infer_schema_length=None)
+    load(client, people, "key_people")
+    load(client, orders, "key_orders")
+    sql = "ALTER TABLE key_orders ADD UNIQUE KEY by_id (order_id);"
+    subprocess.run(client, input=sql, text=True, check=True, capture_output=True, timeout=60)
+    source = {"uri": uri, "tables": {"participants": "key_people", "orders": "key_orders"}}
+    config = parse_config({"source": source, "value": {"model": "none"}})
+    result = mlmroi.score(tmp_path / "none", config)
+    assert "`order_id`" not in result.run["inputs"]["orders"]["sql"]
+    assert result.run["rows"]["orders"]["in"] == orders.height

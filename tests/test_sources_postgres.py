@@ -152,6 +152,28 @@ def test_repeated_order_ids_in_database_order_are_found_in_one_read(pg_uri: str,
     assert result.run["totals"]["revenue"] == "35.00"
 
 
+def test_a_primary_key_on_order_id_spares_sending_it(
+    pg_uri: str, both: tuple[mlmroi.Result, mlmroi.Result], tmp_path: Path
+) -> None:
+    """The database guarantees unique order ids: they are not sent (nothing to check), the figures are
+    the same."""
+    with adbc.connect(pg_uri) as connection, connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS keyed_orders")
+        cursor.execute(f"CREATE TABLE keyed_orders AS SELECT * FROM {TABLES['orders']}")
+        cursor.execute("ALTER TABLE keyed_orders ADD PRIMARY KEY (order_id)")
+        connection.commit()
+    base = mlmroi.load_config(dataset=SAMPLE).model_dump()
+    source = {"uri": pg_uri, "tables": TABLES | {"orders": "keyed_orders"}}
+    config = parse_config(base | {"source": source, "columns": {"orders": {"order_date": "ordered_on"}}})
+    keyed = mlmroi.score(tmp_path / "none", config)
+    assert '"order_id"' not in keyed.run["inputs"]["orders"]["sql"]
+    assert '"order_id"' in both[1].run["inputs"]["orders"]["sql"]  # without the key it is sent and checked
+    mlmroi.write(keyed, tmp_path / "keyed")
+    mlmroi.write(both[1], tmp_path / "plain")
+    for name in ("participants.parquet", "commissions.parquet", "segments.parquet"):
+        assert (tmp_path / "keyed" / name).read_bytes() == (tmp_path / "plain" / name).read_bytes(), name
+
+
 def test_without_the_db_extra_one_line_says_which_to_install(
     pg_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

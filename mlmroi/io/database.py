@@ -122,6 +122,7 @@ class DbColumn:
     name: str
     kind: str  # "numeric", "integer", "float", "date", "timestamp", "text", "boolean", "other"
     digits: tuple[int, int] | None = None  # a NUMERIC's declared (precision, scale), when known
+    unique: bool = False  # a unique index or primary key on this column alone: no value repeats
 
     def fits(self, decimals: int) -> bool:
         """Whether every value is a whole number of minor units below the amount bound by its declared
@@ -477,6 +478,34 @@ def _scalar_and_schema(uri: str, dialect: str, relation: str) -> tuple[int, Any]
     return count, schema
 
 
+def _unique_columns(uri: str, dialect: str, table: str) -> set[str]:
+    """The columns of ``table`` that a unique index (or primary key) on that column alone covers: the
+    database already guarantees no value repeats there."""
+    if dialect == "postgres":
+        quoted = table.replace("'", "''")
+        sql = (
+            "SELECT a.attname AS name FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+            f"AND a.attnum = i.indkey[0] WHERE i.indrelid = to_regclass('{quoted}') AND i.indisunique "
+            "AND i.indisvalid AND i.indnkeyatts = 1 AND i.indpred IS NULL AND i.indexprs IS NULL"
+        )
+        import adbc_driver_postgresql.dbapi as adbc
+
+        with adbc.connect(uri) as connection, connection.cursor() as cursor:
+            cursor.execute(sql)
+            return {str(row[0]) for row in cursor.fetchall()}
+    import connectorx as cx
+
+    schema, _, name = table.replace("`", "").rpartition(".")
+    where = f"table_schema = '{schema}'" if schema else "table_schema = DATABASE()"
+    sql = (
+        "SELECT MIN(column_name) AS name FROM information_schema.statistics WHERE "
+        f"{where} AND table_name = '{name.replace(chr(39), '')}' AND non_unique = 0 "
+        "GROUP BY index_name HAVING COUNT(*) = 1"
+    )
+    found = cx.read_sql(uri, sql, return_type="arrow")
+    return {str(v) for v in found.column(0).to_pylist()} if found.num_rows else set()
+
+
 def _driver_error(exc: Exception, connect_uri: str, name: str, spec: str) -> InputError:
     """A driver's error as one InputError line naming the source (redacted) and table, no password."""
     first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -499,12 +528,19 @@ def open_db_table(
     relation = _relation(spec)
     try:
         rows, schema = _scalar_and_schema(connect_uri, dialect, relation)
+        unique = set() if _is_query(spec) else _unique_columns(connect_uri, dialect, spec.strip())
     except InputError:
         raise
     except Exception as exc:  # the drivers' own errors: one line, no password
         raise _driver_error(exc, connect_uri, name, spec) from None
     columns = [
-        DbColumn(field.name, mapping.get(field.name, field.name), _kind(field.type), _digits(field))
+        DbColumn(
+            field.name,
+            mapping.get(field.name, field.name),
+            _kind(field.type),
+            _digits(field),
+            field.name in unique,
+        )
         for field in schema
     ]
     return DbTable(name, connect_uri, spec, dialect, decimals, columns, rows, shown=redact(uri))

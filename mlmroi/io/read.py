@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from mlmroi.errors import InputError
 from mlmroi.io.csv import CsvOptions, CsvText, read_csv_text
-from mlmroi.io.database import DbTable
+from mlmroi.io.database import DbColumn, DbTable
 
 ROW = "__row"  # 1-based data row number of the source file
 
@@ -264,7 +264,7 @@ def db_table(table: DbTable, mapping: dict[str, str]) -> RawTable:
     names = [c.source for c in table.columns]
     used = used_columns(table.name)
     if used is not None:  # projection: a column the run never reads is not sent at all
-        table.columns = [c for c in table.columns if c.name in used]
+        table.columns = [c for c in table.columns if c.name in used and not _guaranteed(table.name, c)]
     problems = [
         f"{table.label}: column {src!r} named in [columns.{table.name}] is not in the source"
         for src in mapping
@@ -279,6 +279,12 @@ def db_table(table: DbTable, mapping: dict[str, str]) -> RawTable:
     return RawTable(
         name=table.name, path=Path(table.name), rename={}, columns=columns, rows=table.rows, db=table
     )
+
+
+def _guaranteed(table: str, column: DbColumn) -> bool:
+    """A column read only to check that no value repeats, which the database guarantees (a unique index or
+    primary key on it): orders' ``order_id``. It is not sent."""
+    return table == "orders" and column.name == "order_id" and column.unique
 
 
 def fingerprint(path: Path) -> str:
