@@ -85,11 +85,14 @@ def _run(
     orphans: Orphans,
     strict: bool,
     source: str | None = None,
+    every_row: bool = False,
 ):  # type: ignore[no-untyped-def]
     from mlmroi.config import load_config, with_overrides, with_source
     from mlmroi.pipeline import score
 
     config = with_source(load_config(config_path, dataset), source)
+    if every_row:  # no pushdown: every order row is read and checked
+        config = config.model_copy(update={"input": config.input.model_copy(update={"pushdown": False})})
     s, e = _date(start, "--start"), _date(end, "--end")
     if s or e:
         config = with_overrides(config, s, e)
@@ -277,9 +280,12 @@ def validate_cli(
     limit: Annotated[int, typer.Option(help="Problems to list (0 = all).")] = 50,
     source: SourceOpt = None,
 ) -> None:
-    """Check a dataset and its config without writing anything: exit 0 if clean, 1 listing the problems."""
+    """Check a dataset and its config without writing anything: exit 0 if clean, 1 listing the problems.
+
+    Every order row is read and checked, also those a score run's pushdown leaves unread.
+    """
     _dataset_inputs(dataset, config)
-    _, result = _run(dataset, config, None, None, orphans, strict=False, source=source)
+    _, result = _run(dataset, config, None, None, orphans, strict=False, source=source, every_row=True)
     for name, r in result.run["rows"].items():
         after = r.get("joined_after_window", 0)
         later = f", {after:,} of participants who joined after the window end" if after else ""

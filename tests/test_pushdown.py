@@ -139,3 +139,23 @@ def test_mysql_sends_only_the_reach(
     _written(mlmroi.score(two_years, _config()), tmp_path / "csv")
     _same_tables(tmp_path / "csv", tmp_path / "db")
     assert pushed["rows"]["orders"]["not_read"] > 0
+
+
+def test_validate_checks_the_rows_score_does_not_read(parquet_dataset: Path, tmp_path: Path) -> None:
+    """A bad row years before the window: score (pushed down) does not read it; validate reads every row."""
+    from typer.testing import CliRunner
+
+    from mlmroi_cli.main import app
+
+    folder = tmp_path / "data"
+    shutil.copytree(parquet_dataset, folder)
+    orders = pl.read_parquet(folder / "orders.parquet")
+    orders = orders.with_columns(
+        pl.when(pl.int_range(pl.len()) == 5).then(None).otherwise(pl.col("amount")).alias("amount")
+    )
+    orders.write_parquet(folder / "orders.parquet", row_group_size=2000, statistics=True)
+    (folder / "mlmroi.toml").write_text(f"[window]\nstart = {WINDOW['start']}\nend = {WINDOW['end']}\n")
+    scored = mlmroi.score(folder, mlmroi.load_config(dataset=folder))
+    assert scored.rejects.filter(pl.col("table") == "orders").height == 0
+    checked = CliRunner().invoke(app, ["validate", str(folder)])
+    assert checked.exit_code == 1 and "missing amount" in checked.output
