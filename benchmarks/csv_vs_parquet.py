@@ -48,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
 
     folder, info = dataset(n, args.seed, False, max_rss, say)
     sources = {"parquet": folder, "csv": csv_twin(folder)}
-    rows, totals, walls = side_by_side(sources, n, args.repeat, max_rss, say)
+    rows, totals, walls, _ = side_by_side(sources, n, args.repeat, max_rss, say)
     if totals["csv"] != totals["parquet"]:
         sys.exit("the CSV and Parquet runs disagree on run.json totals")
     ratio = walls["csv"] / walls["parquet"]

@@ -138,11 +138,11 @@ def score_once(
 
 def side_by_side(
     sources: dict[str, Path], n: int, repeat: int, max_rss: int, say: Callable[[str], None]
-) -> tuple[list[list[str]], dict[str, Any], dict[str, float]]:
+) -> tuple[list[list[str]], dict[str, Any], dict[str, float], dict[str, float]]:
     """Score each source folder in fresh ``mlmroi score`` processes (one untimed warm-up, then ``repeat``
     runs): per source a table row (median wall, median "reading and validating", peak RSS, every run), the
-    last run's run.json totals and the median wall. Exits on a failed run."""
-    rows, totals, walls = [], {}, {}
+    last run's run.json totals, the median wall and the median reading stage. Exits on a failed run."""
+    rows, totals, walls, readings = [], {}, {}, {}
     for kind, source in sources.items():
         out = DATA_DIR / f"out_{kind}_{n}"
         score_once("cli", source, out, DATA_DIR / "logs", max_rss)  # warm-up (numba cache, page cache)
@@ -155,12 +155,12 @@ def side_by_side(
             say(f"{kind} run {k + 1}: {child.wall:.2f} s")
         totals[kind] = runs[-1].extra["run"]["totals"]
         walls[kind] = median([c.wall for c in runs])
-        reading = median([c.extra["timings"]["reading and validating"] for c in runs])
+        reading = readings[kind] = median([c.extra["timings"]["reading and validating"] for c in runs])
         peak = max(c.max_rss for c in runs)
         rows.append(
             [kind, fmt_s(walls[kind]), fmt_s(reading), gib(peak), ", ".join(f"{c.wall:.2f}" for c in runs)]
         )
-    return rows, totals, walls
+    return rows, totals, walls, readings
 
 
 def gib(nbytes: float) -> str:

@@ -27,6 +27,24 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from mlmroi import __version__
+
+        say(out, f"mlmroi {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
+    ] = False,
+) -> None:
+    """MLM network analytics: commissions, costs and ROI per participant and per branch."""
+
+
 class Orphans(StrEnum):
     reject = "reject"
     root = "root"
@@ -602,6 +620,15 @@ def sql_cli(
     for name, sql in statements.items():
         if table.value in ("both", name):
             out.print(Text(f"-- save as {name}\n{sql};\n"), soft_wrap=True)
+
+
+@app.command("schema")
+@guarded
+def schema_cli() -> None:
+    """Print the JSON Schema of mlmroi.toml (every section, key, type, default and description)."""
+    from mlmroi.config import Config
+
+    out.print(Text(json.dumps(Config.model_json_schema(), indent=2, sort_keys=True)), soft_wrap=True)
 
 
 @app.command("generate")

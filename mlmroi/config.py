@@ -300,7 +300,10 @@ def parse_config(data: dict[str, Any], source: str = CONFIG_FILE) -> Config:
 
 
 def load_config(path: str | Path | None = None, dataset: str | Path | None = None) -> Config:
-    """Load and validate the config from ``path``, else ``DATASET/mlmroi.toml``, else defaults."""
+    """Load and validate the config from ``path``, else ``DATASET/mlmroi.toml``, else defaults. A
+    ``dataset`` that is not a folder is a ConfigError (a misspelt path would otherwise give defaults)."""
+    if path is None and dataset is not None and not Path(dataset).is_dir():
+        raise ConfigError(f"{dataset}: dataset folder not found (looked for its {CONFIG_FILE})")
     if path is None and dataset is not None and (Path(dataset) / CONFIG_FILE).is_file():
         path = Path(dataset) / CONFIG_FILE
     if path is None:

@@ -16,7 +16,7 @@ import numpy.typing as npt
 import polars as pl
 
 from mlmroi import __version__
-from mlmroi.config import Config
+from mlmroi.config import Config, load_config
 from mlmroi.customer_value import MONEY_COLUMNS, ValueResult, holdout_by_segment, run_value
 from mlmroi.economics import Economics, allocate_costs, compute, paid_by_node
 from mlmroi.errors import ConfigError, DataError
@@ -45,6 +45,10 @@ from mlmroi.segments.run import check_columns, label_codes, measures, run_segmen
 from mlmroi.tables import commissions_table, money, participants_table
 
 Progress = Callable[[str], None]
+NO_PLAN = (
+    "no compensation plan is configured ([[plan.components]]): commissions are 0, so ROI and profit leave "
+    "out what the company pays its distributors (docs/plans.md)"
+)
 Codes = npt.NDArray[np.int16]  # a segmentation's code per node
 
 
@@ -60,6 +64,18 @@ class Result:
     segments: pl.DataFrame = field(default_factory=pl.DataFrame)  # the segment-effectiveness table
     outputs: dict[str, pl.DataFrame] = field(default_factory=dict)  # surveys, leads, holdout (when given)
     warnings: list[str] = field(default_factory=list)  # one line each (e.g. a CLV model that did not fit)
+
+    def __repr__(self) -> str:
+        totals = self.run.get("totals", {})
+        money = ", ".join(
+            f"{key} {totals[key]}" for key in ("revenue", "commissions", "profit") if key in totals
+        )
+        roi = totals.get("roi_pct")
+        return (
+            f"Result({self.participants.height:,} participants, {self.commissions.height:,} commission rows, "
+            f"{self.rejects.height:,} rejects; {money}; ROI % {roi if roi is None else round(roi, 1)}; "
+            f"{len(self.warnings)} warning(s))"
+        )
 
 
 def read(
@@ -163,16 +179,21 @@ class _Clock:
 
 def score(
     dataset: str | Path,
-    config: Config,
+    config: Config | str | Path | None = None,
     orphans: Orphans = "reject",
     strict: bool = False,
     progress: Progress | None = None,
 ) -> Result:
     """Score a dataset: per-participant network metrics, commissions, costs, ROI (see SPEC §5, §8).
 
+    ``config``: a :class:`Config`, or the path of a TOML config file, or None for ``DATASET/mlmroi.toml``
+    (defaults when there is none), read as :func:`~mlmroi.config.load_config` reads it.
+
     Raises :class:`~mlmroi.errors.InputError` for structural problems, :class:`DataError` under ``strict``
     when any row would be rejected, :class:`ConfigError` for an unusable config.
     """
+    if not isinstance(config, Config):
+        config = load_config(config, dataset=dataset)
     clock = _Clock(progress)
     with clock.stage("reading and validating"):
         window, data = read(dataset, config, orphans)
@@ -274,6 +295,8 @@ def score(
     if clv_total is not None:
         run["totals"]["clv_predicted"] = money(clv_total, config.money.decimals)
     warnings = [value.warning] if value.warning else []
+    if not config.plan.components:
+        warnings.insert(0, NO_PLAN)
     return Result(
         participants, commissions, rejects, run, clock.timings, segments.table, segments.outputs, warnings
     )

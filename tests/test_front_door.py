@@ -1,0 +1,71 @@
+"""Issue 14's first points on the command line and the API: --version, the config's JSON Schema, a warning
+when no compensation plan is configured, score() taking a config path, load_config refusing a dataset
+folder that does not exist, and a Result whose repr is short."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import mlmroi
+from mlmroi.config import Config
+from mlmroi.errors import ConfigError
+from mlmroi_cli.main import app
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+def test_version_prints_the_package_version() -> None:
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.strip() == f"mlmroi {mlmroi.__version__}"
+
+
+def test_schema_is_the_configs_json_schema() -> None:
+    result = CliRunner().invoke(app, ["schema"])
+    assert result.exit_code == 0, result.output
+    schema = json.loads(result.output)
+    assert schema == json.loads(json.dumps(Config.model_json_schema()))
+    assert {"window", "plan", "source", "input", "value"} <= set(schema["properties"])
+    assert schema["$defs"]["InputConfig"]["properties"]["pushdown"]["default"] is True
+
+
+@pytest.fixture(scope="module")
+def sample_result() -> mlmroi.Result:
+    return mlmroi.score(SAMPLE, SAMPLE / "mlmroi.toml")  # a path, not a Config
+
+
+def test_score_takes_a_config_path_or_none(sample_result: mlmroi.Result, tmp_path: Path) -> None:
+    assert sample_result.run["totals"]["commissions"] != "0.00"
+    assert not any("no compensation plan" in w for w in sample_result.warnings)
+    folder = tmp_path / "no_plan"
+    shutil.copytree(SAMPLE, folder)
+    (folder / "mlmroi.toml").unlink()
+    bare = mlmroi.score(folder)  # None: DATASET/mlmroi.toml, here absent, so defaults (no plan)
+    assert bare.run["totals"]["commissions"] == "0.00"
+    assert bare.warnings[0].startswith("no compensation plan is configured")
+
+
+def test_the_cli_warns_when_no_plan_is_configured(tmp_path: Path) -> None:
+    folder = tmp_path / "no_plan"
+    shutil.copytree(SAMPLE, folder)
+    (folder / "mlmroi.toml").write_text("[window]\nstart = 2025-01-01\nend = 2025-12-31\n")
+    result = CliRunner().invoke(app, ["score", str(folder), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    assert "warning: no compensation plan is configured" in result.output
+
+
+def test_load_config_refuses_a_dataset_that_is_not_there(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="dataset folder not found"):
+        mlmroi.load_config(dataset=tmp_path / "data_sampel")
+
+
+def test_a_results_repr_is_one_short_line(sample_result: mlmroi.Result) -> None:
+    text = repr(sample_result)
+    assert "\n" not in text and len(text) < 300
+    assert f"{sample_result.participants.height:,} participants" in text
+    assert f"revenue {sample_result.run['totals']['revenue']}" in text
