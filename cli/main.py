@@ -24,6 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text is plain: "[plan]" and "[source]" are printed, not taken as markup
 )
 
 
@@ -55,6 +56,11 @@ class Format(StrEnum):
     csv = "csv"
 
 
+def _money(value: object) -> str:
+    """An exact amount as the terminal shows it, with thousands separators (``188,604.98``); None as —."""
+    return "—" if value is None else f"{Decimal(str(value)):,}"
+
+
 def _warn(line: str) -> None:
     err.print(Text.assemble(("warning: ", "yellow"), T(line)), soft_wrap=True)
 
@@ -77,7 +83,10 @@ def _date(value: str | None, option: str) -> dt.date | None:
 
 
 DatasetArg = Annotated[
-    Path, typer.Argument(help="Dataset folder with participants, orders and costs (csv or parquet).")
+    Path,
+    typer.Argument(
+        help="Dataset folder with participants, orders and costs (csv or parquet).", metavar="DATASET"
+    ),
 ]
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="Config file (default: DATASET/mlmroi.toml).")
@@ -86,6 +95,7 @@ SourceOpt = Annotated[
     str | None,
     typer.Option(
         "--source",
+        metavar="URI",
         help="Read the tables from this database (postgresql://… or mysql://…) instead of DATASET's files; "
         "DATASET still holds mlmroi.toml. The password may come from [source] password_env.",
     ),
@@ -152,7 +162,7 @@ def _summary(result) -> Table:  # type: ignore[no-untyped-def]
     )
     totals = run["totals"]
     for key in ("revenue", "margin", "acquisition_cost", "retention_cost", "commissions", "costs", "profit"):
-        table.add_row(key.replace("_", " "), f"{Decimal(totals[key]):,}")  # exact, as run.json has it
+        table.add_row(key.replace("_", " "), _money(totals[key]))  # exact, as run.json has it
     table.add_row("payout ratio", "—" if totals["payout_ratio"] is None else f"{totals['payout_ratio']:.2%}")
     table.add_row("ROI %", "—" if totals["roi_pct"] is None else f"{totals['roi_pct']:,.1f}")
     segments = run.get("segments", {})
@@ -172,9 +182,7 @@ def _summary(result) -> Table:  # type: ignore[no-untyped-def]
     value = run.get("value", {})
     if "clv_predicted" in totals:
         months = run["config"]["value"]["horizon_months"]
-        table.add_row(
-            f"CLV predicted (next {months} months, margin)", f"{Decimal(totals['clv_predicted']):,}"
-        )
+        table.add_row(f"CLV predicted (next {months} months, margin)", _money(totals["clv_predicted"]))
     holdout = value.get("holdout")
     if holdout:
         expected = holdout.get("expected_purchase_days")
@@ -242,7 +250,9 @@ def score_cli(
     fmt: Annotated[
         list[Format] | None,
         typer.Option(
-            "--format", help="Also write csv (parquet is always written; csv cells are spreadsheet-safe)."
+            "--format",
+            help="Also write csv (parquet is always written; csv cells are spreadsheet-safe).",
+            metavar="csv",
         ),
     ] = None,
 ) -> None:
@@ -330,7 +340,9 @@ def simulate_cli(
     dataset: DatasetArg,
     plan: Annotated[
         list[Path],
-        typer.Option("--plan", help="A TOML file with a [plan]; repeat. The first is the baseline."),
+        typer.Option(
+            "--plan", help="A TOML file with a [plan]; repeat. The first is the baseline.", metavar="FILE"
+        ),
     ],
     config: ConfigOpt = None,
     orphans: OrphansOpt = Orphans.reject,
@@ -375,16 +387,16 @@ def simulate_cli(
         table.add_row(T(label), *[T("—" if v is None else v) for v in values])
 
     plans = result.plans
-    row("commissions", [plans[n]["commissions"] for n in names])
+    row("commissions", [_money(plans[n]["commissions"]) for n in names])
     row(
         "payout ratio",
         [f"{plans[n]['payout_ratio']:.2%}" if plans[n]["payout_ratio"] is not None else None for n in names],
     )
-    row("company profit", [plans[n]["profit"] for n in names])
+    row("company profit", [_money(plans[n]["profit"]) for n in names])
     for component in dict.fromkeys(c for n in names for c in plans[n]["by_component"]):
-        row(f"  {component}", [plans[n]["by_component"].get(component) for n in names])
+        row(f"  {component}", [_money(plans[n]["by_component"].get(component)) for n in names])
     for band in plans[names[0]]["by_depth_band"]:
-        row(f"  depth {band}", [plans[n]["by_depth_band"][band] for n in names])
+        row(f"  depth {band}", [_money(plans[n]["by_depth_band"][band]) for n in names])
     for period in plans[names[0]]["payout_ratio_by_period"]:
         ratios = [plans[n]["payout_ratio_by_period"][period] for n in names]
         row(f"  payout {period}", [f"{r:.2%}" if r is not None else None for r in ratios])
@@ -407,9 +419,9 @@ def simulate_cli(
             ranks.add_row(
                 T(r["rank"]),
                 T(f"{r['participants']:,}"),
-                T(r["commissions"]),
+                T(_money(r["commissions"])),
                 T("—" if r["share"] is None else f"{r['share']:.2%}"),
-                T("—" if r["mean"] is None else r["mean"]),
+                T(_money(r["mean"])),
             )
         out.print(ranks)
     if result.changes.height:
@@ -417,7 +429,7 @@ def simulate_cli(
         for column in result.changes.columns:
             changes.add_column(T(column), justify="right" if column not in ("plan",) else "left")
         for values in result.changes.iter_rows():
-            changes.add_row(*[T(v) for v in values])
+            changes.add_row(*[T(_money(v) if isinstance(v, Decimal) else v) for v in values])
         out.print(changes)
     if target is not None:
         with replacing(target, "--json") as staging:
@@ -428,8 +440,12 @@ def simulate_cli(
 @app.command("explain")
 @guarded
 def explain_cli(
-    run_dir: Annotated[Path, typer.Argument(help="Output folder of `mlmroi score` (has run.json).")],
-    participant_id: Annotated[str, typer.Argument(help="The participant to explain.")],
+    run_dir: Annotated[
+        Path, typer.Argument(help="Output folder of `mlmroi score` (has run.json).", metavar="RUN_DIR")
+    ],
+    participant_id: Annotated[
+        str, typer.Argument(help="The participant to explain.", metavar="PARTICIPANT_ID")
+    ],
     data: Annotated[
         Path | None, typer.Option("--data", help="Dataset folder (default: the one recorded in run.json).")
     ] = None,
@@ -501,12 +517,14 @@ def explain_cli(
 @app.command("compare")
 @guarded
 def compare_cli(
-    run_a: Annotated[Path, typer.Argument(help="The earlier run's output folder.")],
-    run_b: Annotated[Path, typer.Argument(help="The later run's output folder.")],
+    run_a: Annotated[Path, typer.Argument(help="The earlier run's output folder.", metavar="RUN_A")],
+    run_b: Annotated[Path, typer.Argument(help="The later run's output folder.", metavar="RUN_B")],
     segmentation: Annotated[
         list[str] | None,
         typer.Option(
-            "--segmentation", help="Compare these (repeat); default abc, xyz, rfm_segment, lifecycle."
+            "--segmentation",
+            help="Compare these (repeat); default abc, xyz, rfm_segment, lifecycle.",
+            metavar="NAME",
         ),
     ] = None,
     out_dir: Annotated[
@@ -637,7 +655,8 @@ def generate_cli(
     out_dir: Annotated[
         Path,
         typer.Argument(
-            help="Folder to write the dataset into: new, empty, or a dataset generate wrote before."
+            help="Folder to write the dataset into: new, empty, or a dataset generate wrote before.",
+            metavar="DIR",
         ),
     ],
     participants: Annotated[int, typer.Option(help="Number of participants.")] = 2000,
