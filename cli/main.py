@@ -16,7 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mlmroi.errors import InputError
-from mlmroi_cli.terminal import T, err, guarded, out, say, status
+from mlmroi_cli.terminal import VERBOSITY, Stages, T, err, guarded, out, say
 
 app = typer.Typer(
     name="mlmroi",
@@ -42,8 +42,19 @@ def _main(
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit."),
     ] = False,
+    quiet: Annotated[
+        bool,
+        typer.Option("--quiet", "-q", help="Print only warnings, errors and where the output went."),
+    ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", "-v", help="Print one line per stage with its time, also on a terminal."),
+    ] = False,
 ) -> None:
     """MLM network analytics: commissions, costs and ROI per participant and per branch."""
+    if quiet and verbose:
+        raise typer.BadParameter("--quiet and --verbose exclude each other", param_hint="-q/-v")
+    VERBOSITY["level"] = -1 if quiet else 1 if verbose else 0
 
 
 class Orphans(StrEnum):
@@ -124,14 +135,8 @@ def _run(
     s, e = _date(start, "--start"), _date(end, "--end")
     if s or e:
         config = with_overrides(config, s, e)
-    with status("starting") as spinner:
-        result = score(
-            dataset,
-            config,
-            orphans=orphans.value,
-            strict=strict,
-            progress=lambda stage: spinner.update(f"{stage}…"),
-        )
+    with Stages("scoring") as stages:
+        result = score(dataset, config, orphans=orphans.value, strict=strict, progress=stages.stage)
     return config, result
 
 
@@ -279,6 +284,11 @@ def score_cli(
         path = write_claimed(result, claim, formats)
     for warning in result.warnings:
         _warn(warning)
+    rejected = result.rejects.height
+    note = f" ({rejected:,} reject lines — see rejects.parquet)" if rejected else ""
+    if VERBOSITY["level"] < 0:
+        say(out, f"wrote {path}{note}")
+        return
     out.print(_summary(result))
     if result.segments.height:
         out.print(_segments_table(result.segments))
@@ -294,8 +304,6 @@ def score_cli(
                 f"brings {health['a_share_of_revenue']:.1%} of revenue; "
                 f"{health['participants_making_80pct_of_revenue']:.1%} of participants make 80 % of revenue",
             )
-    rejected = result.rejects.height
-    note = f" ({rejected:,} reject lines — see rejects.parquet)" if rejected else ""
     say(out, f"wrote {path}{note}")
 
 
@@ -375,7 +383,7 @@ def simulate_cli(
     for path in plan:
         name = path.stem if path.stem not in configs else str(path)
         configs[name] = load_plan(path, base)
-    with status("simulating"):
+    with Stages("simulating"):
         result = simulate(dataset, configs, orphans=orphans.value, top=top)
     names = list(result.plans)
     table = Table(title=T(f"plans side by side (baseline: {names[0]})"))
@@ -479,7 +487,7 @@ def explain_cli(
             is_detail_file,
             "`mlmroi explain --out` file",
         )
-    with status("explaining"):
+    with Stages("explaining"):
         result = explain(run_dir, participant_id, data, source)
     summary = result.summary
     table = Table(title=T(f"participant {summary['participant_id']}: commissions by component"))
@@ -671,7 +679,7 @@ def generate_cli(
     begin = _date(start, "--start")
     assert begin is not None
     try:
-        with status("generating") as spinner:
+        with Stages("generating") as stages:
             summary = generate(
                 out_dir,
                 participants,
@@ -679,7 +687,7 @@ def generate_cli(
                 seed=seed,
                 start=begin,
                 fmt=fmt.value,
-                progress=lambda stage: spinner.update(f"{stage}…"),
+                progress=stages.stage,
             )
     except ValueError as exc:
         err.print(Text.assemble(("error: ", "red"), T(exc)), soft_wrap=True)

@@ -95,6 +95,52 @@ def status(text: str) -> Status:
     return err.status(text, spinner="dots" if _unicode(err.encoding) else "line")
 
 
+#: how much the command line says: -1 quiet (warnings, errors and where it wrote), 0 normal, 1 verbose
+VERBOSITY = {"level": 0}
+
+
+class Stages:
+    """Progress through a run's stages on stderr: on a terminal a spinner naming the stage with the time
+    since the start; otherwise (piped, logged) — or always with ``--verbose`` — one plain line per stage as
+    it begins (``  3.1 s  segments``); the total at the end. Nothing with ``--quiet``."""
+
+    def __init__(self, what: str) -> None:
+        self.first = what  # the spinner's first text and the total's name ("scoring took 3.1 s")
+        self.level = VERBOSITY["level"]
+        self.lines = self.level > 0 or not err.is_terminal
+        self.spinner: Status | None = None
+        self.began = 0.0
+
+    def __enter__(self) -> Stages:
+        import time
+
+        self.began = time.perf_counter()
+        if self.level >= 0 and not self.lines:
+            self.spinner = status(f"{self.first}…")
+            self.spinner.__enter__()
+        return self
+
+    def elapsed(self) -> float:
+        import time
+
+        return time.perf_counter() - self.began
+
+    def stage(self, name: str) -> None:
+        """A stage begins."""
+        if self.level < 0:
+            return
+        if self.spinner is not None:
+            self.spinner.update(f"{name}… ({self.elapsed():.1f} s)")
+        else:
+            err.print(T(f"{self.elapsed():7.1f} s  {name}"), soft_wrap=True)
+
+    def __exit__(self, kind: object, value: object, traceback: object) -> None:
+        if self.spinner is not None:
+            self.spinner.__exit__(kind, value, traceback)  # type: ignore[arg-type]
+        if kind is None and self.level >= 0:
+            err.print(T(f"{self.first} took {self.elapsed():.1f} s"), soft_wrap=True)
+
+
 # -- one line per failure ---------------------------------------------------------------------------------
 
 

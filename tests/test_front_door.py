@@ -103,3 +103,19 @@ def test_simulate_prints_money_with_thousands_separators() -> None:
     assert result.exit_code == 0, result.output
     line = next(line for line in result.output.splitlines() if line.strip("│ ").startswith("commissions"))
     assert "188,604.98" in line  # the unilevel plan's total on the sample, exact
+
+
+def test_progress_is_one_line_per_stage_when_piped_and_quiet_keeps_only_the_result(tmp_path: Path) -> None:
+    runner = CliRunner()
+    normal = runner.invoke(app, ["score", str(SAMPLE), "--out", str(tmp_path / "a")])
+    assert normal.exit_code == 0, normal.output
+    lines = normal.stderr.splitlines()
+    stages = [line.split("s  ", 1)[1] for line in lines if "s  " in line]
+    assert stages[:2] == ["reading and validating", "segments on other windows"] and "tables" in stages
+    assert lines[-1].startswith("scoring took ")
+    assert "payout ratio" in normal.stdout
+    quiet = runner.invoke(app, ["-q", "score", str(SAMPLE), "--out", str(tmp_path / "b")])
+    assert quiet.exit_code == 0, quiet.output
+    assert quiet.stderr == "" and quiet.stdout.strip() == f"wrote {tmp_path / 'b'}"
+    both = runner.invoke(app, ["-q", "-v", "score", str(SAMPLE), "--out", str(tmp_path / "c")])
+    assert both.exit_code == 2

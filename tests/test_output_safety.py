@@ -418,7 +418,7 @@ def test_an_ascii_console_gets_ascii_not_a_traceback(sample: Path, tmp_path: Pat
     assert "wrote" in stdout and "ROI %" in stdout
 
 
-@pytest.mark.parametrize("mib", [600, 1000, 1500])  # memory runs out while loading / compiling / running
+@pytest.mark.parametrize("mib", [600, 1000, 1150])  # memory runs out while loading / compiling / running
 def test_out_of_memory_is_one_line_with_exit_2(sample: Path, tmp_path: Path, mib: int) -> None:
     limit = mib * 2**20  # too little address space for numba, polars and scipy to load and run
 
