@@ -8,7 +8,7 @@ import json
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import polars as pl
 import typer
@@ -16,6 +16,10 @@ from rich.table import Table
 from rich.text import Text
 
 from mlmroi.errors import InputError
+
+if TYPE_CHECKING:
+    from mlmroi.config import Config
+    from mlmroi.pipeline import Result
 from mlmroi_cli.terminal import VERBOSITY, Stages, T, err, guarded, out, say
 
 app = typer.Typer(
@@ -125,7 +129,7 @@ def _run(
     strict: bool,
     source: str | None = None,
     every_row: bool = False,
-):  # type: ignore[no-untyped-def]
+) -> tuple[Config, Result]:
     from mlmroi.config import load_config, with_overrides, with_source
     from mlmroi.pipeline import score
 

@@ -36,7 +36,7 @@ _PR_SET_PDEATHSIG = 1
 
 #: what to do when memory runs out (said for a MemoryError and for an allocator's abort alike)
 MEMORY_ADVICE = "close other programs, score fewer periods (--start/--end) or use a machine with more memory"
-_DEATHS = {
+_DEATHS: dict[int, tuple[str, int]] = {
     signal.SIGABRT: (
         "the run was aborted (SIGABRT), almost always because memory ran out in native code; "
         + MEMORY_ADVICE,

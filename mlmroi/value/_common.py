@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import polars as pl
-from scipy import optimize, special  # type: ignore[import-untyped]
+from scipy import optimize, special
 
 from mlmroi.errors import ModelError
 
