@@ -119,3 +119,29 @@ def test_progress_is_one_line_per_stage_when_piped_and_quiet_keeps_only_the_resu
     assert quiet.stderr == "" and quiet.stdout.strip() == f"wrote {tmp_path / 'b'}"
     both = runner.invoke(app, ["-q", "-v", "score", str(SAMPLE), "--out", str(tmp_path / "c")])
     assert both.exit_code == 2
+
+
+def test_network_values_are_keyed_by_id_or_refused() -> None:
+    """Values in the caller's row order, not the network's: a frame keyed by participant_id gives each
+    participant their own group volume; a bare list or Series is refused, not misread."""
+    import numpy as np
+    import polars as pl
+
+    ids = ["d", "a", "c", "b", "e"]  # a → b → c, a → d, c → e (given in no particular order)
+    sponsors = ["a", None, "b", "a", "c"]
+    net = mlmroi.from_edges(ids, sponsors)
+    pv = pl.DataFrame({"participant_id": ids, "pv": [25, 5, 50, 100, 20]})
+    gv = net.group_volume(pv)
+    assert gv["participant_id"].to_list() == ids  # the caller's order back
+    assert dict(zip(ids, gv["pv"].to_list(), strict=True)) == {"a": 200, "b": 170, "c": 70, "d": 25, "e": 20}
+    for ambiguous in ([25, 5, 50, 100, 20], pl.Series([25, 5, 50, 100, 20])):
+        with pytest.raises(ValueError, match="no participant ids"):
+            net.group_volume(ambiguous)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="every participant exactly once"):
+        net.group_volume(pv.head(4))
+    with pytest.raises(ValueError, match="repeats"):
+        net.group_volume(pl.concat([pv, pv.head(1)]))
+    # A numpy array is in node order (the engine's own layout, documented): row i is net.ids[i].
+    in_node_order = np.zeros(5, dtype=np.int64)
+    in_node_order[net.nodes_of(pv["participant_id"])] = pv["pv"].to_numpy()
+    assert net.group_volume(in_node_order)[net.nodes_of(pv["participant_id"])].tolist() == gv["pv"].to_list()

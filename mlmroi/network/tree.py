@@ -13,6 +13,8 @@ from mlmroi.network import kernels
 from mlmroi.network.placement import Placement
 
 IntArray = npt.NDArray[np.int64]
+#: per-participant values: keyed by id in a DataFrame, or a numpy array in node order
+Values = pl.DataFrame | npt.NDArray[Any]
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,18 +74,75 @@ class Network:
         ones = np.ones((self.size, 1), dtype=np.int64)
         return kernels._subtree_sum(self.parent, ones)[:, 0] - 1  # type: ignore[no-any-return]
 
-    def subtree_sum(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        """Σ of ``values`` over each subtree, self included; ``values`` is (n,) or (n, k)."""
-        values = np.ascontiguousarray(values)
-        if values.shape[0] != self.size:
-            raise ValueError(f"values has {values.shape[0]} rows, network has {self.size} nodes")
-        if values.ndim == 1:
-            return kernels._subtree_sum(self.parent, values[:, None])[:, 0]  # type: ignore[no-any-return]
-        return kernels._subtree_sum(self.parent, values)  # type: ignore[no-any-return]
+    def subtree_sum(self, values: Values) -> Any:
+        """Σ of ``values`` over each subtree, self included.
 
-    def group_volume(self, personal_volume: npt.NDArray[Any]) -> npt.NDArray[Any]:
-        """GV: personal volume summed over each subtree, self included ((n,) or (n, periods))."""
+        ``values``: a polars DataFrame with ``participant_id`` and value columns, matched by id (every
+        participant exactly once, any row order; the result is a frame in the same row order with the
+        sums in place of the values), or a numpy array (n,) or (n, k) in **node order** (row ``i`` is
+        participant ``ids[i]``; the result likewise). A list or a Series carries no ids and its order cannot
+        be told from node order: it is refused (ValueError), never silently misread.
+        """
+        array, restore = self._in_node_order(values)
+        array = np.ascontiguousarray(array)
+        if array.shape[0] != self.size:
+            raise ValueError(f"values has {array.shape[0]} rows, network has {self.size} nodes")
+        if array.ndim == 1:
+            out = kernels._subtree_sum(self.parent, array[:, None])[:, 0]
+        else:
+            out = kernels._subtree_sum(self.parent, array)
+        return restore(out)
+
+    def group_volume(self, personal_volume: Values) -> Any:
+        """GV: personal volume summed over each subtree, self included; ``personal_volume`` keyed by
+        ``participant_id`` in a DataFrame, or a node-order numpy array (see :meth:`subtree_sum`)."""
         return self.subtree_sum(personal_volume)
+
+    def _in_node_order(self, values: Values) -> tuple[npt.NDArray[Any], Any]:
+        """``values`` as a node-order array, and how to give a node-order result back in their form."""
+        if isinstance(values, np.ndarray):
+            return values, lambda out: out
+        if isinstance(values, pl.DataFrame):
+            if "participant_id" not in values.columns or values.width < 2:
+                raise ValueError("values: a DataFrame needs participant_id and at least one value column")
+            given = values["participant_id"]
+            node = self.nodes_of(given)
+            columns = [c for c in values.columns if c != "participant_id"]
+            array = np.empty((self.size, len(columns)), dtype=values.select(columns).to_numpy().dtype)
+            array[node] = values.select(columns).to_numpy()
+
+            def restore(out: npt.NDArray[Any]) -> pl.DataFrame:
+                rows = out[node] if out.ndim > 1 else out[node][:, None]
+                return pl.DataFrame([given] + [pl.Series(c, rows[:, j]) for j, c in enumerate(columns)])
+
+            return array, restore
+        raise ValueError(
+            f"values: a {type(values).__name__} has no participant ids, and its order cannot be told from "
+            "the network's node order; pass a DataFrame with participant_id, or a numpy array in node order "
+            "(network.ids)"
+        )
+
+    def nodes_of(self, participant_ids: pl.Series) -> IntArray:
+        """The node of each id; every participant exactly once (a ValueError names what is missing,
+        repeated or unknown)."""
+        frame = pl.DataFrame({"participant_id": self.ids, "node": np.arange(self.size, dtype=np.int64)})
+        given = pl.DataFrame({"participant_id": participant_ids.cast(self.ids.dtype, strict=False)})
+        if (
+            given["participant_id"].null_count() > participant_ids.null_count()
+            or given.height != given["participant_id"].n_unique()
+        ):
+            raise ValueError("values: participant_id repeats or does not match the network's ids")
+        joined = given.join(frame, on="participant_id", how="left", maintain_order="left")
+        unknown = joined.filter(pl.col("node").is_null())["participant_id"]
+        if unknown.len() or given.height != self.size:
+            what = (
+                f"unknown ids such as {unknown[0]!r}"
+                if unknown.len()
+                else f"{given.height} of {self.size} ids"
+            )
+            raise ValueError(f"values: every participant exactly once is needed ({what})")
+        nodes: IntArray = joined["node"].to_numpy().astype(np.int64)
+        return nodes
 
     def count_children_where(self, flag: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
         """Children with ``flag`` set per node; ``flag`` is (n,) or (n, k) (e.g. active frontline)."""
