@@ -106,8 +106,7 @@ def render(result: Result) -> str:
         _audit(run, currency),
         _participants(result.participants, currency),
     ]
-    dataset = str(run.get("dataset", ""))
-    name = dataset.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1] or "run"
+    name = _dataset_name(str(run.get("dataset", ""))) or "run"
     return (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
@@ -119,6 +118,14 @@ def render(result: Result) -> str:
     )
 
 
+def _dataset_name(dataset: str) -> str:
+    """What the page shows of the dataset: a folder's name, not its absolute path (the page is shared and
+    archived; run.json beside it keeps the path), or a database source's redacted URI as it is."""
+    if "://" in dataset:
+        return dataset
+    return dataset.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
+
+
 # --- sections ------------------------------------------------------------------------------------------
 
 
@@ -127,7 +134,7 @@ def _header(run: Mapping[str, Any], warnings: Sequence[str]) -> str:
     config = run.get("config", {})
     facts: list[tuple[str, str]] = []
     if "dataset" in run:
-        facts.append(("dataset", _e(run["dataset"])))
+        facts.append(("dataset", _e(_dataset_name(str(run["dataset"])))))
     if window:
         periods = window.get("periods", [])
         plural = "" if len(periods) == 1 else "s"

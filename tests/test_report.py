@@ -116,7 +116,7 @@ def test_score_writes_a_self_contained_report(sample: tuple[Path, str, dict[str,
     for banned in ("http://", "https://", "<script", "<link", "<img", "<iframe", "src=", "url(", "@import"):
         assert banned not in lowered, banned
     assert lowered.count("<svg") == 1 and "<style>" in lowered  # inline chart and CSS only
-    assert f"<dd>{run['dataset']}</dd>" in text
+    assert "<dd>sample</dd>" in text and run["dataset"] not in text  # the folder's name, not its path
     assert "2025-01-01 – 2025-12-31, by month (12 periods)" in text
     assert f"<dd>{run['mlmroi_version']}</dd>" in text and "<dd>EUR</dd>" in text
     assert "levels 0.1, 0.05, 0.03, 0.02, 0.01; active_min_pv 50; compression dynamic" in text
