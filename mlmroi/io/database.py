@@ -83,7 +83,7 @@ def with_password(uri: str, password_env: str | None) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def _is_query(spec: str) -> bool:
+def is_query(spec: str) -> bool:
     """A query starts with SELECT or WITH; anything else names a table (``sales.orders``, ``"Orders"``)."""
     return bool(re.match(r"^\s*\(?\s*(select|with)\b", spec, re.IGNORECASE))
 
@@ -91,7 +91,7 @@ def _is_query(spec: str) -> bool:
 def _relation(spec: str) -> str:
     """A table name as it goes into FROM, or a query wrapped as a derived table."""
     text = spec.strip().rstrip(";")
-    return f"({text}) AS mlmroi_source" if _is_query(text) else text
+    return f"({text}) AS mlmroi_source" if is_query(text) else text
 
 
 def _quote(name: str, dialect: str) -> str:
@@ -253,7 +253,7 @@ class DbTable:
     @property
     def label(self) -> str:
         """For messages: ``orders (postgresql table sales.orders)`` or ``orders (postgresql query)``."""
-        what = "query" if _is_query(self.spec) else f"table {self.spec.strip()}"
+        what = "query" if is_query(self.spec) else f"table {self.spec.strip()}"
         return f"{self.name} ({self.dialect} {what})"
 
     @property
@@ -315,7 +315,7 @@ class DbTable:
         """run.json's record of this table: where it came from, the SQL sent, rows and fingerprint."""
         return {
             "source": self.shown,
-            "query" if _is_query(self.spec) else "table": self.spec.strip(),
+            "query" if is_query(self.spec) else "table": self.spec.strip(),
             "sql": self.query(),
             "rows": self.rows if self.where is None or self.sent is None else self.sent,
             "fingerprint": self.fingerprint,
@@ -528,7 +528,7 @@ def open_db_table(
     relation = _relation(spec)
     try:
         rows, schema = _scalar_and_schema(connect_uri, dialect, relation)
-        unique = set() if _is_query(spec) else _unique_columns(connect_uri, dialect, spec.strip())
+        unique = set() if is_query(spec) else _unique_columns(connect_uri, dialect, spec.strip())
     except InputError:
         raise
     except Exception as exc:  # the drivers' own errors: one line, no password

@@ -25,8 +25,9 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mlmroi.errors import InputError
 from mlmroi.io.database import valid_date, window_filter
-from mlmroi.io.read import RawTable
+from mlmroi.io.read import RawTable, first_line
 from mlmroi.io.warehouse import OrderSql, order_history_sql
 
 SUMMARY_COLUMNS = ("participant_id", "ordered_on", "amount")
@@ -38,7 +39,10 @@ def push_down(orders: RawTable, spec: OrderSql) -> tuple[RawTable, RawTable | No
     if orders.db is not None:
         return _database(orders, spec)
     if orders.csv is None and orders.memory is None:
-        return _parquet(orders, spec)
+        try:
+            return _parquet(orders, spec)
+        except (pl.exceptions.PolarsError, OSError, ValueError, pa.ArrowException) as exc:
+            raise InputError(f"{orders.label}: cannot read file ({first_line(exc)})") from None
     return orders, None
 
 

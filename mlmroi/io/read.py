@@ -142,7 +142,7 @@ class RawTable:
         try:
             return self._number(pl.read_parquet(self.path), 0)
         except (pl.exceptions.PolarsError, OSError, ValueError) as exc:
-            raise InputError(f"{self.label}: cannot read file ({_first_line(exc)})") from None
+            raise InputError(f"{self.label}: cannot read file ({first_line(exc)})") from None
 
     def chunks(
         self, size: int | None = None, columns: tuple[str, ...] | None = None
@@ -177,7 +177,7 @@ class RawTable:
                     offset += frame.height
                     read += frame.height
         except (pl.exceptions.PolarsError, OSError, ValueError, pa.ArrowException) as exc:
-            raise InputError(f"{self.label}: cannot read file ({_first_line(exc)})") from None
+            raise InputError(f"{self.label}: cannot read file ({first_line(exc)})") from None
         if read == 0:  # an empty file (or no row group to read) still has its columns
             yield self._number(pl.read_parquet(self.path, columns=sources, n_rows=0), 0)
 
@@ -198,7 +198,7 @@ class RawTable:
         return next((src for src, dst in self.rename.items() if dst == column), column)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
@@ -221,7 +221,7 @@ def _open(path: Path, options: CsvOptions) -> tuple[list[str], int, CsvText | No
         meta = pq.ParquetFile(path)
         return list(meta.schema_arrow.names), meta.metadata.num_rows, None
     except (pl.exceptions.PolarsError, OSError, ValueError, pa.ArrowException) as exc:
-        raise InputError(f"{path.name}: cannot read file ({_first_line(exc)})") from None
+        raise InputError(f"{path.name}: cannot read file ({first_line(exc)})") from None
 
 
 def read_table(

@@ -17,9 +17,11 @@ each order_periods row carries them in ``made_for``; ``score`` refuses tables ma
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
+from mlmroi.io.database import is_query
 from mlmroi.money import RATE_SCALE, rate_ppm
 from mlmroi.periods import Window, period_first_days
 
@@ -92,9 +94,9 @@ class OrderSql:
 
 
 def _relation(spec: str) -> str:
+    """A table name as it goes into FROM, or a query (``database.is_query``) in parentheses."""
     text = spec.strip().rstrip(";")
-    is_query = text.lstrip("( \n\t").lower().startswith(("select", "with"))
-    return f"({text})" if is_query else text
+    return f"({text})" if is_query(text) else text
 
 
 def _date(day: dt.date) -> str:
@@ -213,7 +215,8 @@ GROUP BY {col("participant_id")}
 ORDER BY participant_id"""
 
 
-def _columns(spec: OrderSql, s: _Syntax):  # type: ignore[no-untyped-def]
+def _columns(spec: OrderSql, s: _Syntax) -> Callable[[str], str]:
+    """The orders' source column for a contract name, quoted and qualified (``src."order_date"``)."""
     names = spec.order_columns or {}
 
     def col(contract: str) -> str:
