@@ -144,60 +144,56 @@ def _run(
     return config, result
 
 
-def _summary(result) -> Table:  # type: ignore[no-untyped-def]
+def _summary(result: Result) -> Table:
     run = result.run
-    window, currency = run["window"], run["config"]["money"]["currency"]
-    inferred = window.get("inferred") or []
-    note = f"; {' and '.join(inferred)} inferred from the orders" if inferred else ""
-    table = Table(title=T(f"mlmroi — {window['start']} … {window['end']} ({currency}{note})"))
+    window, currency = run.window, run.currency
+    note = f"; {' and '.join(window.inferred)} inferred from the orders" if window.inferred else ""
+    table = Table(title=T(f"mlmroi — {window.start} … {window.end} ({currency}{note})"))
     table.add_column("figure")
     table.add_column("value", justify="right")
-    for name, rows in run["rows"].items():
+    for name, rows in run.rows.items():
         table.add_row(
             T(f"{name} rows in / used / rejected"),
-            T(f"{rows['in']:,} / {rows['used']:,} / {rows['rejected']:,}"),
+            T(f"{rows.in_:,} / {rows.used:,} / {rows.rejected:,}"),
         )
-    after = run["rows"]["participants"].get("joined_after_window", 0)
+    after = run.rows["participants"].joined_after_window
     if after:
-        orders = "orders" if "orders" in run["rows"] else "order_periods"
-        orders_after = run["rows"][orders].get("joined_after_window", 0)
+        orders = "orders" if "orders" in run.rows else "order_periods"
         table.add_row(
             "joined after the window end (left out)",
-            f"{after:,} participants, {orders_after:,} {orders.replace('_', ' ')} rows",
+            f"{after:,} participants, {run.order_rows.joined_after_window:,} {orders.replace('_', ' ')} rows",
         )
+    network = run.network
     table.add_row(
         "participants / roots / max depth",
-        f"{run['network']['participants']:,} / {run['network']['roots']:,} / {run['network']['max_depth']}",
+        f"{network.participants:,} / {network.roots:,} / {network.max_depth}",
     )
-    totals = run["totals"]
+    totals = run.totals
     for key in ("revenue", "margin", "acquisition_cost", "retention_cost", "commissions", "costs", "profit"):
-        table.add_row(key.replace("_", " "), _money(totals[key]))  # exact, as run.json has it
-    table.add_row("payout ratio", "—" if totals["payout_ratio"] is None else f"{totals['payout_ratio']:.2%}")
-    table.add_row("ROI %", "—" if totals["roi_pct"] is None else f"{totals['roi_pct']:,.1f}")
-    segments = run.get("segments", {})
-    conversion = segments.get("conversion")
-    if conversion and conversion["rate"] is not None:
+        table.add_row(key.replace("_", " "), _money(getattr(totals, key)))  # exact, as run.json has it
+    table.add_row("payout ratio", "—" if totals.payout_ratio is None else f"{totals.payout_ratio:.2%}")
+    table.add_row("ROI %", "—" if totals.roi_pct is None else f"{totals.roi_pct:,.1f}")
+    conversion, churn = run.segments.conversion, run.segments.churn
+    if conversion.rate is not None:
         table.add_row(
             "conversion (never bought before → bought)",
-            f"{conversion['rate']:.1%} of {conversion['base']:,}",
+            f"{conversion.rate:.1%} of {conversion.base:,}",
         )
-    churn = segments.get("churn", {})
-    if churn.get("rate") is not None:
-        previous = churn["previous_window"]
+    if churn.rate is not None and churn.previous_window is not None:
+        previous = churn.previous_window
         table.add_row(
-            T(f"churn (of {previous['start']} … {previous['end']} buyers)"),
-            f"{churn['rate']:.1%} ({churn['monthly_rate']:.1%} a month)",
+            T(f"churn (of {previous.start} … {previous.end} buyers)"),
+            f"{churn.rate:.1%} ({churn.monthly_rate or 0:.1%} a month)",
         )
-    value = run.get("value", {})
-    if "clv_predicted" in totals:
-        months = run["config"]["value"]["horizon_months"]
-        table.add_row(f"CLV predicted (next {months} months, margin)", _money(totals["clv_predicted"]))
-    holdout = value.get("holdout")
+    if totals.clv_predicted is not None:
+        months = run.config.value.horizon_months
+        table.add_row(f"CLV predicted (next {months} months, margin)", _money(totals.clv_predicted))
+    holdout = run.value.holdout
     if holdout:
-        expected = holdout.get("expected_purchase_days")
+        expected = holdout.expected_purchase_days
         table.add_row(
             "holdout purchase days expected / actual",
-            f"{'—' if expected is None else f'{expected:,.0f}'} / {holdout['actual_purchase_days']:,}",
+            f"{'—' if expected is None else f'{expected:,.0f}'} / {holdout.actual_purchase_days:,}",
         )
     return table
 
@@ -296,17 +292,17 @@ def score_cli(
     out.print(_summary(result))
     if result.segments.height:
         out.print(_segments_table(result.segments))
-        churn_note = result.run["segments"]["churn"].get("note")
+        churn_note = result.run.segments.churn.note
         if churn_note:
             say(out, f"churn and conversion: {churn_note}")
-        health = result.run["segments"]["abc_health"]
-        if health["a_share_of_revenue"] is not None:
-            verdict = "healthy" if health["a_share_in_healthy_range"] else "outside the healthy 20–30 %"
+        health = result.run.segments.abc_health
+        if health.a_share_of_revenue is not None:
+            verdict = "healthy" if health.a_share_in_healthy_range else "outside the healthy 20–30 %"
             say(
                 out,
-                f"ABC health: A is {health['a_share_of_buyers']:.1%} of buyers ({verdict}) and "
-                f"brings {health['a_share_of_revenue']:.1%} of revenue; "
-                f"{health['participants_making_80pct_of_revenue']:.1%} of participants make 80 % of revenue",
+                f"ABC health: A is {health.a_share_of_buyers or 0:.1%} of buyers ({verdict}) and "
+                f"brings {health.a_share_of_revenue:.1%} of revenue; "
+                f"{health.participants_making_80pct_of_revenue or 0:.1%} of participants make 80 % of revenue",
             )
     say(out, f"wrote {path}{note}")
 
@@ -326,10 +322,10 @@ def validate_cli(
     """
     _dataset_inputs(dataset, config)
     _, result = _run(dataset, config, None, None, orphans, strict=False, source=source, every_row=True)
-    for name, r in result.run["rows"].items():
-        after = r.get("joined_after_window", 0)
+    for name, r in result.run.rows.items():
+        after = r.joined_after_window
         later = f", {after:,} of participants who joined after the window end" if after else ""
-        say(out, f"{name}: {r['in']:,} rows, {r['used']:,} used, {r['rejected']:,} rejected{later}")
+        say(out, f"{name}: {r.in_:,} rows, {r.used:,} used, {r.rejected:,} rejected{later}")
     rejects: pl.DataFrame = result.rejects
     if rejects.height == 0:
         out.print(Text.assemble(("clean:", "green"), " no problems found"))

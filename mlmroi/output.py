@@ -78,9 +78,7 @@ def write_into(result: Result, folder: Path, formats: Iterable[str] = ("parquet"
             )
         if "csv" in formats:
             write_csv(frame, folder / f"{name}.csv")
-    (folder / "run.json").write_text(
-        json.dumps(result.run, indent=2, sort_keys=False) + "\n", encoding="utf-8"
-    )
+    (folder / "run.json").write_text(result.run.to_json(), encoding="utf-8")
     (folder / "report.html").write_bytes(render(result).encode("utf-8"))
     (folder / "timings.json").write_text(json.dumps(result.timings, indent=2) + "\n", encoding="utf-8")
 

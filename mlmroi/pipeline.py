@@ -18,7 +18,7 @@ import polars as pl
 from mlmroi import __version__
 from mlmroi.config import Config, load_config
 from mlmroi.customer_value import MONEY_COLUMNS, ValueResult, holdout_by_segment, run_value
-from mlmroi.economics import Economics, allocate_costs, compute, paid_by_node
+from mlmroi.economics import CostAllocation, Economics, allocate_costs, compute, paid_by_node
 from mlmroi.errors import ConfigError, DataError
 from mlmroi.io.database import redact
 from mlmroi.io.dataset import Dataset
@@ -42,6 +42,19 @@ from mlmroi.plans.base import ComponentResult, PeriodVolumes
 from mlmroi.segments.base import Segmentation
 from mlmroi.segments.churn import AtStart, company_churn
 from mlmroi.segments.run import check_columns, label_codes, measures, run_segments
+from mlmroi.summary import (
+    Audit,
+    DatabaseInput,
+    FileInput,
+    NetworkSummary,
+    RunSummary,
+    SegmentsSummary,
+    TableRows,
+    Totals,
+    ValueSummary,
+    Versions,
+    WindowSummary,
+)
 from mlmroi.tables import commissions_table, money, participants_table
 
 Progress = Callable[[str], None]
@@ -59,18 +72,16 @@ class Result:
     participants: pl.DataFrame
     commissions: pl.DataFrame
     rejects: pl.DataFrame
-    run: dict[str, Any]
+    run: RunSummary
     timings: dict[str, float] = field(default_factory=dict)
     segments: pl.DataFrame = field(default_factory=pl.DataFrame)  # the segment-effectiveness table
     outputs: dict[str, pl.DataFrame] = field(default_factory=dict)  # surveys, leads, holdout (when given)
     warnings: list[str] = field(default_factory=list)  # one line each (e.g. a CLV model that did not fit)
 
     def __repr__(self) -> str:
-        totals = self.run.get("totals", {})
-        money = ", ".join(
-            f"{key} {totals[key]}" for key in ("revenue", "commissions", "profit") if key in totals
-        )
-        roi = totals.get("roi_pct")
+        totals = self.run.totals
+        money = f"revenue {totals.revenue}, commissions {totals.commissions}, profit {totals.profit}"
+        roi = totals.roi_pct
         return (
             f"Result({self.participants.height:,} participants, {self.commissions.height:,} commission rows, "
             f"{self.rejects.height:,} rejects; {money}; ROI % {roi if roi is None else round(roi, 1)}; "
@@ -284,16 +295,14 @@ def score(
             totals,
             econ,
             results,
-            allocation.outside_window_rows,
-            allocation.shared_total,
+            allocation,
             paid_outside,
+            # where `mlmroi explain` re-reads the inputs: the folder, or the database (its URI redacted)
+            dataset=str(Path(dataset).resolve()) if config.source is None else redact(config.source.uri),
+            segments=SegmentsSummary.model_validate(segments.summary),
+            value=ValueSummary.model_validate(value.summary),
+            clv_total=clv_total,
         )
-    # where `mlmroi explain` re-reads the inputs: the folder, or the database (its URI redacted)
-    run["dataset"] = str(Path(dataset).resolve()) if config.source is None else redact(config.source.uri)
-    run["segments"] = segments.summary
-    run["value"] = value.summary
-    if clv_total is not None:
-        run["totals"]["clv_predicted"] = money(clv_total, config.money.decimals)
     warnings = [value.warning] if value.warning else []
     if not config.plan.components:
         warnings.insert(0, NO_PLAN)
@@ -399,66 +408,79 @@ def _run_info(
     order_totals: OrderTotals,
     econ: Economics,
     results: list[ComponentResult],
-    costs_outside: int,
-    shared_total: int,
+    allocation: CostAllocation,
     paid_outside: int,
-) -> dict[str, Any]:
+    *,
+    dataset: str,
+    segments: SegmentsSummary,
+    value: ValueSummary,
+    clv_total: int | None,
+) -> RunSummary:
     decimals = config.money.decimals
     rows = data.rows()
     rows["orders" if "orders" in rows else "order_periods"]["outside_window"] = order_totals.outside_window
     if "costs" in rows:
-        rows["costs"]["outside_window"] = costs_outside
+        rows["costs"]["outside_window"] = allocation.outside_window_rows
     if "commissions" in rows:
         rows["commissions"]["outside_window"] = paid_outside
     volume = int(order_totals.personal_volume.sum())
     commissions = int(econ.commissions.sum())
     roots = data.network.roots
-    totals: dict[str, Any] = {
-        "revenue": money(int(order_totals.revenue.sum()), decimals),
-        "margin": money(int(econ.margin.sum()), decimals),
-        "volume": money(volume, decimals),
-        "acquisition_cost": money(int(econ.acquisition.sum()), decimals),
-        "retention_cost": money(int(econ.retention.sum()), decimals),
-        "shared_cost_allocated": money(shared_total, decimals),
-        "commissions": money(commissions, decimals),
-        "commissions_by_component": {r.component: money(int(r.amount.sum()), decimals) for r in results},
-        "costs": money(int(econ.costs.sum()), decimals),
-        "profit": money(int(econ.profit.sum()), decimals),
-        "payout_ratio": round(commissions / volume, 6) if volume else None,
-        "roi_pct": round(float(econ.profit.sum()) * 100 / float(econ.costs.sum()), 4)
-        if econ.costs.sum()
-        else None,
-    }
+    audit = None
     if econ.paid_commissions is not None:
         difference = econ.paid_commissions - econ.computed_commissions
         tolerance = round(config.audit.tolerance * 10**decimals)
-        totals["audit"] = {
-            "paid": money(int(econ.paid_commissions.sum()), decimals),
-            "computed": money(int(econ.computed_commissions.sum()), decimals),
-            "difference": money(int(difference.sum()), decimals),
-            "tolerance": money(tolerance, decimals),
-            "participants_flagged": int((np.abs(difference) > tolerance).sum()),
-        }
-    return {
-        "mlmroi_version": __version__,
-        "versions": {"polars": pl.__version__, "numpy": np.__version__},
-        "window": {
-            "start": window.start.isoformat(),
-            "end": window.end.isoformat(),
-            "period": window.period,
-            "periods": list(window.labels),
-            "inferred": [bound for bound in ("start", "end") if getattr(config.window, bound) is None],
+        audit = Audit(
+            paid=money(int(econ.paid_commissions.sum()), decimals),
+            computed=money(int(econ.computed_commissions.sum()), decimals),
+            difference=money(int(difference.sum()), decimals),
+            tolerance=money(tolerance, decimals),
+            participants_flagged=int((np.abs(difference) > tolerance).sum()),
+        )
+    totals = Totals(
+        revenue=money(int(order_totals.revenue.sum()), decimals),
+        margin=money(int(econ.margin.sum()), decimals),
+        volume=money(volume, decimals),
+        acquisition_cost=money(int(econ.acquisition.sum()), decimals),
+        retention_cost=money(int(econ.retention.sum()), decimals),
+        shared_cost_allocated=money(allocation.shared_total, decimals),
+        commissions=money(commissions, decimals),
+        commissions_by_component={r.component: money(int(r.amount.sum()), decimals) for r in results},
+        costs=money(int(econ.costs.sum()), decimals),
+        profit=money(int(econ.profit.sum()), decimals),
+        payout_ratio=round(commissions / volume, 6) if volume else None,
+        roi_pct=round(float(econ.profit.sum()) * 100 / float(econ.costs.sum()), 4)
+        if econ.costs.sum()
+        else None,
+        **({"audit": audit} if audit is not None else {}),
+        **({"clv_predicted": money(clv_total, decimals)} if clv_total is not None else {}),
+    )
+    return RunSummary(
+        mlmroi_version=__version__,
+        versions=Versions(polars=pl.__version__, numpy=np.__version__),
+        window=WindowSummary(
+            start=window.start,
+            end=window.end,
+            period=window.period,
+            periods=list(window.labels),
+            inferred=[bound for bound in ("start", "end") if getattr(config.window, bound) is None],
+        ),
+        rows={name: TableRows.model_validate(table) for name, table in rows.items()},
+        network=NetworkSummary(
+            participants=data.network.size,
+            roots=int(roots.size),
+            max_depth=int(data.network.depth.max()) if data.network.size else 0,
+            orphans_made_roots=data.orphans_rooted,
+            joined_after_window=rows["participants"]["joined_after_window"],
+        ),
+        totals=totals,
+        config=config,
+        inputs={name: FileInput(file=data.files[name].name, sha256=h.result()) for name, h in hashes.items()}
+        | {
+            name: DatabaseInput.model_validate(table.describe())
+            for name, table in sorted(data.databases.items())
         },
-        "rows": rows,
-        "network": {
-            "participants": data.network.size,
-            "roots": int(roots.size),
-            "max_depth": int(data.network.depth.max()) if data.network.size else 0,
-            "orphans_made_roots": data.orphans_rooted,
-            "joined_after_window": rows["participants"]["joined_after_window"],
-        },
-        "totals": totals,
-        "config": config.resolved(),
-        "inputs": {name: {"file": data.files[name].name, "sha256": h.result()} for name, h in hashes.items()}
-        | {name: table.describe() for name, table in sorted(data.databases.items())},
-    }
+        dataset=dataset,
+        segments=segments,
+        value=value,
+    )

@@ -93,7 +93,7 @@ table,svg,dl{break-inside:avoid}tr.loss td{background:#fdecec !important;print-c
 
 def render(result: Result) -> str:
     """The report of one run as an HTML page (a str; write it as UTF-8)."""
-    run = result.run
+    run = result.run.model_dump(mode="json", by_alias=True, exclude_unset=True)
     currency = str(run.get("config", {}).get("money", {}).get("currency", ""))
     decimals = int(run.get("config", {}).get("money", {}).get("decimals", 2))
     sections = [

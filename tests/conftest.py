@@ -50,3 +50,14 @@ def two_years(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("two_years")
     generate(folder, 1500, months=24, seed=11, start=dt.date(2024, 1, 1))
     return folder
+
+
+@pytest.fixture(scope="module")
+def scored_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """data/sample scored with its own config and written (``mlmroi.write``), once per test module: the
+    output folder (report.html, run.json and the tables)."""
+    import mlmroi
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    result = mlmroi.score(sample, mlmroi.load_config(dataset=sample))
+    return mlmroi.write(result, tmp_path_factory.mktemp("scored_sample") / "out")

@@ -16,6 +16,7 @@ from mlmroi.config import parse_config, with_overrides
 from mlmroi.errors import InputError
 from mlmroi.explain import explain
 from tests.helpers import write_dataset
+from tests.runjson import run_json
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 END = dt.date(2025, 6, 30)
@@ -127,7 +128,7 @@ def test_rows_of_a_later_joiner_are_counted_not_used(tmp_path: Path) -> None:
 """
     folder = write_dataset(tmp_path / "d", people, orders, costs, CONFIG)
     result = _score(folder)
-    rows = result.run["rows"]
+    rows = run_json(result)["rows"]
     assert rows["participants"] == {"in": 4, "used": 2, "rejected": 1, "joined_after_window": 1}
     # A bad row is a reject whoever it belongs to; the good ones of the later joiner are counted.
     assert rows["orders"] == {
@@ -138,9 +139,9 @@ def test_rows_of_a_later_joiner_are_counted_not_used(tmp_path: Path) -> None:
         "outside_window": 0,
     }
     assert rows["costs"]["joined_after_window"] == 1 and rows["costs"]["used"] == 1
-    assert result.run["totals"]["revenue"] == "100.00"
+    assert run_json(result)["totals"]["revenue"] == "100.00"
     # 3's own cost is not shared out: the shared 9.00 is all the acquisition cost there is.
-    assert result.run["totals"]["acquisition_cost"] == "9.00"
+    assert run_json(result)["totals"]["acquisition_cost"] == "9.00"
     assert result.participants["participant_id"].to_list() == [1, 2]
     assert result.participants["frontline"].to_list() == [1, 0]
     assert result.rejects["reason"].to_list() == [
@@ -167,7 +168,12 @@ def test_a_recruit_dated_before_a_later_sponsor_is_rejected_with_the_reason(tmp_
     assert reasons == {
         3: "sponsor chain broken: 3 → 2 reaches participant 2 (row 2), who joined after the window end",
     }
-    assert result.run["rows"]["participants"] == {"in": 4, "used": 1, "rejected": 1, "joined_after_window": 2}
+    assert run_json(result)["rows"]["participants"] == {
+        "in": 4,
+        "used": 1,
+        "rejected": 1,
+        "joined_after_window": 2,
+    }
     # 3's order follows 3 into the rejects; 4 joined after the end too and is only counted.
     order_reasons = result.rejects.filter(pl.col("table") == "orders")["reason"].to_list()
     assert order_reasons == ["participant is rejected (see participants row 3)"]
@@ -185,8 +191,8 @@ def test_an_inferred_end_leaves_out_who_joined_after_the_last_order(tmp_path: Pa
 """
     folder = write_dataset(tmp_path / "d", people, orders, None, None)
     result = mlmroi.score(folder, _no_window())
-    assert result.run["window"]["end"] == "2025-03-15"
-    assert result.run["rows"]["participants"]["joined_after_window"] == 1
+    assert run_json(result)["window"]["end"] == "2025-03-15"
+    assert run_json(result)["rows"]["participants"]["joined_after_window"] == 1
     assert result.participants["participant_id"].to_list() == [1, 2]
 
 
@@ -202,5 +208,5 @@ def test_binary_placement_of_a_later_joiner_takes_no_leg(tmp_path: Path) -> None
     )
     result = _score(write_dataset(tmp_path / "d", people, orders, None, config))
     assert result.rejects.height == 0
-    assert result.run["rows"]["participants"]["joined_after_window"] == 1
+    assert run_json(result)["rows"]["participants"]["joined_after_window"] == 1
     assert result.participants["participant_id"].to_list() == [1, 3]

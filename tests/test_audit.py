@@ -10,6 +10,7 @@ import pytest
 
 import mlmroi
 from tests.helpers import ORACLE_ORDERS, ORACLE_PARTICIPANTS, UNILEVEL, write_dataset
+from tests.runjson import run_json
 
 PLAN = UNILEVEL.format(compression="dynamic") + "[audit]\ntolerance = 0.50\n"
 # Computed (ORACLES.md, dynamic): D 10.00, B 30.00, A 24.50.
@@ -59,7 +60,7 @@ def test_audit_flags_differences_above_tolerance(audited: mlmroi.Result) -> None
         "E": False,
         "F": False,
     }
-    audit = audited.run["totals"]["audit"]
+    audit = run_json(audited)["totals"]["audit"]
     assert audit == {
         "paid": "69.80",
         "computed": "64.50",
@@ -67,7 +68,7 @@ def test_audit_flags_differences_above_tolerance(audited: mlmroi.Result) -> None
         "tolerance": "0.50",
         "participants_flagged": 1,
     }
-    assert audited.run["totals"]["commissions"] == "69.80"
+    assert run_json(audited)["totals"]["commissions"] == "69.80"
 
 
 def test_paid_rows_are_validated_and_counted(audited: mlmroi.Result) -> None:
@@ -76,7 +77,7 @@ def test_paid_rows_are_validated_and_counted(audited: mlmroi.Result) -> None:
         (5, "missing amount"),
         (6, "unknown participant_id (not in participants)"),
     ]
-    assert audited.run["rows"]["commissions"] == {
+    assert run_json(audited)["rows"]["commissions"] == {
         "in": 6,
         "used": 4,
         "rejected": 2,
@@ -88,5 +89,5 @@ def test_paid_rows_are_validated_and_counted(audited: mlmroi.Result) -> None:
 def test_without_a_commissions_table_there_is_no_audit(tmp_path: Path) -> None:
     folder = write_dataset(tmp_path, ORACLE_PARTICIPANTS, ORACLE_ORDERS, config=PLAN)
     result = mlmroi.score(folder, mlmroi.load_config(dataset=folder))
-    assert "audit" not in result.run["totals"]
+    assert "audit" not in run_json(result)["totals"]
     assert "commissions_paid" not in result.participants.columns

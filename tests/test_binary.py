@@ -17,6 +17,7 @@ from mlmroi.network import Network, from_edges, with_placement
 from mlmroi.plans.base import PeriodVolumes
 from mlmroi.plans.binary import BinaryConfig, binary, binary_ledger
 from tests.helpers import write_dataset
+from tests.runjson import run_json
 
 binary_module = importlib.import_module("mlmroi.plans.binary")  # the package re-exports the function
 
@@ -371,7 +372,7 @@ I,A,2024-01-04,I,R
         9: ["self-placement (placement_id equals participant_id)"],
     }
     assert sorted(result.participants["participant_id"].to_list()) == ["A", "C"]
-    for rows in result.run["rows"].values():
+    for rows in run_json(result)["rows"].values():
         assert rows["in"] == rows["used"] + rows["rejected"]
 
 

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 import mlmroi
 from mlmroi.plans.base import ComponentResult
 from mlmroi.plans.caps import CapsConfig, apply_caps
+from tests.runjson import run_json
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
@@ -84,8 +85,10 @@ def test_caps_end_to_end_on_the_sample() -> None:
     c = result.commissions
     by_period = c.group_by("period", "participant_id").agg(pl.col("amount").sum())
     assert by_period["amount"].max() <= Decimal("500.00")
-    assert result.run["totals"]["payout_ratio"] <= 0.12
-    assert Decimal(result.run["totals"]["commissions"]) < Decimal(uncapped.run["totals"]["commissions"])
+    assert run_json(result)["totals"]["payout_ratio"] <= 0.12
+    assert Decimal(run_json(result)["totals"]["commissions"]) < Decimal(
+        run_json(uncapped)["totals"]["commissions"]
+    )
     p = result.participants
     assert p["commissions"].sum() == c["amount"].sum()
     roots = p.filter(pl.col("sponsor_id").is_null())

@@ -15,6 +15,7 @@ import pytest
 import mlmroi
 from mlmroi.config import parse_config
 from mlmroi.value import BgNbdFit, p_alive
+from tests.runjson import run_json
 
 DATA = Path(__file__).parent / "data"
 START, END = dt.date(1997, 1, 1), dt.date(1997, 9, 30)
@@ -72,7 +73,7 @@ def approx(figures: dict[str, Any], expected: dict[str, float]) -> None:
 
 
 def test_published_bgnbd_and_gamma_gamma_estimates(result: mlmroi.Result) -> None:
-    value = result.run["value"]
+    value = run_json(result)["value"]
     model = value["model"]
     assert model["status"] == "fitted" and model["selected"] == "bgnbd"
     assert model["fit"] == "whole window (1997-01-01 to 1997-09-30)"
@@ -96,7 +97,7 @@ def test_per_customer_summary_is_the_published_one(result: mlmroi.Result) -> Non
     free = people.filter(pl.col("frequency").is_null())
     assert free.height == 8 and (free["orders"] == 0).all() and (free["frequency_right"] == 0).all()
     people = people.filter(pl.col("frequency").is_not_null())
-    assert result.run["value"]["repeat_purchases"] == summary["frequency"].sum() == 2457
+    assert run_json(result)["value"]["repeat_purchases"] == summary["frequency"].sum() == 2457
     assert (people["frequency"] == people["frequency_right"]).all()
     assert (people["recency_weeks"] - people["recency"]).abs().max() < 0.01  # type: ignore[operator]
     assert (people["T_weeks"] - people["T"]).abs().max() < 0.01  # type: ignore[operator]
@@ -108,7 +109,7 @@ def test_per_customer_summary_is_the_published_one(result: mlmroi.Result) -> Non
 def test_p_alive_is_the_models_on_the_published_summary(result: mlmroi.Result) -> None:
     summary = pl.read_csv(DATA / "cdnow_customers_summary.csv")
     ids = transactions().select(pl.col("customer").alias("participant_id"), "ID").unique()
-    fit = result.run["value"]["model"]["bgnbd"]
+    fit = run_json(result)["value"]["model"]["bgnbd"]
     model = BgNbdFit(**{k: v for k, v in fit.items() if k != "model"})
     people = result.participants.join(ids, on="participant_id").join(summary, on="ID").drop_nulls("p_alive")
     expected = p_alive(model, people["frequency_right"], people["recency"], people["T"])

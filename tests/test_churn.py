@@ -18,6 +18,7 @@ from mlmroi.config import parse_config, with_overrides
 from mlmroi.periods import Window
 from mlmroi.synth import generate
 from mlmroi_cli.main import app
+from tests.runjson import run_json
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 BEHAVIOUR = ("abc", "abcd", "xyz", "abcxyz", "rfm_segment", "bcg", "lifecycle", "loyalty_type")
@@ -77,7 +78,7 @@ def test_company_churn_is_reported_and_is_the_all_row(
     two_years: tuple[Path, mlmroi.Result, mlmroi.Result],
 ) -> None:
     _, later, earlier = two_years
-    churn = later.run["segments"]["churn"]
+    churn = run_json(later)["segments"]["churn"]
     everyone = _expected(later, earlier, "abc").select(pl.sum("churn_base"), pl.sum("lost")).row(0)
     assert churn["previous_window"] == {"start": "2024-01-01", "end": "2024-12-31"}
     assert churn["previous_buyers"] == everyone[0]
@@ -90,8 +91,8 @@ def test_company_churn_is_reported_and_is_the_all_row(
     assert row["churn_rate"] == pytest.approx(churn["rate"], abs=1e-6)
     assert row["participants"] == later.participants.height
     assert row["buyers"] == later.participants.filter(pl.col("orders") > 0).height
-    assert str(row["revenue"]) == later.run["totals"]["revenue"]
-    assert row["roi_pct"] == pytest.approx(later.run["totals"]["roi_pct"], abs=1e-3)
+    assert str(row["revenue"]) == run_json(later)["totals"]["revenue"]
+    assert row["roi_pct"] == pytest.approx(run_json(later)["totals"]["roi_pct"], abs=1e-3)
 
 
 def test_clv_formula_lifetime_is_one_over_the_monthly_churn(
@@ -100,8 +101,8 @@ def test_clv_formula_lifetime_is_one_over_the_monthly_churn(
     folder, later, _ = two_years
     config = with_overrides(mlmroi.load_config(dataset=folder), dt.date(2025, 1, 1), dt.date(2025, 12, 31))
     config = parse_config(config.model_dump() | {"value": {"model": "none", "lifetime_months": None}})
-    value = mlmroi.score(folder, config).run["value"]
-    monthly = later.run["segments"]["churn"]["monthly_rate"]
+    value = run_json(mlmroi.score(folder, config))["value"]
+    monthly = run_json(later)["segments"]["churn"]["monthly_rate"]
     assert f"{monthly:.4f}" in value["lifetime_source"]
     assert value["lifetime_months"] == pytest.approx(1 / monthly, rel=1e-3)
 
@@ -118,7 +119,7 @@ def test_conversion_counts_who_had_never_bought(
     )
     fresh = later.participants.join(before, on="participant_id", how="anti")
     converted = fresh.filter(pl.col("orders") > 0).height
-    assert later.run["segments"]["conversion"] == {
+    assert run_json(later)["segments"]["conversion"] == {
         "base": fresh.height,
         "converted": converted,
         "rate": round(converted / fresh.height, 6),
@@ -140,7 +141,7 @@ def test_conversion_counts_who_had_never_bought(
 
 def test_without_earlier_orders_churn_is_unknown_and_said_once(tmp_path: Path) -> None:
     result = mlmroi.score(SAMPLE, mlmroi.load_config(dataset=SAMPLE))
-    assert "note" in result.run["segments"]["churn"]
+    assert "note" in run_json(result)["segments"]["churn"]
     assert result.segments["churn_rate"].null_count() == result.segments.height
     per_segment = result.segments.filter(pl.col("segmentation") != "all")
     assert per_segment["conversion"].null_count() == per_segment.height

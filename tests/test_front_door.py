@@ -15,6 +15,7 @@ import mlmroi
 from mlmroi.config import Config
 from mlmroi.errors import ConfigError
 from mlmroi_cli.main import app
+from tests.runjson import run_json
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
@@ -40,13 +41,13 @@ def sample_result() -> mlmroi.Result:
 
 
 def test_score_takes_a_config_path_or_none(sample_result: mlmroi.Result, tmp_path: Path) -> None:
-    assert sample_result.run["totals"]["commissions"] != "0.00"
+    assert run_json(sample_result)["totals"]["commissions"] != "0.00"
     assert not any("no compensation plan" in w for w in sample_result.warnings)
     folder = tmp_path / "no_plan"
     shutil.copytree(SAMPLE, folder)
     (folder / "mlmroi.toml").unlink()
     bare = mlmroi.score(folder)  # None: DATASET/mlmroi.toml, here absent, so defaults (no plan)
-    assert bare.run["totals"]["commissions"] == "0.00"
+    assert run_json(bare)["totals"]["commissions"] == "0.00"
     assert bare.warnings[0].startswith("no compensation plan is configured")
 
 
@@ -68,7 +69,7 @@ def test_a_results_repr_is_one_short_line(sample_result: mlmroi.Result) -> None:
     text = repr(sample_result)
     assert "\n" not in text and len(text) < 300
     assert f"{sample_result.participants.height:,} participants" in text
-    assert f"revenue {sample_result.run['totals']['revenue']}" in text
+    assert f"revenue {run_json(sample_result)['totals']['revenue']}" in text
 
 
 @pytest.mark.parametrize(

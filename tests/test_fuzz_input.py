@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import mlmroi
 from mlmroi.errors import MlmRoiError
+from tests.runjson import run_json
 
 IDS = st.sampled_from(["1", "2", "3", "4", "5", "x", "", " 3 ", "-1", "1.5"])
 DATES = st.sampled_from(
@@ -57,9 +58,9 @@ def test_messy_rows_are_used_or_rejected(people, orders, costs) -> None:  # type
         except MlmRoiError as exc:
             assert exc.problems and all(line and "\n" not in line for line in exc.problems)
             return
-        for name, rows in result.run["rows"].items():
+        for name, rows in run_json(result)["rows"].items():
             assert rows["in"] == rows["used"] + rows["rejected"], name
-        assert result.participants.height == result.run["rows"]["participants"]["used"]
+        assert result.participants.height == run_json(result)["rows"]["participants"]["used"]
         assert result.participants["commissions"].sum() == result.commissions["amount"].sum()
         rejected = result.rejects
         assert rejected["reason"].null_count() == 0

@@ -10,6 +10,7 @@ import pytest
 import mlmroi
 from mlmroi.errors import ConfigError, DataError, InputError
 from tests.helpers import write_dataset
+from tests.runjson import run_json
 
 PEOPLE = """
 participant_id,sponsor_id,joined_on
@@ -37,14 +38,14 @@ def reasons(result: mlmroi.Result, table: str) -> dict[int, list[str]]:
 
 
 def assert_conserved(result: mlmroi.Result) -> None:
-    for rows in result.run["rows"].values():
+    for rows in run_json(result)["rows"].values():
         assert rows["in"] == rows["used"] + rows["rejected"]
 
 
 def test_clean_dataset_has_no_rejects(tmp_path: Path) -> None:
     result = run(write_dataset(tmp_path, PEOPLE, ORDERS))
     assert result.rejects.height == 0
-    assert result.run["rows"]["orders"] == {
+    assert run_json(result)["rows"]["orders"] == {
         "in": 3,
         "used": 3,
         "rejected": 0,
@@ -127,20 +128,20 @@ def test_missing_sponsor_rejected_or_made_root(tmp_path: Path) -> None:
     assert p[5] == ["sponsor chain broken: 5 → 4 reaches rejected participant 4 (row 4)"]
     rooted = run(folder, orphans="root")
     assert rooted.rejects.height == 0
-    assert rooted.run["network"]["orphans_made_roots"] == 1
-    assert rooted.run["network"]["roots"] == 2
+    assert run_json(rooted)["network"]["orphans_made_roots"] == 1
+    assert run_json(rooted)["network"]["roots"] == 2
 
 
 def test_orders_outside_window_are_used_and_counted(tmp_path: Path) -> None:
     result = run(write_dataset(tmp_path, PEOPLE, ORDERS + "1,2024-12-31,10\n"))
-    assert result.run["rows"]["orders"] == {
+    assert run_json(result)["rows"]["orders"] == {
         "in": 4,
         "used": 4,
         "rejected": 0,
         "joined_after_window": 0,
         "outside_window": 1,
     }
-    assert result.run["totals"]["revenue"] == "170.50"
+    assert run_json(result)["totals"]["revenue"] == "170.50"
 
 
 def test_order_field_problems(tmp_path: Path) -> None:
@@ -186,7 +187,7 @@ def test_cost_field_problems(tmp_path: Path) -> None:
     assert r[5] == ["filter_column is not a participants column"]
     assert 6 not in r  # outside the window: used, counted, not allocated
     assert r[7] == ["shared acquisition cost selects no participant (nobody joined in 2025-02)"]
-    assert result.run["rows"]["costs"]["outside_window"] == 1
+    assert run_json(result)["rows"]["costs"]["outside_window"] == 1
     assert_conserved(result)
 
 
@@ -273,7 +274,7 @@ def test_parquet_input_matches_csv(tmp_path: Path) -> None:
         frame.write_parquet(pq_dir / f"{name}.parquet")
     a, b = run(csv_dir), run(pq_dir)
     assert a.participants.equals(b.participants)
-    assert a.run["totals"] == b.run["totals"]
+    assert run_json(a)["totals"] == run_json(b)["totals"]
 
 
 @pytest.mark.parametrize("fmt", ["csv", "parquet"])
@@ -297,13 +298,13 @@ def test_orders_streamed_in_chunks_match_one_pass(
     chunked = run(folder)
     assert chunked.rejects.equals(whole.rejects)
     assert chunked.participants.equals(whole.participants)
-    assert chunked.run["totals"] == whole.run["totals"]
+    assert run_json(chunked)["totals"] == run_json(whole)["totals"]
     assert reasons(chunked, "orders") == {
         40: ["duplicate order_id"],
         41: ["unknown participant_id (not in participants)"],
         42: ["non-numeric amount", "duplicate order_id"],
     }
-    assert chunked.run["rows"]["orders"] == {
+    assert run_json(chunked)["rows"]["orders"] == {
         "in": 42,
         "used": 39,
         "rejected": 3,

@@ -22,6 +22,7 @@ from mlmroi.io.dataset import Dataset
 from mlmroi.io.load import load
 from mlmroi_cli.main import app
 from tests.helpers import write_dataset
+from tests.runjson import run_json
 
 PEOPLE = """
 participant_id,sponsor_id,joined_on
@@ -149,11 +150,11 @@ def test_score_works_with_and_without_the_new_tables(tmp_path: Path) -> None:
     loyalty = pl.selectors.starts_with("loyalty_")
     assert with_them.participants.drop(loyalty).equals(without.participants.drop(loyalty))
     assert with_them.commissions.equals(without.commissions)
-    assert with_them.run["totals"] == without.run["totals"]
+    assert run_json(with_them)["totals"] == run_json(without)["totals"]
     assert set(with_them.outputs) == {"surveys", "leads"} and without.outputs == {}
-    assert "surveys" in with_them.run["segments"] and "surveys" not in without.run["segments"]
-    assert set(with_them.run["inputs"]) == {"participants", "orders", "events", "leads"}
-    assert set(without.run["inputs"]) == {"participants", "orders"}
+    assert "surveys" in run_json(with_them)["segments"] and "surveys" not in run_json(without)["segments"]
+    assert set(run_json(with_them)["inputs"]) == {"participants", "orders", "events", "leads"}
+    assert set(run_json(without)["inputs"]) == {"participants", "orders"}
 
 
 # --- events: one test per reject reason ---------------------------------------------------------------------

@@ -13,6 +13,7 @@ import pytest
 import mlmroi
 from mlmroi.economics import roi_pct
 from tests.helpers import ORACLE_ORDERS, ORACLE_PARTICIPANTS, UNILEVEL, write_dataset
+from tests.runjson import run_json
 
 
 def run(folder: Path, **kwargs: object) -> mlmroi.Result:
@@ -49,10 +50,10 @@ def test_unilevel_oracle_end_to_end(tmp_path: Path, compression: str, expected: 
     rows = result.commissions.group_by("participant_id").agg(pl.col("amount").sum())
     assert {k: str(v) for k, v in rows.iter_rows()} == {k: v for k, v in expected.items() if v != "0.00"}
     total = sum(Decimal(v) for v in expected.values())
-    assert Decimal(result.run["totals"]["commissions"]) == total
+    assert Decimal(run_json(result)["totals"]["commissions"]) == total
     # At the root the branch figures are the network's totals.
     assert by_id(result, "branch_commissions")["A"] == total
-    assert by_id(result, "branch_income")["A"] == Decimal(result.run["totals"]["margin"])
+    assert by_id(result, "branch_income")["A"] == Decimal(run_json(result)["totals"]["margin"])
 
 
 def test_personal_and_branch_roi_with_costs(tmp_path: Path) -> None:
@@ -221,14 +222,17 @@ def test_window_override_and_weekly_periods(tmp_path: Path) -> None:
     folder = write_dataset(tmp_path, ORACLE_PARTICIPANTS, ORACLE_ORDERS + "A,2025-02-03,100\n", config=None)
     config = mlmroi.load_config(dataset=folder)
     result = mlmroi.score(folder, config)
-    assert result.run["window"]["start"] == "2025-01-05" and result.run["window"]["end"] == "2025-02-03"
+    assert (
+        run_json(result)["window"]["start"] == "2025-01-05"
+        and run_json(result)["window"]["end"] == "2025-02-03"
+    )
     assert result.commissions.height == 0  # no plan configured: no commissions
     weekly = mlmroi.config.parse_config(
         {"window": {"start": "2025-01-01", "end": "2025-01-31", "period": "week"}}
     )
     result = mlmroi.score(folder, weekly)
-    assert result.run["window"]["periods"][0] == "2025-W01"
-    assert result.run["rows"]["orders"]["outside_window"] == 1
+    assert run_json(result)["window"]["periods"][0] == "2025-W01"
+    assert run_json(result)["rows"]["orders"]["outside_window"] == 1
 
 
 def test_commission_rows_sorted_by_participant_period_component_level(tmp_path: Path) -> None:
@@ -246,7 +250,7 @@ def test_commission_rows_sorted_by_participant_period_component_level(tmp_path: 
     )
     assert c.equals(expected.drop("k"))
     per_component = c.group_by("component").agg(pl.col("amount").sum())
-    totals = result.run["totals"]["commissions_by_component"]
+    totals = run_json(result)["totals"]["commissions_by_component"]
     assert {k: str(v) for k, v in per_component.iter_rows()} == totals
 
 

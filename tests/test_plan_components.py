@@ -20,6 +20,7 @@ from mlmroi.plans import MatchingConfig, PeriodVolumes
 from mlmroi.plans.base import ComponentResult
 from mlmroi.plans.matching import matching
 from tests.helpers import write_dataset
+from tests.runjson import run_json
 
 
 def run(folder: Path) -> mlmroi.Result:
@@ -135,7 +136,7 @@ def test_unilevel_plus_matching_end_to_end(tmp_path: Path) -> None:
         "unilevel",
     ]  # plan order per payee
     assert by_id(result, "branch_commissions")["A"] == Decimal("170.00")  # the whole network's payout
-    assert Decimal(result.run["totals"]["commissions"]) == Decimal("170.00")
+    assert Decimal(run_json(result)["totals"]["commissions"]) == Decimal("170.00")
 
 
 def test_matching_on_unknown_component_is_a_config_error() -> None:
@@ -235,6 +236,6 @@ def test_example_plans_run_on_the_sample(plan: Path) -> None:
     result = mlmroi.score(sample, config, strict=True)
     for component in config.plan.components:
         assert result.participants[f"commissions_{component.label}"].sum() > 0, component.label
-    assert Decimal(result.run["totals"]["commissions"]) == result.commissions["amount"].sum()
+    assert Decimal(run_json(result)["totals"]["commissions"]) == result.commissions["amount"].sum()
     roots = result.participants.filter(pl.col("sponsor_id").is_null())
     assert roots["branch_commissions"].sum() == result.participants["commissions"].sum()

@@ -12,6 +12,7 @@ import pytest
 import mlmroi
 from mlmroi.config import parse_config
 from mlmroi.errors import ConfigError
+from tests.runjson import run_json
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 SEGMENT_COLUMNS = [
@@ -44,7 +45,7 @@ def test_sample_run_has_every_segmentation_and_the_table_reconciles() -> None:
     assert (
         empty.height and empty["average_check"].null_count() == empty["mean_clv"].null_count() == empty.height
     )
-    health = result.run["segments"]["abc_health"]
+    health = run_json(result)["segments"]["abc_health"]
     a_share = (people["abc"] == "A").mean()
     assert health["a_share_of_participants"] == pytest.approx(a_share)
     buyers = people.filter(pl.col("revenue") > 0)
@@ -105,7 +106,7 @@ def test_events_and_leads_give_loyalty_surveys_and_renew_index(tmp_path: Path) -
     surveys = pl.read_parquet(out / "surveys.parquet")
     company = surveys.filter(pl.col("scope") == "company").row(0, named=True)
     assert (company["attract"], company["detract"], company["csi"], company["nps"]) == (4, 2, 2.0, -12.5)
-    assert result.run["segments"]["surveys"]["csi"] == 2.0
+    assert run_json(result)["segments"]["surveys"]["csi"] == 2.0
     leads = pl.read_parquet(out / "leads.parquet")
     assert leads.select("lead_id", "renew_index", "rank").rows() == [("L1", 14, 1), ("L2", 3, 2)]
     people = pl.read_parquet(out / "participants.parquet")

@@ -15,6 +15,7 @@ from mlmroi.errors import ConfigError
 from mlmroi.simulate import load_plan, simulate
 from mlmroi_cli.main import app
 from tests.helpers import write_dataset
+from tests.runjson import run_json
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -32,11 +33,11 @@ def test_each_plan_matches_a_separate_score_run(side_by_side) -> None:  # type: 
     configs, result = side_by_side
     for name, config in configs.items():
         scored = mlmroi.score(SAMPLE, config)
-        assert result.plans[name]["commissions"] == scored.run["totals"]["commissions"]
-        assert result.plans[name]["by_component"] == scored.run["totals"]["commissions_by_component"]
-        assert result.plans[name]["payout_ratio"] == scored.run["totals"]["payout_ratio"]
+        assert result.plans[name]["commissions"] == run_json(scored)["totals"]["commissions"]
+        assert result.plans[name]["by_component"] == run_json(scored)["totals"]["commissions_by_component"]
+        assert result.plans[name]["payout_ratio"] == run_json(scored)["totals"]["payout_ratio"]
         bands = sum(Decimal(v) for v in result.plans[name]["by_depth_band"].values())
-        assert bands == Decimal(scored.run["totals"]["commissions"])
+        assert bands == Decimal(run_json(scored)["totals"]["commissions"])
 
 
 def test_biggest_changes_are_ordered_and_consistent(side_by_side) -> None:  # type: ignore[no-untyped-def]

@@ -13,6 +13,7 @@ import pytest
 
 import mlmroi
 from mlmroi.config import parse_config
+from tests.runjson import run_json
 
 pytest.importorskip("connectorx", reason="the db extra is not installed")
 
@@ -74,7 +75,7 @@ def test_the_mysql_run_equals_the_file_run(mysql_server: tuple[str, list[str]], 
     mlmroi.write(from_db, tmp_path / "db")
     for name in ("participants.parquet", "commissions.parquet", "segments.parquet"):
         assert (tmp_path / "files" / name).read_bytes() == (tmp_path / "db" / name).read_bytes(), name
-    assert "mlmroi:***@" in from_db.run["dataset"]
+    assert "mlmroi:***@" in run_json(from_db)["dataset"]
 
 
 def test_zero_dates_are_rejects(mysql_server: tuple[str, list[str]], tmp_path: Path) -> None:
@@ -97,7 +98,7 @@ def test_zero_dates_are_rejects(mysql_server: tuple[str, list[str]], tmp_path: P
     reasons = result.rejects.select("table", "row", "reason").rows()
     assert ("participants", 2, "bad date (expected YYYY-MM-DD)") in reasons
     assert ("orders", 2, "bad date (expected YYYY-MM-DD)") in reasons
-    assert result.run["totals"]["revenue"] == "11.50"  # 10.50 exact, 1.005 rounded half-to-even once
+    assert run_json(result)["totals"]["revenue"] == "11.50"  # 10.50 exact, 1.005 rounded half-to-even once
 
 
 def test_mysql_rows_stream_in_batches(mysql_server: tuple[str, list[str]]) -> None:
@@ -126,5 +127,5 @@ def test_a_unique_key_on_order_id_spares_sending_it(
     source = {"uri": uri, "tables": {"participants": "key_people", "orders": "key_orders"}}
     config = parse_config({"source": source, "value": {"model": "none"}})
     result = mlmroi.score(tmp_path / "none", config)
-    assert "`order_id`" not in result.run["inputs"]["orders"]["sql"]
-    assert result.run["rows"]["orders"]["in"] == orders.height
+    assert "`order_id`" not in run_json(result)["inputs"]["orders"]["sql"]
+    assert run_json(result)["rows"]["orders"]["in"] == orders.height

@@ -11,6 +11,7 @@ import pytest
 
 import mlmroi
 from mlmroi.config import parse_config
+from tests.runjson import run_json
 from tests.servers import load_postgres
 
 adbc = pytest.importorskip("adbc_driver_postgresql.dbapi", reason="the db extra is not installed")
@@ -124,7 +125,7 @@ def test_infinite_and_impossible_dates_are_rejects_not_crashes(pg_uri: str, tmp_
     assert ("orders", 2, "infinity", "bad date (expected YYYY-MM-DD)") in reasons
     assert ("orders", 4, "NaN", "non-numeric amount") in reasons
     # 1.005 is read from its digits and rounded half-to-even once: 1.00; 10.50 stays exact.
-    assert result.run["totals"]["revenue"] == "11.50"
+    assert run_json(result)["totals"]["revenue"] == "11.50"
 
 
 def test_repeated_order_ids_in_database_order_are_found_in_one_read(pg_uri: str, tmp_path: Path) -> None:
@@ -149,7 +150,7 @@ def test_repeated_order_ids_in_database_order_are_found_in_one_read(pg_uri: str,
     )
     result = mlmroi.score(tmp_path, config)
     assert result.rejects.select("table", "row", "reason").rows() == [("orders", 4, "duplicate order_id")]
-    assert result.run["totals"]["revenue"] == "35.00"
+    assert run_json(result)["totals"]["revenue"] == "35.00"
 
 
 def test_a_primary_key_on_order_id_spares_sending_it(
@@ -166,8 +167,10 @@ def test_a_primary_key_on_order_id_spares_sending_it(
     source = {"uri": pg_uri, "tables": TABLES | {"orders": "keyed_orders"}}
     config = parse_config(base | {"source": source, "columns": {"orders": {"order_date": "ordered_on"}}})
     keyed = mlmroi.score(tmp_path / "none", config)
-    assert '"order_id"' not in keyed.run["inputs"]["orders"]["sql"]
-    assert '"order_id"' in both[1].run["inputs"]["orders"]["sql"]  # without the key it is sent and checked
+    assert '"order_id"' not in run_json(keyed)["inputs"]["orders"]["sql"]
+    assert (
+        '"order_id"' in run_json(both[1])["inputs"]["orders"]["sql"]
+    )  # without the key it is sent and checked
     mlmroi.write(keyed, tmp_path / "keyed")
     mlmroi.write(both[1], tmp_path / "plain")
     for name in ("participants.parquet", "commissions.parquet", "segments.parquet"):

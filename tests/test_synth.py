@@ -16,6 +16,7 @@ import pytest
 from mlmroi import load_config, score, synth
 from mlmroi.destinations import MARKER
 from mlmroi.synth import GeneratedSummary, generate
+from tests.runjson import run_json
 
 START = dt.date(2025, 1, 1)
 END = dt.date(2025, 12, 31)
@@ -323,7 +324,7 @@ def test_generated_dataset_scores_without_rejects(dataset: tuple[Path, str]) -> 
     folder, _fmt = dataset
     result = score(folder, load_config(dataset=folder), strict=True)
     assert result.rejects.height == 0
-    rows = result.run["rows"]
+    rows = run_json(result)["rows"]
     for name in ("participants", "orders", "costs", "events", "leads"):
         assert rows[name]["rejected"] == 0 and rows[name]["in"] == rows[name]["used"] > 0, name
     assert set(result.outputs) >= {"surveys", "leads"}

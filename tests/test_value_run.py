@@ -17,6 +17,7 @@ from mlmroi.customer_value import _spend_rows, purchase_summary
 from mlmroi.periods import PurchaseDays, Window, aggregate_orders
 from mlmroi.value import BgNbdFit, GammaGammaFit, expected_order_value, expected_purchases
 from tests.helpers import write_dataset
+from tests.runjson import run_json
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 GG_FIELDS = ("p", "q", "gamma", "log_likelihood", "customers", "iterations")
@@ -30,20 +31,20 @@ def sample(**value: object) -> mlmroi.Result:
 def test_clv_columns_and_branch_clv_on_the_sample() -> None:
     result = sample()
     people = result.participants
-    model = result.run["value"]["model"]
+    model = run_json(result)["value"]["model"]
     assert model["status"] == "fitted"
     assert {"r", "alpha", "a", "b", "log_likelihood"} <= set(model["bgnbd"])
     assert {"p", "q", "gamma"} <= set(model["gamma_gamma"])
     assert (people["clv_predicted"] >= 0).all()
     alive = people["p_alive"].drop_nulls()
-    assert alive.len() == result.run["value"]["customers"] and ((alive >= 0) & (alive <= 1)).all()
+    assert alive.len() == run_json(result)["value"]["customers"] and ((alive >= 0) & (alive <= 1)).all()
     # Participants without a purchase have no model figures and no predicted value.
     none = people.filter(pl.col("p_alive").is_null())
     assert (none["orders"] == 0).all() and (none["clv_predicted"] == 0).all()
     # Branch CLV is the subtree sum: at the roots it is the whole network's predicted CLV, to the cent.
     roots = people.filter(pl.col("sponsor_id").is_null())
     assert roots["branch_clv"].sum() == people["clv_predicted"].sum()
-    assert Decimal(result.run["totals"]["clv_predicted"]) == people["clv_predicted"].sum()
+    assert Decimal(run_json(result)["totals"]["clv_predicted"]) == people["clv_predicted"].sum()
     assert (people["clv_historic"] == people["margin"]).all()
     # The segment table's mean CLV is the mean of clv_predicted per value.
     a = result.segments.filter((pl.col("segmentation") == "abc") & (pl.col("value") == "A")).row(
@@ -92,7 +93,7 @@ def test_holdout_check_totals_and_segments() -> None:
     result = sample(holdout_periods=3)
     holdout = result.outputs["holdout"]
     total = holdout.filter(pl.col("segmentation") == "total").row(0, named=True)
-    summary = result.run["value"]["holdout"]
+    summary = run_json(result)["value"]["holdout"]
     assert total["actual"] == summary["actual_purchase_days"] > 0
     assert abs(total["expected"] - summary["expected_purchase_days"]) < 0.01
     for name in ("abc", "xyz", "rfm_segment", "lifecycle"):
@@ -133,7 +134,7 @@ def test_holdout_actual_counts_purchase_days_of_calibration_buyers() -> None:
 
 def test_the_run_figures_come_from_the_whole_window_with_or_without_a_holdout() -> None:
     plain, checked = sample(), sample(holdout_periods=3)
-    assert plain.run["value"]["model"] == checked.run["value"]["model"]
+    assert run_json(plain)["value"]["model"] == run_json(checked)["value"]["model"]
     for column in ("p_alive", "expected_purchases", "clv_predicted", "frequency", "T_weeks"):
         assert plain.participants[column].equals(checked.participants[column]), column
     assert "holdout_expected" not in plain.participants.columns
@@ -141,7 +142,7 @@ def test_the_run_figures_come_from_the_whole_window_with_or_without_a_holdout() 
 
 def test_mbgnbd_model() -> None:
     result = sample(model="mbgnbd", holdout_periods=2)
-    value = result.run["value"]
+    value = run_json(result)["value"]
     assert value["model"]["status"] == "fitted" and value["model"]["selected"] == "mbgnbd"
     assert {"r", "alpha", "a", "b"} <= set(value["model"]["mbgnbd"]) and "bgnbd" not in value["model"]
     assert value["holdout"]["model"] == "mbgnbd"
@@ -181,7 +182,7 @@ def test_a_holdout_that_cannot_be_fitted_is_a_warning(tmp_path: Path) -> None:
     config = "[window]\nstart = 2025-01-01\nend = 2025-12-31\n[value]\nholdout_periods = 1\n"
     folder = write_dataset(tmp_path, people, orders, config=config)
     result = mlmroi.score(folder, mlmroi.load_config(dataset=folder))
-    value = result.run["value"]
+    value = run_json(result)["value"]
     assert value["model"]["status"] == "fitted" and result.participants["p_alive"].null_count() == 0
     failed = value["holdout"]["models"]["bgnbd"]
     assert failed["status"] == "failed" and "bound" in failed["reason"] and "\n" not in failed["reason"]
@@ -209,11 +210,11 @@ def test_a_model_that_cannot_fit_is_a_warning_not_a_crash(tmp_path: Path) -> Non
         tmp_path, people, orders, config="[window]\nstart = 2025-01-01\nend = 2025-06-30\n"
     )
     result = mlmroi.score(folder, mlmroi.load_config(dataset=folder))
-    model = result.run["value"]["model"]
+    model = run_json(result)["value"]["model"]
     assert model["status"] == "failed" and "repeat buyers" in model["reason"] and "\n" not in model["reason"]
     assert result.warnings[-1] == f"CLV model not fitted: {model['reason']}"  # after: no plan
     assert result.participants["p_alive"].null_count() == 3
-    assert "clv_predicted" not in result.run["totals"]
+    assert "clv_predicted" not in run_json(result)["totals"]
 
 
 @pytest.mark.parametrize("days", [1, 63, 64, 65, 200, 365, 731])
@@ -278,7 +279,7 @@ def test_clv_predicted_recomputed_from_the_orders_and_the_published_fit() -> Non
     value × margin rate, the order value from the mean of the repeat purchase days (net revenue without the
     first purchase day's positive orders, / x; returns lower it; not positive: the population mean)."""
     result = sample()
-    value = result.run["value"]
+    value = run_json(result)["value"]
     fit = BgNbdFit(**{k: v for k, v in value["model"]["bgnbd"].items() if k != "model"})
     spend = GammaGammaFit(**{k: v for k, v in value["model"]["gamma_gamma"].items() if k in GG_FIELDS})
     end = dt.date(2025, 12, 31)

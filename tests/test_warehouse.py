@@ -23,6 +23,7 @@ from mlmroi.money import div_half_even
 from mlmroi.periods import Window
 from mlmroi.pipeline import order_sql
 from mlmroi_cli.main import app
+from tests.runjson import run_json
 from tests.servers import load_postgres
 
 duckdb = pytest.importorskip("duckdb", reason="the test extra is not installed")
@@ -99,9 +100,9 @@ def _same_outputs(a: mlmroi.Result, b: mlmroi.Result, tmp_path: Path) -> None:
             assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
             compared += 1
     assert compared >= 3
-    assert a.run["totals"] == b.run["totals"]
-    assert a.run["segments"]["churn"] == b.run["segments"]["churn"]
-    assert a.run["value"] == b.run["value"]
+    assert run_json(a)["totals"] == run_json(b)["totals"]
+    assert run_json(a)["segments"]["churn"] == run_json(b)["segments"]["churn"]
+    assert run_json(a)["value"] == run_json(b)["value"]
 
 
 @pytest.mark.parametrize("window", sorted(WINDOWS))
@@ -116,7 +117,7 @@ def test_duckdb_aggregates_score_like_the_raw_orders(dataset: Path, window: str,
     assert history.height > 0 and history["last_purchase_before"].max() < spec.since  # type: ignore[operator]
     raw = mlmroi.score(dataset, config)
     aggregated = mlmroi.score(folder, config)
-    assert raw.run["segments"]["churn"].get("rate") is not None  # segments at the start were labelled
+    assert run_json(raw)["segments"]["churn"].get("rate") is not None  # segments at the start were labelled
     assert aggregated.rejects.height == raw.rejects.filter(pl.col("table") != "orders").height
     _same_outputs(raw, aggregated, tmp_path)
 

@@ -15,6 +15,7 @@ from mlmroi.config import parse_config
 from mlmroi.errors import ConfigError
 from mlmroi.periods import MAX_WINDOW_YEARS, outlying_dates
 from tests.helpers import write_dataset
+from tests.runjson import run_json
 
 PEOPLE = "participant_id,sponsor_id,joined_on\n" + "\n".join(
     f"{i},{'' if i == 1 else i - 1},2024-01-01" for i in range(1, 21)
@@ -46,9 +47,9 @@ def test_a_typo_date_with_no_bounds_names_the_date_and_row(tmp_path: Path) -> No
 def test_only_the_inferred_side_matters(tmp_path: Path) -> None:
     folder = write_dataset(tmp_path / "d", PEOPLE, _orders({18: "1900-01-01"}), config=None)
     result = mlmroi.score(folder, _config(start=dt.date(2024, 1, 1)))  # the typo is before the start
-    assert result.run["window"]["start"] == "2024-01-01"
-    assert result.run["window"]["inferred"] == ["end"]
-    assert result.run["rows"]["orders"]["outside_window"] == 1
+    assert run_json(result)["window"]["start"] == "2024-01-01"
+    assert run_json(result)["window"]["inferred"] == ["end"]
+    assert run_json(result)["rows"]["orders"]["outside_window"] == 1
 
 
 def test_inferred_window_is_recorded_and_shown(tmp_path: Path) -> None:
