@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from mlmroi.disclosure import DEFAULT_BRACKETS, check_brackets
 from mlmroi.errors import ConfigError, InputError
 from mlmroi.io.csv import CsvOptions
 from mlmroi.io.database import DbSource, redact
@@ -183,6 +184,18 @@ class DistributorConfig(_Model):
         default=0.25, ge=0.0, le=100.0, description="retail profit = retail amount × markup (at most 100)"
     )
     own_purchases_are_expenses: bool = True
+    disclosure_brackets: list[Annotated[MoneySetting, Field(ge=0.0, lt=MAX_AMOUNT)]] = Field(
+        default_factory=lambda: [float(b) for b in DEFAULT_BRACKETS],
+        max_length=50,
+        description="income disclosure brackets (docs/disclosure.md): increasing boundaries in currency "
+        "units; a bracket is over one boundary up to and including the next",
+    )
+
+    @field_validator("disclosure_brackets")
+    @classmethod
+    def _increasing(cls, value: list[float]) -> list[float]:
+        check_brackets(value)
+        return value
 
 
 class AuditConfig(_Model):
