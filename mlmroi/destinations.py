@@ -47,7 +47,16 @@ from mlmroi.errors import OutputError
 MARKER = ".mlmroi"
 Kind = Literal["output", "dataset"]
 
-_TABLE_OUTPUTS = ("participants", "commissions", "rejects", "segments", "surveys", "leads", "holdout")
+_TABLE_OUTPUTS = (
+    "participants",
+    "commissions",
+    "rejects",
+    "segments",
+    "income_disclosure",
+    "surveys",
+    "leads",
+    "holdout",
+)
 #: every file name a folder of each kind may hold (besides the marker)
 KNOWN_FILES: dict[Kind, frozenset[str]] = {
     "output": frozenset(

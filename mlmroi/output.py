@@ -18,7 +18,6 @@ from mlmroi.destinations import Claim, claim_folder, os_reason
 from mlmroi.errors import OutputError
 from mlmroi.io.read import find_table
 from mlmroi.pipeline import Result
-from mlmroi.report import render
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _TEXT = (pl.String, pl.Categorical, pl.Enum)
@@ -79,6 +78,9 @@ def write_into(result: Result, folder: Path, formats: Iterable[str] = ("parquet"
         if "csv" in formats:
             write_csv(frame, folder / f"{name}.csv")
     (folder / "run.json").write_text(result.run.to_json(), encoding="utf-8")
+    # The report's libraries (matplotlib, Jinja2) load here, after the run: not while it needs the memory.
+    from mlmroi.report import render
+
     (folder / "report.html").write_bytes(render(result).encode("utf-8"))
     (folder / "timings.json").write_text(json.dumps(result.timings, indent=2) + "\n", encoding="utf-8")
 

@@ -9,7 +9,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +17,7 @@ import polars as pl
 from mlmroi import __version__
 from mlmroi.config import Config, load_config
 from mlmroi.customer_value import MONEY_COLUMNS, ValueResult, holdout_by_segment, run_value
+from mlmroi.disclosure import income_disclosure
 from mlmroi.economics import CostAllocation, Economics, allocate_costs, compute, paid_by_node
 from mlmroi.errors import ConfigError, DataError
 from mlmroi.io.database import redact
@@ -27,7 +27,7 @@ from mlmroi.io.orders import order_date_counts, order_rows_on
 from mlmroi.io.read import fingerprint
 from mlmroi.io.rejects import Rejects
 from mlmroi.io.warehouse import ORDER_COLUMNS, OrderSql
-from mlmroi.money import decimal_series
+from mlmroi.money import IntArray, decimal_series
 from mlmroi.periods import (
     OrderTotals,
     Window,
@@ -47,6 +47,7 @@ from mlmroi.summary import (
     DatabaseInput,
     FileInput,
     NetworkSummary,
+    PeriodFigures,
     RunSummary,
     SegmentsSummary,
     TableRows,
@@ -75,7 +76,8 @@ class Result:
     run: RunSummary
     timings: dict[str, float] = field(default_factory=dict)
     segments: pl.DataFrame = field(default_factory=pl.DataFrame)  # the segment-effectiveness table
-    outputs: dict[str, pl.DataFrame] = field(default_factory=dict)  # surveys, leads, holdout (when given)
+    #: income_disclosure; surveys, leads, holdout (when the data has them)
+    outputs: dict[str, pl.DataFrame] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # one line each (e.g. a CLV model that did not fit)
 
     def __repr__(self) -> str:
@@ -277,6 +279,9 @@ def score(
         # before the output tables are built (peak memory: the tables stage is the run's high-water mark).
         extra = value_columns(value, config.money.decimals) + segments.columns()
         clv_total = int(value.columns["clv_predicted"].sum()) if value.fitted else None
+        by_period = _by_period(
+            labels, totals.revenue_by_period.sum(axis=1), personal.sum(axis=1), results, config
+        )
         value = replace(value, columns={})
         segments = replace(segments, segmentations=[])
         totals = totals.release_period_revenue()
@@ -286,6 +291,15 @@ def score(
         participants = participants_table(data, totals, personal, econ, results, config, scale, extra)
         del extra
         commissions = commissions_table(data, results, labels, config.money.decimals)
+        outputs = {
+            "income_disclosure": income_disclosure(
+                participants,
+                config.money.decimals,
+                config.distributor.disclosure_brackets,
+                window_start=window.start,
+            ),
+            **segments.outputs,
+        }
         rejects = data.rejects.frame()
         run = _run_info(
             hashes,
@@ -302,13 +316,12 @@ def score(
             segments=SegmentsSummary.model_validate(segments.summary),
             value=ValueSummary.model_validate(value.summary),
             clv_total=clv_total,
+            by_period=by_period,
         )
     warnings = [value.warning] if value.warning else []
     if not config.plan.components:
         warnings.insert(0, NO_PLAN)
-    return Result(
-        participants, commissions, rejects, run, clock.timings, segments.table, segments.outputs, warnings
-    )
+    return Result(participants, commissions, rejects, run, clock.timings, segments.table, outputs, warnings)
 
 
 def at_start(data: Dataset, config: Config, window: Window) -> AtStart | None:
@@ -400,6 +413,26 @@ def _strict_message(data: Dataset) -> list[str]:
     return lines
 
 
+def _by_period(
+    labels: Sequence[str], revenue: IntArray, volume: IntArray, results: list[ComponentResult], config: Config
+) -> list[PeriodFigures]:
+    """Revenue, volume and commissions per period (the report's payout-ratio chart)."""
+    paid = np.zeros(len(labels), dtype=np.int64)
+    for result in results:
+        np.add.at(paid, result.period, result.amount)
+    decimals = config.money.decimals
+    return [
+        PeriodFigures(
+            period=label,
+            revenue=money(int(revenue[p]), decimals),
+            volume=money(int(volume[p]), decimals),
+            commissions=money(int(paid[p]), decimals),
+            payout_ratio=round(int(paid[p]) / int(volume[p]), 6) if volume[p] else None,
+        )
+        for p, label in enumerate(labels)
+    ]
+
+
 def _run_info(
     hashes: dict[str, Future[str]],
     data: Dataset,
@@ -415,6 +448,7 @@ def _run_info(
     segments: SegmentsSummary,
     value: ValueSummary,
     clv_total: int | None,
+    by_period: list[PeriodFigures],
 ) -> RunSummary:
     decimals = config.money.decimals
     rows = data.rows()
@@ -474,6 +508,7 @@ def _run_info(
             joined_after_window=rows["participants"]["joined_after_window"],
         ),
         totals=totals,
+        by_period=by_period,
         config=config,
         inputs={name: FileInput(file=data.files[name].name, sha256=h.result()) for name, h in hashes.items()}
         | {

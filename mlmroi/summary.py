@@ -3,9 +3,9 @@ report, instead of a dict read by string keys.
 
 Every model forbids unknown keys, so a renamed or misspelt key fails where the summary is built (and in the
 tests), never silently downstream. Money is :class:`~decimal.Decimal` (exact; written to JSON as a string,
-e.g. ``"1333783.70"``); shares and rates are floats rounded where they are computed. :meth:`RunSummary.to_json`
-writes the keys in declaration order, leaving out the optional parts a run does not have (no ``audit``
-without paid commissions, no ``holdout`` without one), so the file reads as before.
+e.g. ``"1333783.70"``); shares and rates are floats rounded where they are computed.
+:meth:`RunSummary.to_json` writes the keys in declaration order, leaving out the optional parts a run does
+not have (no ``audit`` without paid commissions, no ``holdout`` without one), so the file reads as before.
 """
 
 from __future__ import annotations
@@ -79,6 +79,16 @@ class Totals(_Part):
     roi_pct: float | None
     audit: Audit | None = None
     clv_predicted: Decimal | None = None
+
+
+class PeriodFigures(_Part):
+    """One commission period of the window: what the company sold and what its plan paid on it."""
+
+    period: str
+    revenue: Decimal
+    volume: Decimal
+    commissions: Decimal
+    payout_ratio: float | None  # commissions / volume
 
 
 class FileInput(_Part):
@@ -235,6 +245,7 @@ class RunSummary(_Part):
     rows: dict[str, TableRows]
     network: NetworkSummary
     totals: Totals
+    by_period: list[PeriodFigures]
     config: Config  # written as Config.resolved(): defaults filled, any password redacted
     inputs: dict[str, FileInput | DatabaseInput]
     dataset: str  # the dataset's folder, or the database URI with its password redacted

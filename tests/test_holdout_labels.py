@@ -66,4 +66,9 @@ def test_the_cli_and_report_show_both_models_holdout_fit(tmp_path: Path) -> None
     assert run["value"]["holdout"]["fit"].startswith("calibration part")
     assert run["value"]["model"]["fit"].startswith("whole window")
     page = (tmp_path / "r" / "report.html").read_text()
-    assert "holdout, BG/NBD" in page and "holdout, MBG/NBD" in page
+    value = page[page.index('<section id="value">') :].split("</section>")[0]
+    assert "Holdout check: the last 3 periods" in value
+    for name, model in (("BG/NBD", "bgnbd"), ("MBG/NBD", "mbgnbd")):
+        fit = run["value"]["holdout"]["models"][model]
+        selected = " (selected)" if run["value"]["holdout"]["model"] == model else ""
+        assert f"<td>{name}{selected}</td><td class=\"num\">{fit['expected']:,.1f}</td>" in value

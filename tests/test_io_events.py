@@ -151,7 +151,8 @@ def test_score_works_with_and_without_the_new_tables(tmp_path: Path) -> None:
     assert with_them.participants.drop(loyalty).equals(without.participants.drop(loyalty))
     assert with_them.commissions.equals(without.commissions)
     assert run_json(with_them)["totals"] == run_json(without)["totals"]
-    assert set(with_them.outputs) == {"surveys", "leads"} and without.outputs == {}
+    assert set(with_them.outputs) == {"income_disclosure", "surveys", "leads"}
+    assert set(without.outputs) == {"income_disclosure"}  # every run discloses income
     assert "surveys" in run_json(with_them)["segments"] and "surveys" not in run_json(without)["segments"]
     assert set(run_json(with_them)["inputs"]) == {"participants", "orders", "events", "leads"}
     assert set(run_json(without)["inputs"]) == {"participants", "orders"}

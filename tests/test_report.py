@@ -109,14 +109,23 @@ def sample_page(sample: tuple[Path, str, dict[str, Any]]) -> Page:
     return Page(sample[1])
 
 
+SECTIONS = ["totals", "periods", "money", "segments", "network", "disclosure", "value", "rows"]
+
+
 def test_score_writes_a_self_contained_report(sample: tuple[Path, str, dict[str, Any]]) -> None:
     _, text, run = sample
     assert text.startswith("<!DOCTYPE html>\n") and text.endswith("</html>\n")
-    assert section_ids(text) == ["rows", "totals", "commissions", "segments", "value", "participants"]
+    assert section_ids(text) == SECTIONS
     lowered = text.lower()
-    for banned in ("http://", "https://", "<script", "<link", "<img", "<iframe", "src=", "url(", "@import"):
+    for banned in ("http://", "https://", "<script", "<link", "<img", "<iframe", "src=", "@import"):
         assert banned not in lowered, banned
-    assert lowered.count("<svg") == 1 and "<style>" in lowered  # inline chart and CSS only
+    # The charts refer only to their own parts (clip paths, glyphs): no address, no other file.
+    assert re.findall(r"url\((?!#)", lowered) == [] and re.findall(r'href="(?!#)', lowered) == []
+    ids = re.findall(r' id="([^"]+)"', text)
+    assert len(ids) > 100 and len(ids) == len(set(ids))  # every id on the page is unique
+    for ref in re.findall(r'(?:url\(#|href="#)([^")]+)', text):
+        assert ref in ids, ref  # and every reference finds its target
+    assert lowered.count("<svg") >= 7 and "<style>" in lowered  # inline charts and CSS only
     assert "<dd>sample</dd>" in text and run["dataset"] not in text  # the folder's name, not its path
     assert "2025-01-01 – 2025-12-31, by month (12 periods)" in text
     assert f"<dd>{run['mlmroi_version']}</dd>" in text and "<dd>EUR</dd>" in text
@@ -141,7 +150,7 @@ def test_rows_section_matches_run_json(sample: tuple[Path, str, dict[str, Any]],
 
 def test_totals_are_run_json_strings(sample: tuple[Path, str, dict[str, Any]], sample_page: Page) -> None:
     totals = sample[2]["totals"]
-    shown = {cells[0]: cells[1] for _, cells in sample_page.table("totals")[1:]}
+    shown = {cells[0].strip(): cells[1] for _, cells in sample_page.table("totals")[1:]}
     assert shown["revenue"] == money(totals["revenue"]) == "1,333,783.70"
     assert shown["margin (what the orders earn the company)"] == money(totals["margin"])
     assert shown["acquisition costs"] == money(totals["acquisition_cost"])
@@ -157,21 +166,29 @@ def test_totals_are_run_json_strings(sample: tuple[Path, str, dict[str, Any]], s
     assert "The network pays off" in sample[1]
 
 
-def test_commissions_by_period_and_component(
+def test_periods_show_revenue_commissions_and_payout_ratio(
     sample: tuple[Path, str, dict[str, Any]], sample_page: Page
 ) -> None:
-    out, _, run = sample
-    table = sample_page.table("commissions")
-    assert table[0][1] == ["period", "unilevel", "total"]
-    rows = pl.read_parquet(out / "commissions.parquet")
-    by_period = dict(rows.group_by("period").agg(pl.col("amount").sum()).iter_rows())
-    body = table[1:-1]
-    assert [cells[0] for _, cells in body] == run["window"]["periods"]
-    for _, (period, amount, total) in body:
-        assert amount == total == format(by_period[period], ",f")
-    total = money(run["totals"]["commissions"])
-    assert table[-1] == ("sum", ["total", total, total])
-    assert sample_page.rects == len(by_period)  # one bar part per period and component
+    out, text, run = sample
+    table = sample_page.table("periods")
+    assert table[0][1] == ["period", "revenue", "volume", "commissions", "payout ratio", "of revenue"]
+    paid = pl.read_parquet(out / "commissions.parquet").group_by("period").agg(pl.col("amount").sum())
+    paid_by_period = dict(paid.iter_rows())
+    body = [cells for _, cells in table[1:]]
+    assert [cells[0] for cells in body] == run["window"]["periods"]
+    revenue = Decimal(0)
+    for cells, figures in zip(body, run["by_period"], strict=True):
+        assert cells[1] == money(figures["revenue"]) and cells[2] == money(figures["volume"])
+        assert cells[3] == money(figures["commissions"]) == format(paid_by_period[cells[0]], ",f")
+        exact = Decimal(figures["commissions"]) / Decimal(figures["volume"])
+        assert figures["payout_ratio"] == round(float(exact), 6)
+        assert cells[4] == f"{figures['payout_ratio'] * 100:.1f} %"
+        revenue += Decimal(figures["revenue"])
+    assert revenue == Decimal(run["totals"]["revenue"])  # the periods add up to the window
+    # The drift the analyst must see: 14.3 % in January, 18.3 % in December (sales grew ×4.70).
+    assert "The payout ratio drifts up: 14.3 % in 2025-01 → 18.3 % in 2025-12" in text
+    section = text[text.index('<section id="periods">') :].split("</section>")[0]
+    assert "<svg" in section and "payout ratio" in section
 
 
 def test_every_segment_row_in_order_with_losses_highlighted(
@@ -179,13 +196,16 @@ def test_every_segment_row_in_order_with_losses_highlighted(
 ) -> None:
     out, text, run = sample
     segments = pl.read_parquet(out / "segments.parquet")
+    table = sample_page.table("segments")
+    heads = table[0][1]
+    assert heads[-3:] == ["profit", "ROI %", "flags"]  # no churn column: all null on the sample
     shown: list[tuple[str, str, str, str]] = []
     group = ""
-    for css, cells in sample_page.table("segments")[1:]:
+    for css, cells in table[1:]:
         if css == "group":
             group = cells[0]
         else:
-            shown.append((group, cells[0], css, cells[12]))  # cells[12]: profit (no churn column: all null)
+            shown.append((group, cells[0], css, cells[heads.index("profit")]))
     expected = [
         (
             row["segmentation"],
@@ -196,12 +216,14 @@ def test_every_segment_row_in_order_with_losses_highlighted(
         for row in segments.iter_rows(named=True)
     ]
     assert shown == expected
-    assert segments["churn_rate"].null_count() == segments.height and '<th class="num">churn</th>' not in text
     assert any(css == "loss" for _, _, css, _ in shown) and any(css == "" for _, _, css, _ in shown)
+    losing = sum(1 for _, _, css, _ in shown if css == "loss")
+    assert f"{losing:,} of {segments.height:,} segment values lose money" in text
     health = run["segments"]["abc_health"]
-    assert f"{health['a_share_of_buyers'] * 100:.1f} % (" in text
-    assert "inside the healthy 20–30 %" in text
+    assert f"{health['a_share_of_buyers'] * 100:.1f} % (inside the healthy 20–30 %)" in text
     assert f"<dd>{health['participants_making_80pct_of_revenue'] * 100:.1f} %</dd>" in text
+    section = text[text.index('<section id="segments">') :].split("</section>")[0]
+    assert section.count("<svg") == 2  # profit and ROI per segment value; the Pareto curve
 
 
 def test_value_section_has_model_and_total_clv(sample: tuple[Path, str, dict[str, Any]]) -> None:
@@ -209,29 +231,107 @@ def test_value_section_has_model_and_total_clv(sample: tuple[Path, str, dict[str
     value = text[text.index('<section id="value">') :].split("</section>")[0]
     assert money(run["totals"]["clv_predicted"]) + " EUR" in value
     assert f"r {run['value']['model']['bgnbd']['r']:.4f}" in value
-    assert "fitted" in value
+    assert "fitted" in value and "p_alive by frequency" in value and value.count("<svg") == 1
 
 
-def test_top_participants_follow_a_full_sort(
+def test_alive_matrix_means_match_the_participants(
+    sample: tuple[Path, str, dict[str, Any]], sample_page: Page
+) -> None:
+    people = pl.read_parquet(sample[0] / "participants.parquet").filter(pl.col("p_alive").is_not_nan())
+    matrix = next(t for t in sample_page.tables["value"] if t[0][1][0].startswith("repeat purchases"))
+    counted = 0
+    for _, cells in matrix[1:]:
+        for text in cells[1:]:
+            if text != "—":
+                counted += int(text.split("(")[1].rstrip(")").replace(",", ""))
+    assert counted == people.height  # every scored customer sits in exactly one cell
+    # Frequent buyers who bought lately are the most alive: row 11+, column < 4 weeks
+    top = next(cells for _, cells in matrix[1:] if cells[0] == "11+")
+    recent = people.filter((pl.col("frequency") >= 11) & (pl.col("T_weeks") - pl.col("recency_weeks") < 4))
+    assert top[1].startswith(f"{recent['p_alive'].mean() * 100:.0f} %")
+
+
+def test_biggest_gains_and_losses_in_money(
     sample: tuple[Path, str, dict[str, Any]], sample_page: Page
 ) -> None:
     people = pl.read_parquet(sample[0] / "participants.parquet")
-    top, low = sample_page.tables["participants"]
-    expected_top = people.sort(["branch_profit", "participant_id"], descending=[True, False]).head(20)
-    assert [cells[0] for _, cells in top[1:]] == [str(i) for i in expected_top["participant_id"]]
-    assert [cells[8] for _, cells in top[1:]] == [format(v, ",f") for v in expected_top["branch_profit"]]
-    expected_low = people.drop_nulls("roi_pct").sort(["roi_pct", "participant_id"]).head(20)
-    assert [cells[0] for _, cells in low[1:]] == [str(i) for i in expected_low["participant_id"]]
-    assert top[0][1][:8] == [
+    losses, gains = sample_page.tables["money"][:2]
+    expected_losses = people.filter(pl.col("profit") < 0).sort(["profit", "participant_id"]).head(10)
+    assert [cells[0] for _, cells in losses[1:]] == [str(i) for i in expected_losses["participant_id"]]
+    assert [cells[6] for _, cells in losses[1:]] == [format(v, ",f") for v in expected_losses["profit"]]
+    assert all(css == "loss" for css, _ in losses[1:])
+    expected_gains = people.sort(["profit", "participant_id"], descending=[True, False]).head(10)
+    assert [cells[0] for _, cells in gains[1:]] == [str(i) for i in expected_gains["participant_id"]]
+    assert losses[0][1] == [
         "participant",
         "depth",
         "downline",
         "revenue",
         "commissions",
-        "costs (incl. commissions)",
+        "costs",
         "profit",
         "ROI %",
     ]
+    # The sample's biggest loss is a leader's: far bigger than any of the lowest ROIs' losses.
+    assert Decimal(losses[1][1][6].replace(",", "")) < -10_000
+
+
+def test_top_branches_are_separate_and_follow_a_full_sort(
+    sample: tuple[Path, str, dict[str, Any]], sample_page: Page
+) -> None:
+    import networkx as nx
+
+    people = pl.read_parquet(sample[0] / "participants.parquet")
+    tree = nx.DiGraph(
+        [(s, p) for p, s in people.select("participant_id", "sponsor_id").iter_rows() if s is not None]
+    )
+    strongest = sample_page.tables["money"][2]
+    chosen = [int(cells[0]) for _, cells in strongest[1:]]
+    # Greedy reference: by branch profit (ties by id), skip a branch inside or above one already chosen.
+    expected: list[int] = []
+    for pid in people.sort(["branch_profit", "participant_id"], descending=[True, False])["participant_id"]:
+        related = nx.ancestors(tree, pid) | nx.descendants(tree, pid) if pid in tree else set()
+        if not related & set(expected):
+            expected.append(pid)
+        if len(expected) == 10:
+            break
+    assert chosen == expected
+    for a in chosen:
+        assert not (nx.descendants(tree, a) if a in tree else set()) & set(chosen)  # none inside another
+
+
+def test_income_disclosure_is_written_and_shown(
+    sample: tuple[Path, str, dict[str, Any]], sample_page: Page
+) -> None:
+    out, text, run = sample
+    table = pl.read_parquet(out / "income_disclosure.parquet")
+    people = pl.read_parquet(out / "participants.parquet")
+    distributors = people.filter(pl.col("role") != "customer")
+    everyone = table.row(0, named=True)
+    assert everyone["by"] == "all" and everyone["participants"] == distributors.height == 1400
+    incomes = sorted(distributors["distributor_income"])
+    middle = (incomes[699] + incomes[700]) / 2  # an even count: the mean of the two middle incomes
+    assert everyone["income_median"] == middle.quantize(Decimal("0.01"))
+    assert f"the median distributor earned {money(str(everyone['income_median']))} EUR" in text
+    brackets = table.filter(pl.col("by") == "income_bracket")
+    assert brackets["participants"].sum() == distributors.height
+    shown = [cells for _, cells in sample_page.tables["disclosure"][1][1:]]  # by gross income
+    assert [cells[0] for cells in shown] == brackets["group"].to_list()
+    assert [cells[1] for cells in shown] == [f"{n:,}" for n in brackets["participants"]]
+    assert "600 customers are not" in text and "not annualised" in text
+    assert "No rank is known" in text
+
+
+def test_network_breakdowns_add_up(sample: tuple[Path, str, dict[str, Any]], sample_page: Page) -> None:
+    run = sample[2]
+    tables = sample_page.tables["network"]
+    assert [t[0][1][0] for t in tables] == ["depth", "join cohort"]  # no rank column in the sample
+    for table in tables:
+        people = sum(int(cells[1].replace(",", "")) for _, cells in table[1:])
+        profit = sum(Decimal(cells[5].replace(",", "")) for _, cells in table[1:])
+        assert people == run["network"]["participants"] and profit == Decimal(run["totals"]["profit"])
+    cohorts = [cells[0] for _, cells in tables[1][1:]]
+    assert cohorts == sorted(cohorts) and cohorts[0] == "2022"
 
 
 def test_same_inputs_give_the_same_bytes(sample: tuple[Path, str, dict[str, Any]]) -> None:
@@ -263,11 +363,11 @@ C,2025-03-07,100
     text = render(result)
     assert "<script" not in text.lower() and "<b>north" not in text and "<i>&" not in text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text  # the id, in the participant tables
-    assert "&lt;b&gt;north&lt;/b&gt;" in text and "south &amp; &#x27;east&#x27;" in text  # segment values
+    assert "&lt;b&gt;north&lt;/b&gt;" in text and "south &amp; &#39;east&#39;" in text  # segment values
     assert "ds &lt;i&gt;&amp;" in text  # the dataset path
     page = Page(text)
     assert page.unbalanced == [] and page.stack == []
-    assert bad in [cells[0] for _, cells in page.table("participants")[1:]]
+    assert bad in [cells[0] for table in page.tables["money"] for _, cells in table[1:]]
 
 
 def test_sections_without_data_are_left_out(tmp_path: Path) -> None:
@@ -281,8 +381,8 @@ def test_sections_without_data_are_left_out(tmp_path: Path) -> None:
 
     no_plan = write_dataset(tmp_path / "noplan", ORACLE_PARTICIPANTS, ORACLE_ORDERS, config="")
     text = render(mlmroi.score(no_plan, mlmroi.load_config(dataset=no_plan)))
-    assert "commissions" not in section_ids(text) and "<svg" not in text
-    assert "no components: nothing is paid" in text
+    assert "no components: nothing is paid" in text and "Compensation plan" not in text
+    assert "warning: no compensation plan" in text.lower()
 
 
 def test_audit_and_rejects_appear_when_the_run_has_them(tmp_path: Path) -> None:
@@ -296,13 +396,15 @@ def test_audit_and_rejects_appear_when_the_run_has_them(tmp_path: Path) -> None:
     result = mlmroi.score(folder, mlmroi.load_config(dataset=folder))
     text = render(result)
     assert section_ids(text) == [
-        "rows",
         "totals",
-        "commissions",
+        "periods",
+        "money",
         "segments",
+        "network",
+        "disclosure",
         "value",
         "audit",
-        "participants",
+        "rows",
     ]
     page = Page(text)
     audit = {cells[0]: cells[1] for _, cells in page.table("audit")[1:]}

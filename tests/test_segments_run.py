@@ -72,7 +72,7 @@ def test_outputs_do_not_depend_on_input_row_order(tmp_path: Path) -> None:
         assert other.participants.equals(first.participants)
         assert other.segments.equals(first.segments)
         assert other.commissions.equals(first.commissions)
-        assert set(other.outputs) == set(first.outputs) == {"surveys", "leads"}
+        assert set(other.outputs) == set(first.outputs) == {"income_disclosure", "surveys", "leads"}
         for name, frame in first.outputs.items():
             assert other.outputs[name].equals(frame), name
 
