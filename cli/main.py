@@ -302,7 +302,8 @@ def score_cli(
                 out,
                 f"ABC health: A is {health.a_share_of_buyers or 0:.1%} of buyers ({verdict}) and "
                 f"brings {health.a_share_of_revenue:.1%} of revenue; "
-                f"{health.participants_making_80pct_of_revenue or 0:.1%} of participants make 80 % of revenue",
+                f"{health.participants_making_80pct_of_revenue or 0:.1%} of participants make 80 % of "
+                "revenue",
             )
     say(out, f"wrote {path}{note}")
 
@@ -655,6 +656,29 @@ def schema_cli() -> None:
     from mlmroi.config import Config
 
     out.print(Text(json.dumps(Config.model_json_schema(), indent=2, sort_keys=True)), soft_wrap=True)
+
+
+@app.command("init")
+@guarded
+def init_cli(
+    dataset: Annotated[Path, typer.Argument(help="Dataset folder to write mlmroi.toml into.", metavar="DIR")],
+    out_file: Annotated[
+        Path | None,
+        typer.Option("--out", help="Write the config to this new .toml file instead.", metavar="FILE"),
+    ] = None,
+) -> None:
+    """Write a commented mlmroi.toml for DIR, guessed from the columns of its files.
+
+    Only the files' headers are read. Columns named differently from mlmroi's are mapped when the guess
+    is unambiguous; each question left open is a TODO line, shown as a warning. An existing file is
+    never overwritten.
+    """
+    from mlmroi.starter import write_starter
+
+    path, todo = write_starter(dataset, out_file)
+    for line in todo:
+        _warn(line)
+    say(out, f"wrote {path}")
 
 
 @app.command("generate")

@@ -7,6 +7,7 @@ from typing import Any
 
 import networkx as nx
 import numpy as np
+import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -193,6 +194,99 @@ def test_chain_and_star_values() -> None:
     assert star.count_children_where(np.array([1, 1, 0, 1, 0, 1], dtype=bool)).tolist() == [3, 0, 0, 0, 0, 0]
 
 
+def keyed_reference(sponsor: dict[Any, Any], rng: random.Random) -> tuple[pl.DataFrame, dict[str, Any]]:
+    """A frame keyed by participant_id in shuffled row order (a value and two flags), and what networkx
+    says each metric is, per id."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(sponsor)
+    graph.add_edges_from((s, v) for v, s in sponsor.items() if s is not None)
+    rows = list(sponsor)
+    rng.shuffle(rows)
+    pv = {v: rng.randint(-50, 500) for v in rows}
+    flag = {v: rng.random() < 0.5 for v in rows}
+    frame = pl.DataFrame(
+        {
+            "participant_id": rows,
+            "pv": [pv[v] for v in rows],
+            "active": [flag[v] for v in rows],
+            "everyone": [True] * len(rows),
+        }
+    )
+    nearest = {}
+    for root in (v for v, s in sponsor.items() if s is None):
+        for v, path in nx.shortest_path(graph, root).items():  # root … v
+            nearest[v] = next((a for a in reversed(path[:-1]) if flag[a]), None)
+    expected = {
+        "gv": {v: pv[v] + sum(pv[u] for u in nx.descendants(graph, v)) for v in graph},
+        "active_children": {v: sum(flag[c] for c in graph.successors(v)) for v in graph},
+        "children": dict(graph.out_degree()),
+        "nearest_active": nearest,
+    }
+    return frame, expected
+
+
+def test_keyed_values_in_any_row_order_match_networkx(case: tuple[str, Network, dict[Any, Any]]) -> None:
+    """subtree_sum, count_children_where and nearest_ancestor_where on a frame keyed by participant_id in
+    shuffled row order: each row gets its own participant's figure (networkx as the reference), in the
+    caller's row order."""
+    _, net, sponsor = case
+    frame, expected = keyed_reference(sponsor, random.Random(11))
+    rows = frame["participant_id"].to_list()
+    assert rows != net.ids.to_list() or len(rows) < 3  # really not in node order
+    gv = net.subtree_sum(frame.select("participant_id", "pv"))
+    assert gv.columns == ["participant_id", "pv"] and gv["participant_id"].to_list() == rows
+    assert dict(gv.iter_rows()) == expected["gv"]
+    counts = net.count_children_where(frame.select("participant_id", "active", "everyone"))
+    assert counts.columns == ["participant_id", "active", "everyone"]
+    assert counts["participant_id"].to_list() == rows and counts["active"].dtype == pl.Int32
+    assert dict(counts.select("participant_id", "active").iter_rows()) == expected["active_children"]
+    assert dict(counts.select("participant_id", "everyone").iter_rows()) == expected["children"]
+    nearest = net.nearest_ancestor_where(frame.select("participant_id", "active"))
+    assert nearest.columns == ["participant_id", "ancestor_id"]
+    assert nearest["participant_id"].to_list() == rows
+    assert nearest["ancestor_id"].dtype == net.ids.dtype  # the ancestor's id itself, null for none
+    assert dict(nearest.iter_rows()) == expected["nearest_active"]
+    # The same figures as the node-order arrays give (today's contract for the engine's own layout).
+    node = net.nodes_of(frame["participant_id"])
+    in_nodes = np.zeros(net.size, dtype=np.bool_)
+    in_nodes[node] = frame["active"].to_numpy()
+    assert net.count_children_where(in_nodes)[node].tolist() == counts["active"].to_list()
+    ancestor = net.nearest_ancestor_where(in_nodes)[node]
+    assert [net.ids[int(a)] if a >= 0 else None for a in ancestor] == nearest["ancestor_id"].to_list()
+
+
+def test_keyed_flags_are_refused_when_their_order_or_type_is_unclear() -> None:
+    net = from_edges(*FORESTS["bushy_str"])
+    ids = ["a", "b", "c", "d", "e", "k", "m", "q", "y", "z"]
+    flags = pl.DataFrame({"participant_id": ids, "on": [i % 3 == 0 for i in range(10)]})
+    for method in (net.count_children_where, net.nearest_ancestor_where):
+        for ambiguous in (flags["on"].to_list(), flags["on"]):  # no ids: order unknown
+            with pytest.raises(ValueError, match="no participant ids"):
+                method(ambiguous)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="every participant exactly once"):
+            method(flags.head(9))
+        with pytest.raises(ValueError, match="unknown ids such as 'x'"):
+            method(flags.with_columns(pl.Series("participant_id", [*ids[:9], "x"])))
+        with pytest.raises(ValueError, match="repeats"):
+            method(pl.concat([flags, flags.head(1)]))
+        with pytest.raises(ValueError, match="Boolean without nulls"):
+            method(flags.with_columns(pl.col("on").cast(pl.Int64)))  # 0/1 is not taken as a flag
+        with pytest.raises(ValueError, match="Boolean without nulls"):
+            method(
+                flags.with_columns(
+                    pl.when(pl.col("participant_id") == "a").then(None).otherwise("on").alias("on")
+                )
+            )
+        with pytest.raises(ValueError, match="participant_id and"):
+            method(flags.select("participant_id"))
+        with pytest.raises(ValueError, match="rows, network has 10 nodes"):
+            method(np.ones(9, dtype=np.bool_))
+    with pytest.raises(ValueError, match="exactly one value column"):
+        net.nearest_ancestor_where(flags.with_columns(other=pl.col("on")))
+    with pytest.raises(ValueError, match=r"must be \(n,\), not \(10, 2\)"):
+        net.nearest_ancestor_where(np.ones((10, 2), dtype=np.bool_))
+
+
 def test_from_edges_rejects_bad_input() -> None:
     with pytest.raises(ValueError, match="not a participant"):
         from_edges([1, 2], [None, 3])
@@ -266,6 +360,23 @@ def test_random_forest_invariants(edges: tuple[list[Any], list[Any]], rng: rando
     graph = net.to_networkx()
     assert set(graph.edges) == {(s, v) for v, s in zip(pids, sids, strict=True) if s is not None}
     assert graph.number_of_nodes() == n
+
+
+@given(random_forests(), st.randoms(use_true_random=False))
+def test_random_forest_keyed_values_match_naive(
+    edges: tuple[list[Any], list[Any]], rng: random.Random
+) -> None:
+    pids, sids = edges
+    net = from_edges(pids, sids)
+    sponsor = naive.forest(pids, sids)
+    frame, _ = keyed_reference(sponsor, rng)
+    rows = frame["participant_id"].to_list()
+    flag = dict(zip(rows, frame["active"].to_list(), strict=True))
+    counts = net.count_children_where(frame.select("participant_id", "active"))
+    assert counts["participant_id"].to_list() == rows
+    assert dict(counts.iter_rows()) == naive.count_children_where(sponsor, flag)
+    nearest = net.nearest_ancestor_where(frame.select("participant_id", "active"))
+    assert dict(nearest.iter_rows()) == naive.nearest_ancestor_where(sponsor, flag)
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -124,7 +124,8 @@ class RawTable:
         return self.path.name if self.db is None else self.db.label
 
     def _number(self, frame: pl.DataFrame, offset: int) -> pl.DataFrame:
-        frame = frame.rename(self.rename)
+        # A chunk may hold a few columns only (the window's inference reads the dates alone).
+        frame = frame.rename(self.rename, strict=False)
         kept = None if self.csv is None else self.csv.kept
         if kept is None:
             return frame.with_row_index(ROW, offset=offset + 1)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -84,38 +85,60 @@ class Network:
         be told from node order: it is refused (ValueError), never silently misread.
         """
         array, restore = self._in_node_order(values)
-        array = np.ascontiguousarray(array)
-        if array.shape[0] != self.size:
-            raise ValueError(f"values has {array.shape[0]} rows, network has {self.size} nodes")
         if array.ndim == 1:
-            out = kernels._subtree_sum(self.parent, array[:, None])[:, 0]
-        else:
-            out = kernels._subtree_sum(self.parent, array)
-        return restore(out)
+            return restore(kernels._subtree_sum(self.parent, array[:, None])[:, 0])
+        return restore(kernels._subtree_sum(self.parent, array))
 
     def group_volume(self, personal_volume: Values) -> Any:
         """GV: personal volume summed over each subtree, self included; ``personal_volume`` keyed by
         ``participant_id`` in a DataFrame, or a node-order numpy array (see :meth:`subtree_sum`)."""
         return self.subtree_sum(personal_volume)
 
-    def _in_node_order(self, values: Values) -> tuple[npt.NDArray[Any], Any]:
-        """``values`` as a node-order array, and how to give a node-order result back in their form."""
+    def _in_node_order(
+        self, values: Values, *, flags: bool = False, one: bool = False
+    ) -> tuple[npt.NDArray[Any], Callable[..., Any]]:
+        """``values`` as a contiguous node-order array of n rows, and ``restore(out, as_ids=None)``, which
+        gives a node-order result back in their form: an array as it is; for a DataFrame, a frame in its
+        row order with ``participant_id`` and the result in place of the value columns, or, with
+        ``as_ids=NAME``, ``out`` read as node indices (-1 for none) and given as one column NAME of
+        participant ids (null for none). ``flags``: the values are booleans (a frame's value columns must be
+        Boolean without nulls); ``one``: a single value column (an array must be 1-D)."""
         if isinstance(values, np.ndarray):
-            return values, lambda out: out
+            array = np.ascontiguousarray(values, dtype=np.bool_ if flags else None)
+            if array.ndim != 1 and (one or array.ndim != 2):
+                shape = "(n,)" if one else "(n,) or (n, k)"
+                raise ValueError(f"values: a numpy array in node order must be {shape}, not {array.shape}")
+            if array.shape[0] != self.size:
+                raise ValueError(f"values has {array.shape[0]} rows, network has {self.size} nodes")
+            return array, lambda out, as_ids=None: out
         if isinstance(values, pl.DataFrame):
-            if "participant_id" not in values.columns or values.width < 2:
-                raise ValueError("values: a DataFrame needs participant_id and at least one value column")
+            columns = [c for c in values.columns if c != "participant_id"]
+            if "participant_id" not in values.columns or not columns or (one and len(columns) > 1):
+                count = "exactly one" if one else "at least one"
+                raise ValueError(f"values: a DataFrame needs participant_id and {count} value column")
+            if flags and any(values[c].dtype != pl.Boolean or values[c].null_count() for c in columns):
+                raise ValueError(
+                    "values: flag columns must be Boolean without nulls ("
+                    + ", ".join(f"{c}: {values[c].dtype}" for c in columns)
+                    + ")"
+                )
             given = values["participant_id"]
             node = self.nodes_of(given)
-            columns = [c for c in values.columns if c != "participant_id"]
-            array = np.empty((self.size, len(columns)), dtype=values.select(columns).to_numpy().dtype)
-            array[node] = values.select(columns).to_numpy()
+            found = values.select(columns).to_numpy()
+            array = np.empty((self.size, len(columns)), dtype=found.dtype)
+            array[node] = found
+            if one:
+                array = array[:, 0]
 
-            def restore(out: npt.NDArray[Any]) -> pl.DataFrame:
-                rows = out[node] if out.ndim > 1 else out[node][:, None]
+            def restore(out: npt.NDArray[Any], as_ids: str | None = None) -> pl.DataFrame:
+                rows = out[node]
+                if as_ids is not None:
+                    index = pl.Series(rows).set(pl.Series(rows < 0), None)
+                    return pl.DataFrame([given, self.ids.gather(index).alias(as_ids)])
+                rows = rows if rows.ndim > 1 else rows[:, None]
                 return pl.DataFrame([given] + [pl.Series(c, rows[:, j]) for j, c in enumerate(columns)])
 
-            return array, restore
+            return np.ascontiguousarray(array), restore
         raise ValueError(
             f"values: a {type(values).__name__} has no participant ids, and its order cannot be told from "
             "the network's node order; pass a DataFrame with participant_id, or a numpy array in node order "
@@ -144,17 +167,41 @@ class Network:
         nodes: IntArray = joined["node"].to_numpy().astype(np.int64)
         return nodes
 
-    def count_children_where(self, flag: npt.NDArray[np.bool_]) -> npt.NDArray[np.int32]:
-        """Children with ``flag`` set per node; ``flag`` is (n,) or (n, k) (e.g. active frontline)."""
-        flag = np.ascontiguousarray(flag, dtype=np.bool_)
-        if flag.ndim == 1:
-            return kernels._count_children_where(self.parent, flag[:, None])[:, 0]  # type: ignore[no-any-return]
-        return kernels._count_children_where(self.parent, flag)  # type: ignore[no-any-return]
+    @overload
+    def count_children_where(self, flag: pl.DataFrame) -> pl.DataFrame: ...
+    @overload
+    def count_children_where(self, flag: npt.NDArray[Any]) -> npt.NDArray[np.int32]: ...
+    def count_children_where(self, flag: Values) -> pl.DataFrame | npt.NDArray[np.int32]:
+        """Children with the flag set, per participant (e.g. the active frontline).
 
-    def nearest_ancestor_where(self, flag: npt.NDArray[np.bool_]) -> IntArray:
-        """The nearest proper ancestor with ``flag`` set, or -1."""
-        flag = np.ascontiguousarray(flag, dtype=np.bool_)
-        return kernels._nearest_ancestor_where(self.parent, flag)  # type: ignore[no-any-return]
+        ``flag``: a polars DataFrame with ``participant_id`` and Boolean flag columns (no nulls), matched
+        by id (every participant exactly once, any row order; the result is a frame in the same row order
+        with the counts, int32, in place of the flags), or a bool numpy array (n,) or (n, k) in **node
+        order** (the result likewise). A list or a Series is refused, as in :meth:`subtree_sum`.
+        """
+        array, restore = self._in_node_order(flag, flags=True)
+        counts = kernels._count_children_where(self.parent, array if array.ndim == 2 else array[:, None])
+        result: pl.DataFrame | npt.NDArray[np.int32] = restore(counts if array.ndim == 2 else counts[:, 0])
+        return result
+
+    @overload
+    def nearest_ancestor_where(self, flag: pl.DataFrame) -> pl.DataFrame: ...
+    @overload
+    def nearest_ancestor_where(self, flag: npt.NDArray[Any]) -> IntArray: ...
+    def nearest_ancestor_where(self, flag: Values) -> pl.DataFrame | IntArray:
+        """The nearest proper ancestor (sponsor, their sponsor, …) with the flag set, per participant.
+
+        ``flag``: a polars DataFrame with ``participant_id`` and one Boolean column (no nulls), matched by
+        id (every participant exactly once, any row order); the result is a frame in the same row order
+        with ``participant_id`` and ``ancestor_id``, the ancestor's participant id, null when no ancestor
+        has the flag (roots included). Or a bool numpy array (n,) in **node order**; the result is then the
+        ancestor's node index, -1 for none. A list or a Series is refused, as in :meth:`subtree_sum`.
+        """
+        array, restore = self._in_node_order(flag, flags=True, one=True)
+        result: pl.DataFrame | IntArray = restore(
+            kernels._nearest_ancestor_where(self.parent, array), as_ids="ancestor_id"
+        )
+        return result
 
     def to_networkx(self) -> Any:
         """The forest as a ``networkx.DiGraph`` with edges sponsor → recruit, nodes named by original id."""
