@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mlmroi.errors import InputError
+from mlmroi.report.format import money as _money
 
 if TYPE_CHECKING:
     from mlmroi.config import Config
@@ -69,11 +70,6 @@ class Orphans(StrEnum):
 class Format(StrEnum):
     parquet = "parquet"
     csv = "csv"
-
-
-def _money(value: object) -> str:
-    """An exact amount as the terminal shows it, with thousands separators (``188,604.98``); None as —."""
-    return "—" if value is None else f"{Decimal(str(value)):,}"
 
 
 def _warn(line: str) -> None:
@@ -144,92 +140,6 @@ def _run(
     return config, result
 
 
-def _summary(result: Result) -> Table:
-    run = result.run
-    window, currency = run.window, run.currency
-    note = f"; {' and '.join(window.inferred)} inferred from the orders" if window.inferred else ""
-    table = Table(title=T(f"mlmroi — {window.start} … {window.end} ({currency}{note})"))
-    table.add_column("figure")
-    table.add_column("value", justify="right")
-    for name, rows in run.rows.items():
-        table.add_row(
-            T(f"{name} rows in / used / rejected"),
-            T(f"{rows.in_:,} / {rows.used:,} / {rows.rejected:,}"),
-        )
-    after = run.rows["participants"].joined_after_window
-    if after:
-        orders = "orders" if "orders" in run.rows else "order_periods"
-        table.add_row(
-            "joined after the window end (left out)",
-            f"{after:,} participants, {run.order_rows.joined_after_window:,} {orders.replace('_', ' ')} rows",
-        )
-    network = run.network
-    table.add_row(
-        "participants / roots / max depth",
-        f"{network.participants:,} / {network.roots:,} / {network.max_depth}",
-    )
-    totals = run.totals
-    for key in ("revenue", "margin", "acquisition_cost", "retention_cost", "commissions", "costs", "profit"):
-        table.add_row(key.replace("_", " "), _money(getattr(totals, key)))  # exact, as run.json has it
-    table.add_row("payout ratio", "—" if totals.payout_ratio is None else f"{totals.payout_ratio:.2%}")
-    table.add_row("ROI %", "—" if totals.roi_pct is None else f"{totals.roi_pct:,.1f}")
-    conversion, churn = run.segments.conversion, run.segments.churn
-    if conversion.rate is not None:
-        table.add_row(
-            "conversion (never bought before → bought)",
-            f"{conversion.rate:.1%} of {conversion.base:,}",
-        )
-    if churn.rate is not None and churn.previous_window is not None:
-        previous = churn.previous_window
-        table.add_row(
-            T(f"churn (of {previous.start} … {previous.end} buyers)"),
-            f"{churn.rate:.1%} ({churn.monthly_rate or 0:.1%} a month)",
-        )
-    if totals.clv_predicted is not None:
-        months = run.config.value.horizon_months
-        table.add_row(f"CLV predicted (next {months} months, margin)", _money(totals.clv_predicted))
-    holdout = run.value.holdout
-    if holdout:
-        expected = holdout.expected_purchase_days
-        table.add_row(
-            "holdout purchase days expected / actual",
-            f"{'—' if expected is None else f'{expected:,.0f}'} / {holdout.actual_purchase_days:,}",
-        )
-    return table
-
-
-def _segments_table(segments: pl.DataFrame) -> Table:
-    """Which segments pay off: the effectiveness table, one row per segmentation value (abcxyz left out:
-    it is the product of abc and xyz; every column is in segments.parquet)."""
-    table = Table(title="segments: which pay off (full table: segments.parquet)")
-    with_churn = segments["churn_rate"].null_count() < segments.height  # none without earlier orders
-    columns = ("segment", "value", "people", "conversion", "revenue", "ROI %", "churn", "flags")
-    for column in columns if with_churn else tuple(c for c in columns if c != "churn"):
-        table.add_column(column, justify="left" if column in ("segment", "value", "flags") else "right")
-
-    def pct(value: float | None) -> str:
-        return "—" if value is None else f"{value:.0%}"
-
-    previous = None
-    for row in segments.filter(pl.col("segmentation") != "abcxyz").iter_rows(named=True):
-        flags = [
-            short for name, short in (("unprofitable", "loss"), ("weak_conversion", "weak")) if row[name]
-        ]
-        cells = [
-            T("" if row["segmentation"] == previous else row["segmentation"]),
-            T(row["value"]),
-            T(f"{row['participants']:,}"),
-            T(pct(row["conversion"])),
-            T(pct(row["revenue_share"])),
-            T("—" if row["roi_pct"] is None else f"{row['roi_pct']:,.0f}"),
-            *([T(pct(row["churn_rate"]))] if with_churn else []),
-            T(" ".join(flags)),
-        ]
-        table.add_row(*cells)
-        previous = row["segmentation"]
-    return table
-
-
 @app.command("score")
 @guarded
 def score_cli(
@@ -289,9 +199,11 @@ def score_cli(
     if VERBOSITY["level"] < 0:
         say(out, f"wrote {path}{note}")
         return
-    out.print(_summary(result))
+    from mlmroi.report.console import segments_table, summary_table
+
+    out.print(summary_table(result.run))
     if result.segments.height:
-        out.print(_segments_table(result.segments))
+        out.print(segments_table(result.segments, out.width))
         churn_note = result.run.segments.churn.note
         if churn_note:
             say(out, f"churn and conversion: {churn_note}")
@@ -548,6 +460,7 @@ def compare_cli(
     """Segment migration between two runs: how many A became B, C became B, … per segmentation."""
     from mlmroi.compare import DEFAULT_SEGMENTATIONS, compare
     from mlmroi.destinations import claim_folder
+    from mlmroi.report.console import migration_tables
 
     claim = (
         None
@@ -557,16 +470,8 @@ def compare_cli(
     with claim or contextlib.nullcontext():
         result = compare(run_a, run_b, tuple(segmentation) if segmentation else DEFAULT_SEGMENTATIONS)
         for name in dict.fromkeys(result.migrations["segmentation"].to_list()):
-            matrix = result.matrix(name)
-            say(out, f"{name}: rows = {run_a.name}, columns = {run_b.name}")
-            table = Table()
-            for column in matrix.columns:
-                table.add_column(
-                    T(name if column == "from" else column), justify="left" if column == "from" else "right"
-                )
-            for row in matrix.iter_rows():
-                table.add_row(T(row[0]), *[T(f"{v:,}") for v in row[1:]])
-            out.print(table)
+            say(out, f"{name}: {run_a.name} (rows, before) → {run_b.name} (columns, after)")
+            out.print(migration_tables(result.matrix(name), name, out.width))
         if claim is not None:
             result.migrations.write_parquet(claim.staging / "migrations.parquet")
             result.members.write_parquet(claim.staging / "members.parquet")

@@ -13,7 +13,6 @@ import contextlib
 import errno
 import functools
 import os
-import re
 import sys
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
@@ -26,26 +25,11 @@ from rich.status import Status
 from rich.text import Text
 
 from mlmroi.errors import MlmRoiError
+from mlmroi.report.format import shown
 from mlmroi_cli.supervise import MEMORY_ADVICE
 
 out = Console(highlight=False)
 err = Console(stderr=True, highlight=False)
-
-# C0 and C1 controls, DEL, the line/paragraph separators and the bidirectional overrides and isolates
-# (which can make text display in another order than it is stored).
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
-_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\x1b": "\\x1b"}
-
-
-def _escaped(match: re.Match[str]) -> str:
-    char = match.group()
-    code = ord(char)
-    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-
-
-def shown(value: object) -> str:
-    """``value`` as text with every control character written as an escape (``\\x1b``, ``\\n``)."""
-    return _CONTROL.sub(_escaped, "" if value is None else str(value))
 
 
 def T(value: object, style: str = "") -> Text:  # noqa: N802 - short: it wraps every printed value

@@ -79,7 +79,7 @@ def write_into(result: Result, folder: Path, formats: Iterable[str] = ("parquet"
             write_csv(frame, folder / f"{name}.csv")
     (folder / "run.json").write_text(result.run.to_json(), encoding="utf-8")
     # The report's libraries (matplotlib, Jinja2) load here, after the run: not while it needs the memory.
-    from mlmroi.report import render
+    from mlmroi.report.page import render
 
     (folder / "report.html").write_bytes(render(result).encode("utf-8"))
     (folder / "timings.json").write_text(json.dumps(result.timings, indent=2) + "\n", encoding="utf-8")

@@ -182,9 +182,10 @@ class _Clock:
         self.progress = progress
 
     @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
+    def stage(self, name: str, detail: str = "") -> Iterator[None]:
+        """Time a stage under ``name``; the progress line also says what it works on (``detail``)."""
         if self.progress:
-            self.progress(name)
+            self.progress(f"{name} ({detail})" if detail else name)
         began = time.perf_counter()
         yield
         self.timings[name] = round(time.perf_counter() - began, 3)
@@ -215,7 +216,8 @@ def score(
     hasher = ThreadPoolExecutor(max_workers=1)
     hashes = {name: hasher.submit(fingerprint, path) for name, path in sorted(data.files.items())}
     hasher.shutdown(wait=False)
-    with clock.stage("segments on other windows"):
+    read_rows = ", ".join(f"{count:,} {table.replace('_', ' ')}" for table, count in data.rows_in.items())
+    with clock.stage("segments on other windows", f"read {read_rows} rows"):
         start = at_start(data, config, window)
         calibration = calibration_labels(data, config, window)
     with clock.stage("aggregating orders"):
@@ -224,7 +226,7 @@ def score(
         data = replace(data, orders=(), order_periods=None)  # later stages use the totals: free the orders
         volumes = plan_volumes(data, totals, labels, config)
         personal = volumes.personal
-    with clock.stage("commissions"):
+    with clock.stage("commissions", f"{data.network.size:,} participants, {len(labels)} periods"):
         results = run_plan(data.network, volumes, config, data.id_rank)
         # Fast start's early-order entries are paid: free them.
         del volumes

@@ -83,7 +83,7 @@ def test_compare_cli(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["compare", str(half), str(year), "--out", str(tmp_path / "cmp")])
     assert result.exit_code == 0, result.output
-    assert "abc: rows = h1, columns = year" in result.output
+    assert "abc: h1 (rows, before) → year (columns, after)" in result.output
     assert pl.read_parquet(tmp_path / "cmp" / "members.parquet").height == 4 * 2000
     assert "(new)" in result.output
     missing = runner.invoke(app, ["compare", str(tmp_path / "nothing"), str(year)])

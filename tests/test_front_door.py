@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import polars as pl
 import pytest
 from typer.testing import CliRunner
 
@@ -15,6 +16,7 @@ import mlmroi
 from mlmroi.config import Config
 from mlmroi.errors import ConfigError
 from mlmroi_cli.main import app
+from mlmroi_cli.terminal import out
 from tests.runjson import run_json
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -112,7 +114,12 @@ def test_progress_is_one_line_per_stage_when_piped_and_quiet_keeps_only_the_resu
     assert normal.exit_code == 0, normal.output
     lines = normal.stderr.splitlines()
     stages = [line.split("s  ", 1)[1] for line in lines if "s  " in line]
-    assert stages[:2] == ["reading and validating", "segments on other windows"] and "tables" in stages
+    assert stages[:2] == [
+        "reading and validating",
+        "segments on other windows (read 2,000 participants, 19,898 orders, 1,703 costs, 4,145 events, "
+        "300 leads rows)",
+    ]
+    assert "commissions (2,000 participants, 12 periods)" in stages and "tables" in stages
     assert lines[-1].startswith("scoring took ")
     assert "payout ratio" in normal.stdout
     quiet = runner.invoke(app, ["-q", "score", str(SAMPLE), "--out", str(tmp_path / "b")])
@@ -120,6 +127,42 @@ def test_progress_is_one_line_per_stage_when_piped_and_quiet_keeps_only_the_resu
     assert quiet.stderr == "" and quiet.stdout.strip() == f"wrote {tmp_path / 'b'}"
     both = runner.invoke(app, ["-q", "-v", "score", str(SAMPLE), "--out", str(tmp_path / "c")])
     assert both.exit_code == 2
+
+
+def test_the_summary_fits_80_columns_when_piped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    result = CliRunner().invoke(
+        app, ["score", str(SAMPLE), "--out", str(tmp_path / "out")], terminal_width=80
+    )
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines if line.startswith(("│", "┃", "┏", "└"))) <= 80
+    assert not [line for line in lines if line.startswith("│") and "…" in line]  # no cell cut
+    segments = mlmroi.score(SAMPLE).segments.filter(pl.col("segmentation") != "abcxyz")
+    for value in segments["value"]:
+        assert any(line.startswith(f"│   {value} ") for line in lines), value  # each value whole
+    monkeypatch.setattr(out, "width", 140)  # a wide terminal
+    wide = CliRunner().invoke(app, ["score", str(SAMPLE), "--out", str(tmp_path / "w")])
+    assert "┃ segment " in wide.stdout and "│ rfm_segment  │ champions " in wide.stdout
+    assert "│              │ potential_loyalist │" in wide.stdout
+
+
+def test_compare_lists_moves_when_the_matrix_is_too_wide(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CliRunner()
+    for name in ("a", "b"):
+        assert runner.invoke(app, ["-q", "score", str(SAMPLE), "--out", str(tmp_path / name)]).exit_code == 0
+    args = ["compare", str(tmp_path / "a"), str(tmp_path / "b"), "--segmentation", "rfm_segment"]
+    narrow = runner.invoke(app, [*args, "--segmentation", "abc"], terminal_width=80)
+    assert narrow.exit_code == 0, narrow.output
+    assert max(len(line) for line in narrow.stdout.splitlines()) <= 80
+    assert not [line for line in narrow.stdout.splitlines() if line.startswith("│") and "…" in line]
+    assert "rfm_segment: every move, largest first" in narrow.stdout
+    assert "│ potential_loyalist │ potential_loyalist │    623 │      100% │" in narrow.stdout
+    assert "┃ abc ┃   A ┃   B ┃   C ┃" in narrow.stdout  # a small matrix stays a matrix
+    monkeypatch.setattr(out, "width", 250)
+    wide = runner.invoke(app, args)
+    assert "every move" not in wide.stdout and "potential_loyalist" in wide.stdout
 
 
 def test_network_values_are_keyed_by_id_or_refused() -> None:

@@ -16,7 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 import mlmroi
-from mlmroi.report import ranked, render
+from mlmroi.report.figures import ranked
+from mlmroi.report.page import render
 from mlmroi_cli.main import app
 from tests.helpers import DEFAULT_CONFIG, ORACLE_ORDERS, ORACLE_PARTICIPANTS, UNILEVEL, write_dataset
 from tests.runjson import run_json
@@ -303,7 +304,7 @@ def test_top_branches_are_separate_and_follow_a_full_sort(
 def test_income_disclosure_is_written_and_shown(
     sample: tuple[Path, str, dict[str, Any]], sample_page: Page
 ) -> None:
-    out, text, run = sample
+    out, text, _ = sample
     table = pl.read_parquet(out / "income_disclosure.parquet")
     people = pl.read_parquet(out / "participants.parquet")
     distributors = people.filter(pl.col("role") != "customer")

@@ -14,11 +14,11 @@ from typing import Any
 
 import matplotlib
 import numpy as np
-
-matplotlib.use("Agg")  # no display; set before anything imports pyplot
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
+
+from mlmroi.report.format import shown
 
 BLUE, ORANGE, GREEN, RED, GREY = "#3b6ea5", "#e08a2e", "#4f9a5b", "#b8433e", "#8a939c"
 STYLE: Any = {  # matplotlib rcParams (its stubs type the keys as literals)
@@ -48,13 +48,6 @@ def _figure(width: float, height: float) -> Iterator[Figure]:
         # lacks (a name in another script) changes nothing on the page.
         warnings.filterwarnings("ignore", message="Glyph .* missing from font", category=UserWarning)
         yield Figure(figsize=(width, height), layout="constrained")
-
-
-def as_label(text: object) -> str:
-    """A data value as a chart label: control characters shown as escapes (``\\x1b``), never drawn."""
-    return "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in str(text)
-    )
 
 
 def to_svg(figure: Figure, title: str) -> str:
@@ -145,8 +138,8 @@ def segments_chart(
             y = np.arange(len(values))[::-1]
             colours = [RED if p < 0 else GREEN for p in profit]
             axes.barh(y, profit, color=colours, height=0.7)
-            axes.set_yticks(y, [as_label(v) for v in values], fontsize=8)
-            axes.set_title(as_label(name), loc="left", fontsize=9, fontweight="bold")
+            axes.set_yticks(y, [shown(v) for v in values], fontsize=8)
+            axes.set_title(shown(name), loc="left", fontsize=9, fontweight="bold")
             axes.axvline(0, color="#4a5562", linewidth=0.8)
             axes.xaxis.set_major_formatter(FuncFormatter(_thousands))
             axes.tick_params(axis="x", labelsize=7)
@@ -199,7 +192,7 @@ def breakdown_chart(
         axes.bar(x, profit, color=[RED if p < 0 else BLUE for p in profit], width=0.7)
         axes.axhline(0, color="#4a5562", linewidth=0.8)
         _money_axis(axes, f"profit ({currency})")
-        axes.set_xticks(x, [as_label(g) for g in groups], rotation=45 if len(groups) > 8 else 0, fontsize=7)
+        axes.set_xticks(x, [shown(g) for g in groups], rotation=45 if len(groups) > 8 else 0, fontsize=7)
         axes.set_xlabel(name)
         roi_axes = axes.twinx()
         roi_axes.plot(x, [np.nan if r is None else r for r in roi], color=ORANGE, marker="o", markersize=3)
@@ -238,7 +231,7 @@ def share_bars(labels: Sequence[str], shares: Sequence[float], title: str) -> st
         axes = figure.subplots()
         y = np.arange(len(labels))[::-1]
         axes.barh(y, shares, color=BLUE, height=0.7)
-        axes.set_yticks(y, [as_label(v) for v in labels], fontsize=8)
+        axes.set_yticks(y, [shown(v) for v in labels], fontsize=8)
         axes.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
         axes.set_xlim(0, max(max(shares, default=0.0) * 1.2, 0.05))
         for yy, share in zip(y, shares, strict=True):

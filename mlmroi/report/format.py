@@ -4,11 +4,29 @@ figures that never read "-0.0", and a dash for a figure that does not exist."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 DASH = "—"
+
+# C0 and C1 controls, DEL, the line/paragraph separators and the bidirectional overrides and isolates
+# (which can make text display in another order than it is stored).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r", "\x1b": "\\x1b"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def shown(value: object) -> str:
+    """``value`` as text with every control character written as an escape (``\\x1b``, ``\\n``): how data
+    text reaches a terminal or a chart, where a control character would act instead of show."""
+    return _CONTROL.sub(_escaped, "" if value is None else str(value))
 
 
 def dec(value: object) -> Decimal:
