@@ -2,8 +2,9 @@
 charts) and the command line's summary tables (:mod:`.console`), both from the typed run summary, with one
 way of writing numbers and text (:mod:`.format`). See docs/report.md.
 
-``render`` and ``SECTIONS`` (:mod:`.page`) and ``ranked`` (:mod:`.figures`) load on first use: the command line imports
-:mod:`.format` and :mod:`.console` at start, and matplotlib should load only when a page is drawn.
+``render`` and ``SECTIONS`` (:mod:`.page`) and ``ranked`` (:mod:`.figures`) load on first use: the
+command line imports :mod:`.format` and :mod:`.console` at start, and matplotlib should load only when a
+page is drawn.
 """
 
 from __future__ import annotations
