@@ -101,7 +101,7 @@ def segments_table(segments: pl.DataFrame, width: int) -> Table:
                     f"{row['participants']:,}",
                     _whole_pct(row["conversion"]),
                     _whole_pct(row["revenue_share"]),
-                    fixed(row["roi_pct"], 0),
+                    fixed(row["roi_pct"], 1),
                     *([_whole_pct(row["churn_rate"])] if with_churn else []),
                     " ".join(flags),
                 ],
