@@ -52,25 +52,34 @@ def parent_rows(participants: pl.DataFrame) -> np.ndarray:
     return parent["parent"].fill_null(-1).cast(pl.Int64).to_numpy()
 
 
-def separate_branches(participants: pl.DataFrame, by: str, k: int = TOP, lowest: bool = False) -> list[int]:
+def separate_branches(
+    participants: pl.DataFrame, by: str, k: int = TOP, lowest: bool = False, candidates: int = 20_000
+) -> list[int]:
     """Row numbers of the ``k`` branches with the highest (or lowest) ``by``, none inside another: a branch
-    whose root sits in (or above) an already chosen branch is skipped, so one chain is listed once. Ties
-    by participant id."""
+    whose head sits in or above an already chosen branch is skipped, so one chain is listed once. A root's
+    branch is its whole network (the totals), so branches start below the roots. Ties by participant id;
+    the ``candidates`` best by ``by`` are considered (a bound on the work at 10M participants)."""
     if participants.height == 0 or by not in participants.columns:
         return []
     parent = parent_rows(participants)
-    order = (
-        participants.select(pl.col(by), pl.col("participant_id"))
+    ranked_rows = (
+        participants.lazy()
+        .select(pl.col(by), pl.col("participant_id"), pl.Series("parent", parent))
         .with_row_index("row")
-        .filter(pl.col(by).is_not_null())
-        .sort([by, "participant_id"], descending=[not lowest, False])["row"]
-        .to_numpy()
+        .filter(pl.col(by).is_not_null() & (pl.col("parent") >= 0))
+        .drop("parent")
     )
+    keys = [by, "participant_id"]
+    best = (
+        ranked_rows.bottom_k(candidates, by=keys)
+        if lowest
+        else ranked_rows.top_k(candidates, by=keys, reverse=[False, True])
+    )
+    order = best.sort(keys, descending=[not lowest, False]).collect()["row"].to_numpy()
     chosen: list[int] = []
     chosen_set: set[int] = set()
-    above_chosen: set[int] = set()  # every ancestor of a chosen branch root
-    for row in order:
-        row = int(row)
+    above_chosen: set[int] = set()  # every ancestor of a chosen branch's head
+    for row in order.tolist():
         if row in above_chosen:
             continue  # it contains a chosen branch
         chain = []
