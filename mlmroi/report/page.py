@@ -389,10 +389,10 @@ def _money(run: RunSummary, participants: pl.DataFrame) -> Section | None:
                 parts.append(
                     Part(
                         heading=f"{heading} by branch profit (none inside another)",
-                        text="A branch is a participant and everything they built, below the roots (a root's "
-                        "branch is its whole network); a branch inside one already listed is skipped, so each "
-                        "chain is listed once. Branch costs include every commission the branch's volume "
-                        "generated, whoever was paid.",
+                        text="A branch is a participant and everything they built, below the roots (a "
+                        "root's branch is its whole network); a branch inside one already listed is skipped, "
+                        "so each chain is listed once. Branch costs include every commission the branch's "
+                        "volume generated, whoever was paid.",
                         table=_table(branch_columns, frame, "branch_profit"),
                     )
                 )
