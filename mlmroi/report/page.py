@@ -400,7 +400,7 @@ def _money(run: RunSummary, participants: pl.DataFrame) -> Section | None:
     for column, title, label in (
         ("roi_pct", "personal ROI %", "ROI %"),
         ("commissions", "commissions received", run.currency),
-        ("distributor_net", "distributor net (income − expenses)", run.currency),
+        ("distributor_net", "distributor net", f"{run.currency}, income − expenses"),
     ):
         if column in participants.columns:
             values = participants[column]
