@@ -85,23 +85,30 @@ def _highest_bit(word):  # type: ignore[no-untyped-def]
     return np.int32(index)
 
 
-@kernel
-def purchase_summary(bits, first_day, days, calibration_days):  # type: ignore[no-untyped-def]
+def purchase_summary(
+    bits: npt.NDArray[np.uint64], first_day: npt.NDArray[np.integer[Any]], days: int, calibration_days: int
+) -> tuple[IntArray, Int32Array, Int32Array, Int32Array, Int32Array, Int32Array]:
     """Per node that bought in the window of ``days`` days, from :class:`~mlmroi.periods.PurchaseDays`:
     (node, first purchase day, last purchase day, purchase days, last purchase day and purchase days before
     ``calibration_days``; -1 and 0 when none). Days count from the window's first day; per word of 64 days
     a popcount and a highest-bit search, never a loop over days."""
-    words, n = bits.shape
-    buyers = 0
-    for v in range(n):
-        if first_day[v] < days:
-            buyers += 1
+    buyers = int(np.count_nonzero(first_day < days))
     node = np.empty(buyers, dtype=np.int64)
-    first = np.empty(buyers, dtype=np.int32)
-    last = np.empty(buyers, dtype=np.int32)
-    count = np.empty(buyers, dtype=np.int32)
-    last_calibration = np.empty(buyers, dtype=np.int32)
-    count_calibration = np.empty(buyers, dtype=np.int32)
+    first, last, count, last_calibration, count_calibration = (
+        np.empty(buyers, dtype=np.int32) for _ in range(5)
+    )
+    _purchase_summary_into(
+        bits, first_day, days, calibration_days, node, first, last, count, last_calibration, count_calibration
+    )
+    return node, first, last, count, last_calibration, count_calibration
+
+
+@kernel
+def _purchase_summary_into(  # type: ignore[no-untyped-def]
+    bits, first_day, days, calibration_days, node, first, last, count, last_calibration, count_calibration
+):
+    """:func:`purchase_summary` into arrays with one entry per buyer."""
+    words, n = bits.shape
     j = 0
     for v in range(n):
         if first_day[v] >= days:
@@ -130,7 +137,6 @@ def purchase_summary(bits, first_day, days, calibration_days):  # type: ignore[n
         last_calibration[j] = early_latest
         count_calibration[j] = early
         j += 1
-    return node, first, last, count, last_calibration, count_calibration
 
 
 @dataclass(frozen=True, eq=False)

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from mlmroi._numba import kernel
+from mlmroi._numba import kernel, readonly
 
 RATE_SCALE = 1_000_000  # rates are stored as integer parts per million
 #: the bound on amounts (currency units, exclusive): input amounts and money settings stay below it, so every
@@ -58,17 +58,16 @@ def half_even_expr(numerator: pl.Expr, denominator: int) -> pl.Expr:
 
 
 @kernel
-def _div_half_even_each(numerator, denominator):  # type: ignore[no-untyped-def]
-    out = np.empty(numerator.shape[0], dtype=np.int64)
+def _div_half_even_into(numerator, denominator, out):  # type: ignore[no-untyped-def]
     for i in range(numerator.shape[0]):
         out[i] = div_half_even(numerator[i], denominator)
-    return out
 
 
 def divide_half_even(numerator: IntArray, denominator: int) -> IntArray:
     """``numerator / denominator`` rounded half-to-even, exactly, for integer arrays (denominator > 0)."""
     values = np.ascontiguousarray(numerator, dtype=np.int64)
-    out: IntArray = _div_half_even_each(values.reshape(-1), np.int64(denominator)).reshape(values.shape)
+    out = np.empty(values.shape, dtype=np.int64)
+    _div_half_even_into(readonly(values.reshape(-1)), np.int64(denominator), out.reshape(-1))
     return out
 
 
@@ -161,18 +160,17 @@ def apportion(total: int, weights: IntArray) -> IntArray:
 
 
 @kernel
-def _sum_by_index(index, values, n):  # type: ignore[no-untyped-def]
-    out = np.zeros(n, dtype=np.int64)
+def scatter_add(out, index, values):  # type: ignore[no-untyped-def]
+    """``out[index[i]] += values[i]`` for every i, in ``out``'s type (exact for integers)."""
     for i in range(index.shape[0]):
         out[index[i]] += values[i]
-    return out
 
 
 def sum_by_index(index: npt.NDArray[np.integer[Any]], values: IntArray, n: int) -> IntArray:
     """``out[k] = Σ values[index == k]`` for k < n, in exact int64 (np.add.at is ~20× slower)."""
-    out: IntArray = _sum_by_index(
-        np.ascontiguousarray(index, dtype=np.int64), np.ascontiguousarray(values, dtype=np.int64), n
-    )
+    out = np.zeros(n, dtype=np.int64)
+    index = readonly(np.ascontiguousarray(index, dtype=np.int64))
+    scatter_add(out, index, readonly(np.ascontiguousarray(values, dtype=np.int64)))
     return out
 
 
@@ -196,18 +194,12 @@ def float_to_minor(value):  # type: ignore[no-untyped-def]
     return np.int64(np.rint(value))
 
 
-@kernel
-def _floats_to_minor(values, scale):  # type: ignore[no-untyped-def]
-    out = np.empty(values.shape[0], dtype=np.int64)
-    for i in range(values.shape[0]):
-        out[i] = float_to_minor(values[i] * scale)
-    return out
-
-
 def minor_from_floats(values: npt.NDArray[np.float64], scale: float = 1.0) -> IntArray:
-    """:func:`float_to_minor` of ``values × scale`` for a float array (any shape)."""
+    """:func:`float_to_minor` of ``values × scale`` for a float array (any shape): the same float64
+    product, ``rint`` and cast, elementwise in numpy (as fast, and nothing to compile)."""
     flat = np.ascontiguousarray(values, dtype=np.float64)
-    out: IntArray = _floats_to_minor(flat.reshape(-1), float(scale)).reshape(flat.shape)
+    with np.errstate(invalid="ignore"):  # NaN or out of range: what the cast gives, as float_to_minor, unsaid
+        out: IntArray = np.rint(flat * float(scale)).astype(np.int64)
     return out
 
 

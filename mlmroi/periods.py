@@ -11,9 +11,9 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from mlmroi._numba import kernel
+from mlmroi._numba import kernel, readonly
 from mlmroi.errors import ConfigError, InputError
-from mlmroi.money import RATE_SCALE, div_half_even, rate_ppm
+from mlmroi.money import RATE_SCALE, div_half_even, rate_ppm, scatter_add
 
 IntArray = npt.NDArray[np.int64]
 NEVER = int(np.iinfo(np.int32).min)  # "no such day" in day-number arrays
@@ -206,7 +206,7 @@ def _aggregate_orders(  # type: ignore[no-untyped-def]
         if has_cost[i]:
             margin_total[v] += a - cost[i]
         else:
-            margin_total[v] += div_half_even(a * margin_ppm, RATE_SCALE)
+            margin_total[v] += div_half_even(a * margin_ppm, np.int64(RATE_SCALE))  # int64, not a literal
         if a > 0:
             orders[v] += 1
             if day[i] > last_order_day[v]:  # the last purchase day, to the day (RFM recency, lapse)
@@ -238,12 +238,6 @@ def _move_to_ancestor(values, target):  # type: ignore[no-untyped-def]
     return out
 
 
-@kernel
-def _scatter_add(out, index, values):  # type: ignore[no-untyped-def]
-    for i in range(index.shape[0]):
-        out[index[i]] += values[i]
-
-
 @dataclass(frozen=True, eq=False)
 class EarlyVolume:
     """The volume of participants' own orders placed within ``days`` of joining (fast start), kept sparse:
@@ -260,7 +254,7 @@ class EarlyVolume:
         out = np.zeros(self.n, dtype=np.int64) if out is None else out
         out[:] = 0
         lo, hi = int(self.bounds[p]), int(self.bounds[p + 1])
-        _scatter_add(out, self.node[lo:hi], self.volume[lo:hi])
+        scatter_add(out, readonly(self.node[lo:hi]), readonly(self.volume[lo:hi]))
         return out
 
     def dense(self) -> IntArray:
@@ -624,12 +618,12 @@ def totals_from_periods(
 
     def per_period(values: IntArray) -> IntArray:
         out = np.zeros(n_periods * n, dtype=np.int64)
-        _scatter_add(out, flat, values[inside])
+        scatter_add(out, readonly(flat), readonly(values[inside]))
         return out.reshape(n_periods, n)
 
     def per_node(values: IntArray) -> IntArray:
         out = np.zeros(n, dtype=np.int64)
-        _scatter_add(out, node, values[inside])
+        scatter_add(out, readonly(node), readonly(values[inside]))
         return out
 
     revenue_by_period = per_period(periods.amount)

@@ -8,26 +8,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlmroi._numba import kernel
+from mlmroi._numba import kernel, readonly
 from mlmroi.money import IntArray
 
 
 @kernel
-def _counting_order(keys, n_keys):  # type: ignore[no-untyped-def]
-    """A stable sorting permutation of small non-negative integer ``keys`` (< n_keys), in O(len + n_keys)."""
-    starts = np.zeros(n_keys + 1, dtype=np.int64)
+def _counting_order_into(keys, starts, order):  # type: ignore[no-untyped-def]
+    """A stable sorting permutation of small non-negative integer ``keys`` (< n_keys) into ``order``, in
+    O(len + n_keys); ``starts`` (n_keys + 1 zeros) is scratch."""
+    n_keys = starts.shape[0] - 1
     for i in range(keys.shape[0]):
         starts[keys[i] + 1] += 1
     for k in range(n_keys):
         starts[k + 1] += starts[k]
-    order = np.empty(keys.shape[0], dtype=np.int64)
     for i in range(keys.shape[0]):
         order[starts[keys[i]]] = i
         starts[keys[i]] += 1
-    return order
 
 
 def counting_order(keys: IntArray, n_keys: int) -> IntArray:
     """A stable permutation sorting ``keys`` (each in ``0..n_keys-1``)."""
-    out: IntArray = _counting_order(np.ascontiguousarray(keys, dtype=np.int64), int(n_keys))
-    return out
+    keys = readonly(np.ascontiguousarray(keys, dtype=np.int64))
+    order = np.empty(keys.shape[0], dtype=np.int64)
+    _counting_order_into(keys, np.zeros(int(n_keys) + 1, dtype=np.int64), order)
+    return order

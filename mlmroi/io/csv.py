@@ -137,12 +137,11 @@ def _check_header(names: list[str], label: str, separator: str, explicit: bool) 
 
 
 @kernel
-def _ragged_records(data, separator, expected, skip):  # type: ignore[no-untyped-def]
+def _ragged_records(data, separator, expected, skip, found_at, found_n):  # type: ignore[no-untyped-def]
     """One pass over the bytes (RFC 4180 quoting: separators and line breaks inside quotes belong to the
     field): the data records (after the header) whose field count is not ``expected``, as (record index,
-    fields); an empty line is not ragged (it reads as a row of empty cells). Also the number of records."""
-    found_at = np.empty(16, dtype=np.int64)
-    found_n = np.empty(16, dtype=np.int64)
+    fields) into ``found_at`` and ``found_n`` as far as they reach; an empty line is not ragged (it reads as
+    a row of empty cells). Returns how many there are and the number of records."""
     found = 0
     record = -1 - skip  # the header is record -1 (after ``skip`` lines such as Excel's "sep=;")
     fields = 1
@@ -166,16 +165,14 @@ def _ragged_records(data, separator, expected, skip):  # type: ignore[no-untyped
             break  # the file ended with a line break
         end = i - 1 if i > start and data[i - 1] == 13 else i  # a CR before the LF is not content
         if record >= 0 and end > start and fields != expected:
-            if found == found_at.shape[0]:
-                found_at = np.concatenate((found_at, np.empty(found, dtype=np.int64)))
-                found_n = np.concatenate((found_n, np.empty(found, dtype=np.int64)))
-            found_at[found] = record
-            found_n[found] = fields
+            if found < found_at.shape[0]:
+                found_at[found] = record
+                found_n[found] = fields
             found += 1
         record += 1
         fields = 1
         start = i + 1
-    return found_at[:found], found_n[:found], record
+    return found, record
 
 
 def _ragged(
@@ -188,8 +185,13 @@ def _ragged(
         data = np.zeros(0, dtype=np.uint8)
     else:
         data = np.memmap(source, dtype=np.uint8, mode="r")
-    at, fields, records = _ragged_records(data, np.uint8(ord(separator)), expected, skip)
-    return at, fields, int(records)
+    room = 1024
+    while True:  # a second pass only when more than ``room`` records are ragged
+        at, fields = np.empty(room, dtype=np.int64), np.empty(room, dtype=np.int64)
+        found, records = _ragged_records(data, np.uint8(ord(separator)), expected, skip, at, fields)
+        if found <= room:
+            return at[:found], fields[:found], int(records)
+        room = int(found)
 
 
 def read_csv_text(path: Path, options: CsvOptions) -> CsvText:

@@ -11,7 +11,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from mlmroi._numba import kernel
+from mlmroi._numba import kernel, readonly
 
 IntArray = npt.NDArray[np.int64]
 
@@ -21,14 +21,19 @@ REJECTED = -2
 JOINED_AFTER = -3
 
 
-@kernel
-def _table_lookup(keys, table, lo):  # type: ignore[no-untyped-def]
+def _table_lookup(keys: IntArray, table: IntArray, lo: int) -> IntArray:
+    """``table[key - lo]`` for each key, -1 outside the table."""
     out = np.empty(keys.shape[0], dtype=np.int64)
+    _table_lookup_into(readonly(keys), readonly(table), lo, out)
+    return out
+
+
+@kernel
+def _table_lookup_into(keys, table, lo, out):  # type: ignore[no-untyped-def]
     size = table.shape[0]
     for i in range(keys.shape[0]):
         k = keys[i] - lo
         out[i] = table[k] if 0 <= k < size else -1
-    return out
 
 
 class IdLookup:
@@ -54,8 +59,7 @@ class IdLookup:
     def codes(self, keys: pl.Series) -> IntArray:
         """The code of each key (-1 unknown or null)."""
         if self._table is not None and keys.dtype == pl.Int64:
-            out: IntArray = _table_lookup(keys.fill_null(self._lo - 1).to_numpy(), self._table, self._lo)
-            return out
+            return _table_lookup(keys.fill_null(self._lo - 1).to_numpy(), self._table, self._lo)
         mapping = pl.Series("code", np.arange(self.ids.len(), dtype=np.int64))
         return (
             keys.cast(self.ids.dtype)
@@ -74,7 +78,7 @@ class IdLookup:
             if self._node_of is not node_of_code:  # built once per node_of_code (the loader passes one)
                 self._node_of = node_of_code
                 self._node_table = np.where(self._table >= 0, known_node[np.maximum(self._table, 0)], -1)
-            out: IntArray = _table_lookup(keys.fill_null(self._lo - 1).to_numpy(), self._node_table, self._lo)
-            return out
+            assert self._node_table is not None
+            return _table_lookup(keys.fill_null(self._lo - 1).to_numpy(), self._node_table, self._lo)
         code = self.codes(keys)
         return np.where(code >= 0, known_node[np.maximum(code, 0)], -1).astype(np.int64)

@@ -177,7 +177,7 @@ def _stairstep_period(  # type: ignore[no-untyped-def]
                 earned += (own - bucket_ppm[r]) * bucket[own_slot, r]
         received[i] += earned
         if earned != 0:
-            owed = div_half_even(earned, RATE_SCALE)
+            owed = div_half_even(earned, np.int64(RATE_SCALE))
             if owed != 0:
                 payee[rows] = i
                 amount[rows] = owed
@@ -188,7 +188,7 @@ def _stairstep_period(  # type: ignore[no-untyped-def]
                 gen_pay = generation_ppm[g] * gen[own_slot, g]
                 received[i] += gen_pay
                 if gen_pay != 0:
-                    owed = div_half_even(gen_pay, RATE_SCALE)
+                    owed = div_half_even(gen_pay, np.int64(RATE_SCALE))
                     if owed != 0:
                         gen_payee[gen_rows] = i
                         gen_level[gen_rows] = g

@@ -9,7 +9,10 @@ stability (one period has no variation at all, which would make nearly every new
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 
 from mlmroi._numba import kernel
 from mlmroi.segments.base import Segmentation
@@ -20,15 +23,23 @@ LABELS = ("X", "Y", "Z", "new")
 NEW = 3
 
 
-@kernel
-def _stability(revenue_by_period, purchased, join_period):  # type: ignore[no-untyped-def]
+def _stability(
+    revenue_by_period: npt.NDArray[Any], purchased: npt.NDArray[Any], join_period: npt.NDArray[Any]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Per node over its periods since joining: (periods counted, periods with a purchase, mean revenue,
     population standard deviation), two passes over the node's few periods (numerically stable)."""
+    n = revenue_by_period.shape[1]
+    counted, bought = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    mean, spread = np.zeros(n, dtype=np.float64), np.zeros(n, dtype=np.float64)
+    _stability_into(revenue_by_period, purchased, join_period, counted, bought, mean, spread)
+    return counted, bought, mean, spread
+
+
+@kernel
+def _stability_into(  # type: ignore[no-untyped-def]
+    revenue_by_period, purchased, join_period, counted, bought, mean, spread
+):
     n_periods, n = revenue_by_period.shape
-    counted = np.zeros(n, dtype=np.int64)
-    bought = np.zeros(n, dtype=np.int64)
-    mean = np.zeros(n, dtype=np.float64)
-    spread = np.zeros(n, dtype=np.float64)
     for v in range(n):
         first = max(join_period[v], 0)
         k = n_periods - first
@@ -47,7 +58,6 @@ def _stability(revenue_by_period, purchased, join_period):  # type: ignore[no-un
         counted[v] = k
         mean[v] = m
         spread[v] = np.sqrt(squares / k)
-    return counted, bought, mean, spread
 
 
 def xyz(measures: Measures, config: XyzConfig) -> Segmentation:

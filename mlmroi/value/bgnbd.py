@@ -315,7 +315,8 @@ def _negative_mean(theta: FloatArray, d: _Summary, shift: float) -> tuple[float,
     dropout = (x > 0) | (shift > 0)
     b_x = np.where(dropout, b + xb - 1, 1.0)  # b' + x − 1, kept positive where it is not used
     scaled = alpha + d.times
-    rows = _row_terms(
+    share_dead_b = np.zeros(x.shape[0])
+    row_ll, row_r, row_alpha, share_dead = _row_terms(
         d.starts,
         r + x,
         np.log(a) - np.log(b_x),
@@ -325,8 +326,8 @@ def _negative_mean(theta: FloatArray, d: _Summary, shift: float) -> tuple[float,
         d.weight,
         np.log(scaled),
         1.0 / scaled,
+        share_dead_b,
     )
-    row_ll, row_r, row_alpha, share_dead, share_dead_b = rows
     ll += row_ll
     g_r += row_r
     g_alpha += row_alpha
@@ -339,18 +340,20 @@ def _negative_mean(theta: FloatArray, d: _Summary, shift: float) -> tuple[float,
 
 
 @kernel
-def _row_terms(starts, rx, dead, dropout, recency, age, weight, log_times, inverse_times):  # type: ignore[no-untyped-def]
+def _row_terms(  # type: ignore[no-untyped-def]
+    starts, rx, dead, dropout, recency, age, weight, log_times, inverse_times, per_x
+):
     """The per-row part of the log-likelihood and its gradient, one pass over the rows of each x.
 
     Per row: alive = −(r+x) log(α+T), dead = log a − log(b'+x−1) − (r+x) log(α+t_x) (where dropout is
     possible), log[e^alive + e^dead] = alive + softplus(dead − alive), and the gradient terms weighted by
-    the share of each branch. Returns (Σ log L, ∂/∂r, ∂/∂α, Σ w·share_dead, per x Σ w·share_dead)."""
+    the share of each branch. Returns (Σ log L, ∂/∂r, ∂/∂α, Σ w·share_dead) and writes per x Σ w·share_dead
+    into ``per_x`` (zeros, one per x)."""
     groups = rx.shape[0]
     ll = 0.0
     g_r = 0.0
     g_alpha = 0.0
     g_dead = 0.0
-    per_x = np.zeros(groups)
     for j in range(groups):
         rate = rx[j]
         group_ll = 0.0
@@ -389,7 +392,7 @@ def _row_terms(starts, rx, dead, dropout, recency, age, weight, log_times, inver
         g_alpha -= rate * group_inverse
         g_dead += group_dead
         per_x[j] = group_dead
-    return ll, g_r, g_alpha, g_dead, per_x
+    return ll, g_r, g_alpha, g_dead
 
 
 def _alive_purchases(fit: BgNbdFit, a: float, t: FloatArray, x: FloatArray, age: FloatArray) -> FloatArray:
