@@ -140,7 +140,7 @@ def test_the_summary_fits_80_columns_when_piped(tmp_path: Path, monkeypatch: pyt
     segments = mlmroi.score(SAMPLE).segments.filter(pl.col("segmentation") != "abcxyz")
     for value in segments["value"]:
         assert any(line.startswith(f"│   {value} ") for line in lines), value  # each value whole
-    monkeypatch.setattr(out, "width", 140)  # a wide terminal
+    monkeypatch.setattr(out, "_width", 140)  # a wide terminal (restored to "ask the terminal" after)
     wide = CliRunner().invoke(app, ["score", str(SAMPLE), "--out", str(tmp_path / "w")])
     assert "┃ segment " in wide.stdout and "│ rfm_segment  │ champions " in wide.stdout
     assert "│              │ potential_loyalist │" in wide.stdout
@@ -160,7 +160,7 @@ def test_compare_lists_moves_when_the_matrix_is_too_wide(
     assert "rfm_segment: every move, largest first" in narrow.stdout
     assert "│ potential_loyalist │ potential_loyalist │    623 │      100% │" in narrow.stdout
     assert "┃ abc ┃   A ┃   B ┃   C ┃" in narrow.stdout  # a small matrix stays a matrix
-    monkeypatch.setattr(out, "width", 250)
+    monkeypatch.setattr(out, "_width", 250)
     wide = runner.invoke(app, args)
     assert "every move" not in wide.stdout and "potential_loyalist" in wide.stdout
 
