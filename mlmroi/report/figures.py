@@ -17,11 +17,19 @@ TOP = 10  # participants or branches per ranking
 
 
 def ranked(
-    participants: pl.DataFrame, by: str, columns: Sequence[str], lowest: bool, k: int = TOP
+    participants: pl.DataFrame,
+    by: str,
+    columns: Sequence[str],
+    lowest: bool,
+    k: int = TOP,
+    where: pl.Expr | None = None,
 ) -> pl.DataFrame:
-    """The ``k`` participants with the highest (or lowest) ``by``, ties by participant id ascending; for the
-    lowest, participants whose ``by`` is null or not finite are left out."""
+    """The ``k`` participants with the highest (or lowest) ``by`` (among those ``where`` selects), ties by
+    participant id ascending; for the lowest, participants whose ``by`` is null or not finite are left out.
+    Only the named columns are read, never a copy of the whole table."""
     frame = participants.lazy().select(list(dict.fromkeys([*columns, by, "participant_id"])))
+    if where is not None:
+        frame = frame.filter(where)
     if lowest:
         if participants.schema[by].is_float():
             frame = frame.filter(pl.col(by).is_finite())
@@ -36,8 +44,8 @@ def gains_and_losses(
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The ``k`` biggest personal gains (profit > 0, highest first) and losses (profit < 0, lowest first) in
     money: where the company makes and loses the most, not the worst ratios."""
-    gains = ranked(participants.filter(pl.col("profit") > 0), "profit", columns, lowest=False, k=k)
-    losses = ranked(participants.filter(pl.col("profit") < 0), "profit", columns, lowest=True, k=k)
+    gains = ranked(participants, "profit", columns, lowest=False, k=k, where=pl.col("profit") > 0)
+    losses = ranked(participants, "profit", columns, lowest=True, k=k, where=pl.col("profit") < 0)
     return gains, losses
 
 
@@ -165,34 +173,47 @@ def pareto_curve(participants: pl.DataFrame, points: int = 101) -> tuple[np.ndar
     return x, cumulative[np.round(x * revenue.size).astype(np.int64)]
 
 
-def alive_matrix(participants: pl.DataFrame) -> pl.DataFrame | None:
+FREQUENCY_BINS: tuple[tuple[int, str], ...] = ((1, "0"), (2, "1"), (3, "2"), (6, "3–5"), (11, "6–10"))
+FREQUENCY_TOP = "11+"
+WEEKS_BINS: tuple[tuple[int, str], ...] = ((4, "< 4"), (13, "4–12"), (26, "13–25"), (39, "26–38"))
+WEEKS_TOP = "39+"
+
+
+@dataclass(frozen=True)
+class AliveMatrix:
+    """Mean ``p_alive`` and customers per (repeat purchases, weeks since the last purchase) cell."""
+
+    frequencies: list[str]
+    weeks: list[str]
+    mean: np.ndarray  # (frequencies, weeks); NaN where a cell has no customer
+    customers: np.ndarray  # (frequencies, weeks)
+
+
+def alive_matrix(participants: pl.DataFrame) -> AliveMatrix | None:
     """Mean ``p_alive`` by repeat purchases (frequency) × weeks since the last purchase: the customer-base
     model's view of who is still buying (the lifetimes library's frequency/recency matrix, in bins)."""
-    needed = {"p_alive", "frequency", "recency_weeks", "T_weeks"}
-    if not needed <= set(participants.columns):
+    needed = ["p_alive", "frequency", "recency_weeks", "T_weeks"]
+    if not set(needed) <= set(participants.columns):
         return None
-    frame = participants.filter(pl.col("p_alive").is_not_nan() & pl.col("p_alive").is_not_null())
+    frame = participants.lazy().select(needed).filter(pl.col("p_alive").is_not_nan()).collect()
     if frame.height == 0:
         return None
-    f_edges, f_labels = [1, 2, 3, 6, 11], ["0", "1", "2", "3–5", "6–10", "11+"]
-    s_edges, s_labels = [4, 13, 26, 39], ["< 4", "4–12", "13–25", "26–38", "39+"]
-
-    def binned(expr: pl.Expr, edges: list[int], labels: list[str]) -> pl.Expr:
-        out = pl.lit(labels[-1])
-        for edge, label in reversed(list(zip(edges, labels, strict=False))):
-            out = pl.when(expr < edge).then(pl.lit(label)).otherwise(out)
-        return out
-
-    since = pl.col("T_weeks") - pl.col("recency_weeks")
-    grouped = (
-        frame.group_by(
-            binned(pl.col("frequency"), f_edges, f_labels).alias("frequency"),
-            binned(since, s_edges, s_labels).alias("weeks_since"),
-        )
-        .agg(pl.col("p_alive").mean().alias("p_alive"), pl.len().alias("customers"))
-        .with_columns(
-            pl.col("frequency").cast(pl.Enum(f_labels)), pl.col("weeks_since").cast(pl.Enum(s_labels))
-        )
-        .sort("frequency", "weeks_since")
+    alive = frame["p_alive"].to_numpy()
+    since = (frame["T_weeks"] - frame["recency_weeks"]).to_numpy()
+    f_edges = np.array([edge for edge, _ in FREQUENCY_BINS], dtype=np.float64)
+    w_edges = np.array([edge for edge, _ in WEEKS_BINS], dtype=np.float64)
+    # A value below an edge falls in that edge's bin; at or above the last, in the top bin.
+    f_bin = np.searchsorted(f_edges, frame["frequency"].to_numpy(), side="right")
+    w_bin = np.searchsorted(w_edges, since, side="right")
+    shape = (f_edges.size + 1, w_edges.size + 1)
+    cell = f_bin * shape[1] + w_bin
+    customers = np.bincount(cell, minlength=shape[0] * shape[1]).reshape(shape)
+    total = np.bincount(cell, weights=alive, minlength=shape[0] * shape[1]).reshape(shape)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = np.where(customers > 0, total / np.maximum(customers, 1), np.nan)
+    return AliveMatrix(
+        [label for _, label in FREQUENCY_BINS] + [FREQUENCY_TOP],
+        [label for _, label in WEEKS_BINS] + [WEEKS_TOP],
+        mean,
+        customers,
     )
-    return grouped

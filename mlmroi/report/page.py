@@ -734,7 +734,8 @@ def _value(run: RunSummary, participants: pl.DataFrame) -> Section | None:
             )
         )
     if model.status == "fitted":
-        buyers = participants.filter(pl.col("p_alive").is_not_nan())
+        scored = pl.col("p_alive").is_not_nan()
+        buyers = participants.lazy().select("clv_predicted", "p_alive").filter(scored).collect()
         parts.append(
             Part(
                 heading="Distributions",
@@ -751,27 +752,24 @@ def _value(run: RunSummary, participants: pl.DataFrame) -> Section | None:
         )
         matrix = alive_matrix(participants)
         if matrix is not None:
-            frequencies = [str(f) for f in matrix.schema["frequency"].categories]  # type: ignore[attr-defined]
-            weeks = [str(w) for w in matrix.schema["weeks_since"].categories]  # type: ignore[attr-defined]
-            cells = {(f, w): (p, n) for f, w, p, n in matrix.iter_rows()}
-            rows = []
-            for f in frequencies:
-                row = [f]
-                for w in weeks:
-                    p_n = cells.get((f, w))
-                    row.append(DASH if p_n is None else f"{pct(p_n[0], 0)} ({p_n[1]:,})")
-                rows.append(row)
+            rows = [
+                [frequency]
+                + [
+                    DASH if n == 0 else f"{pct(float(mean), 0)} ({int(n):,})"
+                    for mean, n in zip(matrix.mean[i], matrix.customers[i], strict=True)
+                ]
+                for i, frequency in enumerate(matrix.frequencies)
+            ]
             parts.append(
                 Part(
                     heading="p_alive by frequency × weeks since the last purchase",
                     text="Mean p_alive (customers) per cell: rows are repeat purchase days in the window, "
-                    "columns "
-                    "the weeks since the last one. Frequent buyers who stopped recently are the ones to "
-                    "win back.",
+                    "columns the weeks since the last one. Frequent buyers who stopped recently are the "
+                    "ones to win back.",
                     table=Table(
-                        ["repeat purchases \\ weeks since", *weeks],
+                        ["repeat purchases \\ weeks since", *matrix.weeks],
                         rows,
-                        [False] + [True] * len(weeks),
+                        [False] + [True] * len(matrix.weeks),
                         css="matrix",
                     ),
                 )
