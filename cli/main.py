@@ -126,16 +126,17 @@ def _run(
     source: str | None = None,
     every_row: bool = False,
 ) -> tuple[Config, Result]:
-    from mlmroi.config import load_config, with_overrides, with_source
-    from mlmroi.pipeline import score
-
-    config = with_source(load_config(config_path, dataset), source)
-    if every_row:  # no pushdown: every order row is read and checked
-        config = config.model_copy(update={"input": config.input.model_copy(update={"pushdown": False})})
-    s, e = _date(start, "--start"), _date(end, "--end")
-    if s or e:
-        config = with_overrides(config, s, e)
     with Stages("scoring") as stages:
+        stages.stage("loading mlmroi")  # shown at once: the libraries take about a second to load
+        from mlmroi.config import load_config, with_overrides, with_source
+        from mlmroi.pipeline import score
+
+        config = with_source(load_config(config_path, dataset), source)
+        if every_row:  # no pushdown: every order row is read and checked
+            config = config.model_copy(update={"input": config.input.model_copy(update={"pushdown": False})})
+        s, e = _date(start, "--start"), _date(end, "--end")
+        if s or e:
+            config = with_overrides(config, s, e)
         result = score(dataset, config, orphans=orphans.value, strict=strict, progress=stages.stage)
     return config, result
 

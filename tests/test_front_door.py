@@ -114,7 +114,8 @@ def test_progress_is_one_line_per_stage_when_piped_and_quiet_keeps_only_the_resu
     assert normal.exit_code == 0, normal.output
     lines = normal.stderr.splitlines()
     stages = [line.split("s  ", 1)[1] for line in lines if "s  " in line]
-    assert stages[:2] == [
+    assert stages[:3] == [
+        "loading mlmroi",
         "reading and validating",
         "segments on other windows (read 2,000 participants, 19,898 orders, 1,703 costs, 4,145 events, "
         "300 leads rows)",
