@@ -119,9 +119,12 @@ def income_disclosure(
     if window_start is not None and "joined_on" not in participants.columns:
         raise ValueError("income_disclosure: tenure rows (window_start) need the joined_on column")
 
-    frame = participants
-    if "role" in frame.columns:
-        frame = frame.filter(pl.col("role").is_null() | (pl.col("role") != "customer"))
+    # Only the columns used are read: a filter of the whole table would copy all of it (GiBs at 10M).
+    used = ["distributor_income", "distributor_net", "role", "joined_on", rank_name]
+    lazy = participants.lazy().select([c for c in dict.fromkeys(used) if c in participants.columns])
+    if "role" in participants.columns:
+        lazy = lazy.filter(pl.col("role").is_null() | (pl.col("role") != "customer"))
+    frame = lazy.collect()
     income = _minor(frame, "distributor_income", decimals)
     net = _minor(frame, "distributor_net", decimals)
     n = income.shape[0]
