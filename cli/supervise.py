@@ -96,6 +96,9 @@ def _in_process() -> None:
 
         if _address_space_limited():  # only there can it spin
             _reserve_lapack_buffer(scipy.linalg)
+            # … and the libraries load now, in this order, as the run will need them anyway: running out
+            # of memory while loading is then this one line, never an abort inside a BLAS call later.
+            import mlmroi.pipeline  # noqa: F401
         from mlmroi_cli.main import app
     except (MemoryError, OSError, ImportError) as exc:  # the commands guard themselves; loading them, here
         if os.environ.get("MLMROI_DEBUG"):
@@ -223,6 +226,13 @@ def _verdict(code: int | None, limited: bool) -> tuple[str, int]:
             )
         return f"mlmroi stopped abnormally (exit code {code}); please report it", 3
     name = signal.Signals(-code).name if -code in signal.valid_signals() else f"signal {-code}"
+    if limited and -code in (signal.SIGSEGV, signal.SIGBUS):
+        # Under an address-space limit, native code that does not check an allocation crashes on it.
+        return (
+            f"the run crashed ({name}) after memory ran out under the address-space limit (ulimit -v); "
+            + MEMORY_ADVICE,
+            2,
+        )
     return _DEATHS.get(
         -code, (f"mlmroi crashed ({name}); please report it with the traceback MLMROI_DEBUG=1 shows", 3)
     )

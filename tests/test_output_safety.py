@@ -438,3 +438,14 @@ def test_out_of_memory_is_one_line_with_exit_2(sample: Path, tmp_path: Path, mib
     assert "Traceback" not in stderr
     assert stderr.strip().splitlines()[-1].startswith("error: ")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_native_crash_under_an_address_space_limit_is_out_of_memory() -> None:
+    import signal as signals
+
+    from mlmroi_cli.supervise import _verdict
+
+    message, code = _verdict(-signals.SIGSEGV, limited=True)
+    assert code == 2 and "memory ran out" in message and "SIGSEGV" in message
+    message, code = _verdict(-signals.SIGSEGV, limited=False)  # without a limit it is a bug to report
+    assert code == 3 and "please report" in message
