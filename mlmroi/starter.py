@@ -233,8 +233,7 @@ def _csv_header(name: str, path: Path) -> Table:
     UTF-8 is read as Windows-1252 (or Latin-1, which reads any byte), the encoding it will need."""
     label, encoding = path.name, None
     try:
-        source, _ = csv._decode(path, label, None)  # UTF-8: the path, not read; UTF-16: decoded
-        lines = csv._sample(source, label)
+        lines = csv.sample_lines(csv.decoded(path, label), label)  # UTF-8: the path, not read
     except InputError:  # not UTF-8: the two encodings a run can be told to use instead
         with path.open("rb") as handle:
             raw = handle.read(1 << 16)
@@ -245,14 +244,8 @@ def _csv_header(name: str, path: Path) -> Table:
         lines = text.splitlines()[:21]
     except OSError as exc:
         raise InputError(f"{label}: cannot read file ({os_reason(exc)})") from None
-    if lines and len(lines[0]) == 5 and lines[0].lower().startswith("sep=") and lines[0][4] in csv.SEPARATORS:
-        separator, lines = lines[0][4], lines[1:]  # Excel's "sep=;" line
-    else:
-        separator = csv._detect(lines) if lines else ","
-    if not lines or not lines[0].strip():
-        raise InputError(f"{label}: the file is empty (no header)")
-    names = csv._fields(lines[0], separator)
-    csv._check_header(names, label, separator, False)
+    header = csv.header_of(lines, label)
+    names, separator = header.names, header.separator
     return Table(name, path, tuple(names), separator, encoding)
 
 

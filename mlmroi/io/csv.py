@@ -83,7 +83,40 @@ def _decode(path: Path, label: str, encoding: Encoding | None) -> tuple[bytes | 
     return text.lstrip("\ufeff").encode("utf-8"), codec
 
 
-def _sample(source: bytes | Path, label: str) -> list[str]:
+@dataclass(frozen=True)
+class Header:
+    """A CSV file's header as a run reads it: the column names, the separator, and the lines before it
+    (1 after Excel's ``sep=;`` line, else 0)."""
+
+    names: list[str]
+    separator: str
+    skip: int
+
+
+def header_of(lines: list[str], label: str, separator: str | None = None) -> Header:
+    """The header of a CSV file from its first lines (:func:`sample_lines`): Excel's ``sep=;`` line, the
+    separator (``separator``, else detected), the names checked; an empty file is an InputError."""
+    if not lines or not lines[0].strip():
+        raise InputError(f"{label}: the file is empty (no header)")
+    skip, named = 0, separator
+    if len(lines[0]) == 5 and lines[0].lower().startswith("sep=") and lines[0][4] in SEPARATORS:
+        skip, named, lines = 1, named or lines[0][4], lines[1:]  # Excel's "sep=;" line names the separator
+        if not lines:
+            raise InputError(f"{label}: the file is empty (no header)")
+    chosen = named or _detect(lines)
+    names = _fields(lines[0], chosen)
+    _check_header(names, label, chosen, separator is not None)
+    return Header(names, chosen, skip)
+
+
+def decoded(path: Path, label: str, encoding: Encoding | None = None) -> bytes | Path:
+    """The file's content as UTF-8: the path itself when it already is, else the decoded bytes."""
+    return _decode(path, label, encoding)[0]
+
+
+def sample_lines(source: bytes | Path, label: str) -> list[str]:
+    """The first lines of a UTF-8 source (:func:`decoded`), for the header and separator; text that is
+    not UTF-8 is an InputError."""
     if isinstance(source, bytes):
         raw = source[:_SAMPLE_BYTES]
     else:
@@ -198,17 +231,8 @@ def read_csv_text(path: Path, options: CsvOptions) -> CsvText:
     """Read a CSV file as text columns (module docstring); structural problems raise InputError."""
     label = path.name
     source, _ = _decode(path, label, options.encoding)
-    lines = _sample(source, label)
-    if not lines or not lines[0].strip():
-        raise InputError(f"{label}: the file is empty (no header)")
-    skip, named = 0, options.separator
-    if len(lines[0]) == 5 and lines[0].lower().startswith("sep=") and lines[0][4] in SEPARATORS:
-        skip, named, lines = 1, named or lines[0][4], lines[1:]  # Excel's "sep=;" line names the separator
-        if not lines:
-            raise InputError(f"{label}: the file is empty (no header)")
-    separator = named or _detect(lines)
-    names = _fields(lines[0], separator)
-    _check_header(names, label, separator, options.separator is not None)
+    header = header_of(sample_lines(source, label), label, options.separator)
+    names, separator, skip = header.names, header.separator, header.skip
     read = {"separator": separator, "infer_schema": False, "raise_if_empty": False, "encoding": "utf8"}
     read["skip_lines"] = skip
     try:  # a row with too many fields makes the strict read fail

@@ -61,15 +61,20 @@ def parent_rows(participants: pl.DataFrame) -> np.ndarray:
 
 
 def separate_branches(
-    participants: pl.DataFrame, by: str, k: int = TOP, lowest: bool = False, candidates: int = 20_000
+    participants: pl.DataFrame,
+    parent: np.ndarray,
+    by: str,
+    k: int = TOP,
+    lowest: bool = False,
+    candidates: int = 20_000,
 ) -> list[int]:
     """Row numbers of the ``k`` branches with the highest (or lowest) ``by``, none inside another: a branch
     whose head sits in or above an already chosen branch is skipped, so one chain is listed once. A root's
     branch is its whole network (the totals), so branches start below the roots. Ties by participant id;
-    the ``candidates`` best by ``by`` are considered (a bound on the work at 10M participants)."""
+    the ``candidates`` best by ``by`` are considered (a bound on the work at 10M participants). ``parent``:
+    :func:`parent_rows` of ``participants``."""
     if participants.height == 0 or by not in participants.columns:
         return []
-    parent = parent_rows(participants)
     ranked_rows = (
         participants.lazy()
         .select(pl.col(by), pl.col("participant_id"), pl.Series("parent", parent))

@@ -26,6 +26,7 @@ from mlmroi.report.figures import (
     alive_matrix,
     breakdowns,
     gains_and_losses,
+    parent_rows,
     pareto_curve,
     separate_branches,
 )
@@ -380,8 +381,9 @@ def _money(run: RunSummary, participants: pl.DataFrame) -> Section | None:
     ]
     branch_columns = [c for c in BRANCH_COLUMNS if c[0] in participants.columns]
     if "branch_profit" in participants.columns:
+        parent = parent_rows(participants)  # the tree, once for both lists
         for lowest, heading in ((False, "Strongest branches"), (True, "Weakest branches")):
-            rows = separate_branches(participants, "branch_profit", lowest=lowest)
+            rows = separate_branches(participants, parent, "branch_profit", lowest=lowest)
             frame = participants[rows] if rows else participants.clear()
             if lowest:
                 frame = frame.filter(pl.col("branch_profit") < 0)
